@@ -1,0 +1,52 @@
+# classgate: every target needs only Python 3.11 and the package registries.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# pyarrow must come as a wheel: building pyarrow 10 from source fails.
+PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --only-binary pyarrow
+
+.PHONY: install test test-fast demo lint lock clean
+
+install: $(STAMP)
+
+# Re-runs only when the lock or the package metadata changed: a no-op in seconds otherwise.
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "classgate needs Python 3.11, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) --quiet -r requirements.lock
+	$(PIP_INSTALL) --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+# The suite without the end-to-end runs over real files and runner modes.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff format --check pipeline tests
+
+DEMO := demo-out
+demo: install
+	@rm -rf $(DEMO)
+	@$(BIN)/python -m pipeline.synthetic --output $(DEMO)/data --num-classes 10000 --examples 30000 --shards 4
+	@for case in correct under over; do \
+	  echo; echo "=== $$case: $$(grep num_classes $(DEMO)/data/$$case.yaml) ==="; \
+	  $(BIN)/classgate validate --data '$(DEMO)/data/train-*.tfrecord.gz' \
+	    --model-config $(DEMO)/data/$$case.yaml --output $(DEMO)/$$case; \
+	  echo "exit code $$?"; \
+	done
+
+# Re-resolve the pinned set (needs the registries; about a minute).
+lock:
+	rm -rf $(VENV).lock && $(PYTHON) -m venv $(VENV).lock
+	$(VENV).lock/bin/pip install --only-binary pyarrow 'tensorflow-data-validation==1.16.1' \
+	  'apache-beam[gcp]>=2.59,<2.70' 'pydantic>=2.5,<3' 'pyyaml>=6' 'pytest>=8' ruff
+	{ head -2 requirements.lock; $(VENV).lock/bin/pip freeze; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf $(VENV).lock
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

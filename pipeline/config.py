@@ -1,0 +1,125 @@
+"""Model configs: what the trainer will be told, loaded and validated once at the edge.
+
+A YAML file holds one model as top-level keys, or `models:` with a list of them.
+Every key is a field of `ModelConfig`; adding a key is adding one field. Unknown keys
+are errors, so a typo (`num_clases`) cannot silently fall back to a default.
+"""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Annotated, Literal
+
+import pydantic
+import yaml
+
+from pipeline import errors
+
+# tf.nn.nce_loss examples use 64 negatives; more rarely helps and costs linearly.
+DEFAULT_NUM_SAMPLED = 64
+
+PositiveInt = Annotated[int, pydantic.Field(strict=True, gt=0)]
+Fraction = Annotated[float, pydantic.Field(ge=0.0, le=1.0)]
+
+
+class ModelConfig(pydantic.BaseModel):
+    """One NCE / sampled-softmax model and what its data must satisfy."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, pydantic.Field(min_length=1)]
+    label_feature: Annotated[str, pydantic.Field(min_length=1)]
+    num_classes: PositiveInt
+    num_true: PositiveInt = 1
+    # Checked, not rejected, when out of range: NUM_SAMPLED_INVALID explains it.
+    num_sampled: Annotated[int, pydantic.Field(strict=True)]
+    sampler: Literal["log_uniform", "uniform", "unigram"] = "log_uniform"
+    unique: bool = True
+    loss: Literal["nce", "sampled_softmax"] = "nce"
+    remove_accidental_hits: bool
+    max_unseen_fraction: Fraction = 0.1
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _fill_derived_defaults(cls, data):
+        """Defaults that depend on other keys, the way TensorFlow's losses set them."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        num_classes = data.get("num_classes")
+        if "num_sampled" not in data and isinstance(num_classes, int):
+            data["num_sampled"] = min(DEFAULT_NUM_SAMPLED, num_classes - 1)
+        if "remove_accidental_hits" not in data:
+            # tf.nn.nce_loss defaults to False, tf.nn.sampled_softmax_loss to True.
+            data["remove_accidental_hits"] = data.get("loss") == "sampled_softmax"
+        return data
+
+
+def load(paths: Sequence[str]) -> tuple[ModelConfig, ...]:
+    """Reads every model from the given YAML files; raises InputError naming the key."""
+    models: list[ModelConfig] = []
+    for path in paths:
+        models.extend(_load_file(path))
+    names = [model.name for model in models]
+    for name in names:
+        if names.count(name) > 1:
+            raise errors.InputError(f"model name '{name}' is used twice in the configs")
+    if not models:
+        raise errors.InputError("no model config given: pass --model-config FILE")
+    return tuple(models)
+
+
+def fingerprint(models: Sequence[ModelConfig]) -> str:
+    """A digest of the resolved configs: what a later gate compares against."""
+    text = json.dumps([m.model_dump() for m in models], sort_keys=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _load_file(path: str) -> list[ModelConfig]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = yaml.safe_load(f)
+    except OSError as e:
+        raise errors.InputError(f"{path}: cannot read model config: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where else ""
+        raise errors.InputError(f"{path}: not valid YAML{line}") from e
+
+    if isinstance(document, dict) and "models" in document:
+        if set(document) != {"models"}:
+            extra = sorted(set(document) - {"models"})
+            raise errors.InputError(
+                f"{path}: unknown top-level key '{extra[0]}' beside 'models'"
+            )
+        entries, prefix = document["models"], "models"
+        if not isinstance(entries, list) or not entries:
+            raise errors.InputError(f"{path}: 'models' must be a non-empty list")
+    elif isinstance(document, dict):
+        entries, prefix = [document], None
+    else:
+        raise errors.InputError(f"{path}: expected a mapping of model keys or 'models:'")
+
+    models = []
+    for index, entry in enumerate(entries):
+        where = f"{prefix}[{index}]" if prefix else ""
+        if not isinstance(entry, dict):
+            raise errors.InputError(f"{path}: {where or 'model'}: expected a mapping")
+        try:
+            models.append(ModelConfig.model_validate(entry))
+        except pydantic.ValidationError as e:
+            raise errors.InputError(f"{path}: {_describe(e, where)}") from e
+    return models
+
+
+def _describe(error: pydantic.ValidationError, where: str) -> str:
+    """The first problem as 'models[0].num_classes: must be > 0 (got -5)'."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    location = ".".join(part for part in (where, field) if part)
+    if first["type"] == "extra_forbidden":
+        known = ", ".join(ModelConfig.model_fields)
+        return f"{location}: unknown key (known keys: {known})"
+    if first["type"] == "missing":
+        return f"{location}: required key is missing"
+    return f"{location}: {first['msg']} (got {first.get('input')!r})"

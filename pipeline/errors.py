@@ -1,0 +1,38 @@
+"""The one error type that means "nothing could be validated" (exit code 2).
+
+Raised for bad arguments, configs, missing or corrupt files and unwritable outputs.
+Its message is a single line that names the file, feature or config field. When it
+is raised inside a Beam worker the runner wraps it in its own exception, possibly in
+another process, so the message also carries a marker that the driver finds again in
+whatever text the runner hands back.
+"""
+
+import re
+
+_MARKER = "classgate-input-error"
+_MARKED = re.compile(_MARKER + r"\[(.*?)\]" + _MARKER, re.DOTALL)
+
+
+class InputError(Exception):
+    """Input that classgate cannot validate; the message is the one line to show."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{_MARKER}[{self.message}]{_MARKER}"
+
+
+def find_input_error(error: BaseException) -> InputError | None:
+    """Returns the InputError behind a runner's exception, or None if there is none."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, InputError):
+            return error
+        found = _MARKED.search(str(error))
+        if found:
+            return InputError(found.group(1))
+        error = error.__cause__ or error.__context__
+    return None

@@ -1,0 +1,77 @@
+"""The output folder: atomic writes, a staging area, and no stale verdicts.
+
+Every file is written under a temporary name and renamed into place, so a crash never
+leaves a file that looks done. report.json is written last and removed first: its
+presence means a run finished, and a crashed rerun cannot leave an old "pass" behind.
+"""
+
+import os
+import uuid
+
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline import errors
+
+REPORT = "report.json"
+# Removed when a run starts, so nothing of an earlier verdict survives a crash.
+VERDICT_FILES = (REPORT, "report.md")
+
+
+class OutputFolder:
+    def __init__(self, path: str):
+        self.path = path.rstrip("/") or "/"
+
+    def join(self, *parts: str) -> str:
+        return FileSystems.join(self.path, *parts)
+
+    def prepare(self) -> None:
+        """Creates the folder, proves it writable and clears an earlier verdict."""
+        try:
+            if not FileSystems.exists(self.path):
+                FileSystems.mkdirs(self.path)
+            probe = self.join(f".classgate-probe-{uuid.uuid4().hex}")
+            with FileSystems.create(probe) as f:
+                f.write(b"")
+            FileSystems.delete([probe])
+            stale = [self.join(n) for n in VERDICT_FILES if FileSystems.exists(self.join(n))]
+            if stale:
+                FileSystems.delete(stale)
+        except Exception as e:  # OSError locally, BeamIOError on remote filesystems
+            raise errors.InputError(
+                f"--output {self.path}: not writable: {_first_line(e)}"
+            ) from e
+
+    def staging(self) -> str:
+        """A fresh folder for the pipeline's results, inside the output folder."""
+        path = self.join(f".classgate-staging-{uuid.uuid4().hex}")
+        FileSystems.mkdirs(path)
+        return path
+
+    def remove(self, path: str) -> None:
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+
+    def write(self, name: str, content: bytes | str) -> str:
+        """Writes `name` atomically (temporary file, then rename); returns its path."""
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        final = self.join(name)
+        parent = os.path.dirname(final)
+        if parent and not FileSystems.exists(parent):
+            FileSystems.mkdirs(parent)
+        temporary = f"{final}.tmp-{uuid.uuid4().hex}"
+        with FileSystems.create(temporary) as f:
+            f.write(content)
+        if FileSystems.exists(final):
+            FileSystems.delete([final])
+        FileSystems.rename([temporary], [final])
+        return final
+
+
+def read(path: str) -> bytes:
+    with FileSystems.open(path) as f:
+        return f.read()
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -1,0 +1,1 @@
+"""Renderers of a finished validation: JSON for machines, Markdown for people."""

@@ -1,0 +1,189 @@
+"""The one place that speaks TFDV and tensorflow_metadata protos.
+
+The schema is inferred by TFDV from the training split's statistics, then each label
+feature gets the domain its model promises: `int_domain {min: 0 max: num_classes-1
+is_categorical: true}` and exactly num_true values per example. Every split is then
+validated against that schema, and against a curated baseline schema when given.
+"""
+
+import collections
+import contextlib
+import functools
+import io
+from collections.abc import Mapping, Sequence
+
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
+
+from pipeline import errors
+from pipeline.checks.anomaly import Anomaly, Severity
+from pipeline.config import ModelConfig
+from pipeline.stats.label import LabelStats
+
+INFERRED = "inferred"
+BASELINE = "baseline"
+
+
+@functools.cache
+def _tfdv():
+    """TFDV, imported on first use (it costs ~3 s), its IPython notice kept quiet."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        import tensorflow_data_validation
+
+    return tensorflow_data_validation
+
+
+def generate_statistics():
+    """TFDV's GenerateStatistics PTransform with default options."""
+    return _tfdv().GenerateStatistics()
+
+
+def label_statistics(
+    split: str, by_feature: Mapping[str, LabelStats]
+) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """TFDV statistics of the label features only, from the label accumulators.
+
+    The labels-only path has no TFDV statistics of its own; these let the schema,
+    the validation and Facets work the same way on it.
+    """
+    examples = max((s.examples for s in by_feature.values()), default=0)
+    dataset = statistics_pb2.DatasetFeatureStatistics(name=split, num_examples=examples)
+    for name, stats in sorted(by_feature.items()):
+        feature = dataset.features.add()
+        feature.path.step.append(name)
+        common = statistics_pb2.CommonStatistics(
+            num_non_missing=stats.examples - stats.missing,
+            num_missing=stats.missing,
+            tot_num_values=sum(k * n for k, n in stats.values_per_example.items()),
+        )
+        present = [k for k, n in stats.values_per_example.items() if n and k]
+        if present:
+            common.min_num_values, common.max_num_values = min(present), max(present)
+        if common.num_non_missing:
+            common.avg_num_values = common.tot_num_values / common.num_non_missing
+        if stats.non_integer and not stats.integer_values:
+            feature.type = statistics_pb2.FeatureNameStatistics.STRING
+            feature.string_stats.common_stats.CopyFrom(common)
+        else:
+            feature.type = statistics_pb2.FeatureNameStatistics.INT
+            feature.num_stats.common_stats.CopyFrom(common)
+            if stats.min is not None:
+                feature.num_stats.min, feature.num_stats.max = stats.min, stats.max
+    return statistics_pb2.DatasetFeatureStatisticsList(datasets=[dataset])
+
+
+def infer(
+    training: statistics_pb2.DatasetFeatureStatisticsList,
+    models: Sequence[ModelConfig],
+) -> schema_pb2.Schema:
+    """TFDV's inferred schema with each label feature's promised domain applied."""
+    schema = _tfdv().infer_schema(training)
+    by_feature = collections.defaultdict(list)
+    for model in models:
+        by_feature[model.label_feature].append(model)
+    for name, sharing in by_feature.items():
+        feature = _feature(schema, name)
+        # Models sharing a label feature: the widest range any of them accepts.
+        num_classes = max(m.num_classes for m in sharing)
+        feature.type = schema_pb2.INT
+        feature.ClearField("domain_info")
+        feature.int_domain.CopyFrom(
+            schema_pb2.IntDomain(min=0, max=num_classes - 1, is_categorical=True)
+        )
+        feature.ClearField("shape")
+        feature.value_count.min = feature.value_count.max = sharing[0].num_true
+    return schema
+
+
+def load_baseline(path: str, only: Sequence[str] | None = None) -> schema_pb2.Schema:
+    """Reads a curated schema; `only` keeps those features (the labels-only path)."""
+    try:
+        schema = _tfdv().load_schema_text(path)
+    except Exception as e:  # file errors and text_format.ParseError alike
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise errors.InputError(f"{path}: not a readable TFDV schema: {first}") from e
+    if only is not None:
+        kept = [f for f in schema.feature if f.name in only]
+        schema.ClearField("feature")
+        schema.feature.extend(kept)
+    return schema
+
+
+def validate(
+    statistics: statistics_pb2.DatasetFeatureStatisticsList, schema: schema_pb2.Schema
+) -> anomalies_pb2.Anomalies:
+    return _tfdv().validate_statistics(statistics, schema)
+
+
+def as_anomalies(
+    found: anomalies_pb2.Anomalies, split: str, source: str, models: Sequence[ModelConfig]
+) -> list[Anomaly]:
+    """TFDV's findings as `TFDV_<type>` anomalies.
+
+    Against the inferred schema they are warnings: new string values in eval are worth
+    showing but are not a class-count failure. Against a curated baseline, TFDV's own
+    severity stands.
+    """
+    result = []
+    infos = [(name, info) for name, info in sorted(found.anomaly_info.items())]
+    if found.HasField("dataset_anomaly_info"):
+        infos.append((None, found.dataset_anomaly_info))
+    for name, info in infos:
+        if source == INFERRED:
+            severity = Severity.WARNING
+        else:
+            severity = (
+                Severity.WARNING
+                if info.severity == anomalies_pb2.AnomalyInfo.WARNING
+                else Severity.ERROR
+            )
+        owners = [m.name for m in models if m.label_feature == name]
+        for reason in info.reason:
+            code = anomalies_pb2.AnomalyInfo.Type.Name(reason.type)
+            result.append(
+                Anomaly(
+                    code=f"TFDV_{code}",
+                    severity=severity,
+                    message=f"{reason.description} (against the {source} schema)",
+                    model=owners[0] if len(owners) == 1 else None,
+                    feature=name,
+                    split=split,
+                    details={"schema": source, "short": reason.short_description},
+                )
+            )
+    return result
+
+
+def merge_anomalies(
+    found: Sequence[tuple[str, str, anomalies_pb2.Anomalies]],
+) -> anomalies_pb2.Anomalies:
+    """One Anomalies proto for anomalies.pbtxt; reasons say split and schema."""
+    merged = anomalies_pb2.Anomalies()
+    merged.anomaly_name_format = anomalies_pb2.Anomalies.SERIALIZED_PATH
+    for split, source, anomalies in found:
+        for name, info in anomalies.anomaly_info.items():
+            target = merged.anomaly_info[name]
+            if not target.reason:
+                target.CopyFrom(info)
+                target.ClearField("reason")
+                target.description = ""
+            target.severity = max(target.severity, info.severity)
+            for reason in info.reason:
+                copy = target.reason.add()
+                copy.CopyFrom(reason)
+                copy.description = f"[split {split}, {source} schema] {reason.description}"
+            target.description = " ".join(r.description for r in target.reason)
+    return merged
+
+
+def to_text(message) -> str:
+    return text_format.MessageToString(message)
+
+
+def _feature(schema: schema_pb2.Schema, name: str) -> schema_pb2.Feature:
+    for feature in schema.feature:
+        if feature.name == name:
+            return feature
+    feature = schema.feature.add()
+    feature.name = name
+    return feature

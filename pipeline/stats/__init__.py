@@ -1,0 +1,1 @@
+"""Pure statistics: numpy and pyarrow only, never Beam or TensorFlow."""

@@ -1,0 +1,316 @@
+"""Exact, mergeable statistics of one label feature, computed batch by batch.
+
+`LabelStatsCombiner` follows the combiner contract of TFDV's CombinerStatsGenerator
+(create_accumulator / add_input / merge_accumulators / extract_output) on plain
+objects, so Beam is a 10-line adapter and every result can be checked without it.
+
+Class ids inside [0, num_classes) are counted in a dense int64 array; every value
+outside it goes to a sparse {value: count} map, so a label of 2**63-1 costs one dict
+entry, not memory that grows with the value. Offending locations keep the first
+`MAX_LOCATIONS` by (file, record), whatever order batches arrive and merge in, so the
+result is the same however a runner splits the work.
+"""
+
+import collections
+import dataclasses
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Enough rows to find a problem by hand; few enough to ship between workers.
+MAX_LOCATIONS = 20
+# Beyond 2**63 a float cannot be an int64 class id.
+_INT64_LIMIT = 2.0**63
+
+# The problems whose locations are kept.
+MISSING = "missing"
+COUNT_MISMATCH = "count_mismatch"
+ABOVE_RANGE = "above_range"
+BELOW_RANGE = "below_range"
+NON_INTEGER = "non_integer"
+
+
+class LocatedBatch(NamedTuple):
+    """Decoded rows of one file; row i is record `first_record + i` of `file`."""
+
+    file: str
+    first_record: int
+    records: pa.RecordBatch
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelSpec:
+    """What one label feature is checked against: the range and labels per example."""
+
+    feature: str
+    num_classes: int
+    num_true: int
+
+
+class Location(NamedTuple):
+    file: str
+    record: int
+    value: object  # the offending value, the label count, or None when missing
+
+
+def _location_order(location: Location) -> tuple:
+    return (location.file, location.record, repr(location.value))
+
+
+@dataclasses.dataclass
+class LabelStats:
+    """Everything the label checks need about one feature of one split."""
+
+    spec: LabelSpec
+    examples: int = 0
+    missing: int = 0
+    # number of label values in an example -> number of examples
+    values_per_example: collections.Counter = dataclasses.field(
+        default_factory=collections.Counter
+    )
+    # Dense counts of ids in [0, num_classes); None until the first one is seen.
+    class_counts: np.ndarray | None = None
+    # Integer values outside [0, num_classes) -> how often they occur.
+    outside: collections.Counter = dataclasses.field(
+        default_factory=collections.Counter
+    )
+    non_integer: int = 0
+    # Arrow types the label had, e.g. {"int64"} or {"int64", "binary"}.
+    value_types: set = dataclasses.field(default_factory=set)
+    locations: dict = dataclasses.field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
+
+    # Derived figures -----------------------------------------------------------
+
+    @property
+    def counts(self) -> np.ndarray:
+        if self.class_counts is None:
+            return np.zeros(self.spec.num_classes, dtype=np.int64)
+        return self.class_counts
+
+    @property
+    def integer_values(self) -> int:
+        return int(self.counts.sum()) + sum(self.outside.values())
+
+    @property
+    def min(self) -> int | None:
+        candidates = [min(self.outside)] if self.outside else []
+        seen = np.flatnonzero(self.counts)
+        if seen.size:
+            candidates.append(int(seen[0]))
+        return min(candidates) if candidates else None
+
+    @property
+    def max(self) -> int | None:
+        candidates = [max(self.outside)] if self.outside else []
+        seen = np.flatnonzero(self.counts)
+        if seen.size:
+            candidates.append(int(seen[-1]))
+        return max(candidates) if candidates else None
+
+    @property
+    def distinct(self) -> int:
+        """Exact number of distinct integer label values, in range or not."""
+        return int(np.count_nonzero(self.counts)) + len(self.outside)
+
+    @property
+    def classes_seen(self) -> int:
+        return int(np.count_nonzero(self.counts))
+
+    @property
+    def above_range(self) -> collections.Counter:
+        return collections.Counter(
+            {v: c for v, c in self.outside.items() if v >= self.spec.num_classes}
+        )
+
+    @property
+    def below_range(self) -> collections.Counter:
+        return collections.Counter({v: c for v, c in self.outside.items() if v < 0})
+
+    @property
+    def count_mismatches(self) -> int:
+        """Examples that have labels, but not num_true of them."""
+        return sum(
+            n
+            for count, n in self.values_per_example.items()
+            if count not in (0, self.spec.num_true)
+        )
+
+    def summary(self) -> dict:
+        """The JSON-able figures the report shows under `labels`."""
+        return {
+            "examples": self.examples,
+            "missing": self.missing,
+            "values_per_example": {
+                str(k): v for k, v in sorted(self.values_per_example.items())
+            },
+            "min": self.min,
+            "max": self.max,
+            "distinct": self.distinct,
+            "num_classes": self.spec.num_classes,
+            "classes_seen": self.classes_seen,
+            "above_range": sum(self.above_range.values()),
+            "below_range": sum(self.below_range.values()),
+            "non_integer": self.non_integer,
+            "value_types": sorted(self.value_types),
+        }
+
+    # Accumulation ---------------------------------------------------------------
+
+    def add_batch(self, batch: LocatedBatch) -> None:
+        """Adds one batch of rows with vectorised numpy work; no per-row Python."""
+        rows = batch.records.num_rows
+        self.examples += rows
+        index = batch.records.schema.get_field_index(self.spec.feature)
+        column = batch.records.column(index) if index >= 0 else None
+        lengths, values = _flatten(column, rows)
+
+        self.values_per_example.update(
+            {int(k): int(n) for k, n in enumerate(np.bincount(lengths)) if n}
+        )
+        missing_rows = np.flatnonzero(lengths == 0)
+        self.missing += int(missing_rows.size)
+        self._locate(MISSING, batch, missing_rows, None)
+        wrong = np.flatnonzero((lengths != 0) & (lengths != self.spec.num_true))
+        self._locate(COUNT_MISMATCH, batch, wrong, lengths[wrong])
+
+        if values is None or len(values) == 0:
+            return
+        self.value_types.add(str(values.type))
+        value_rows = np.repeat(np.arange(rows), lengths)
+        ids, id_rows, bad_rows, bad_values = _as_ids(values, value_rows)
+        self.non_integer += len(bad_rows)
+        self._locate(NON_INTEGER, batch, bad_rows, bad_values)
+        self._count_ids(ids)
+        above = np.flatnonzero(ids >= self.spec.num_classes)
+        self._locate(ABOVE_RANGE, batch, id_rows[above], ids[above])
+        below = np.flatnonzero(ids < 0)
+        self._locate(BELOW_RANGE, batch, id_rows[below], ids[below])
+
+    def _count_ids(self, ids: np.ndarray) -> None:
+        n = self.spec.num_classes
+        inside = (ids >= 0) & (ids < n)
+        in_range = ids[inside]
+        if in_range.size:
+            if self.class_counts is None:
+                self.class_counts = np.zeros(n, dtype=np.int64)
+            if n <= 8 * in_range.size:
+                self.class_counts += np.bincount(in_range, minlength=n)
+            else:  # few ids over many classes: don't build an n-long array per batch
+                unique, counts = np.unique(in_range, return_counts=True)
+                self.class_counts[unique] += counts
+        if in_range.size < ids.size:
+            unique, counts = np.unique(ids[~inside], return_counts=True)
+            self.outside.update(dict(zip(unique.tolist(), counts.tolist())))
+
+    def _locate(self, problem, batch, rows, values) -> None:
+        if len(rows) == 0 or len(self.locations[problem]) >= MAX_LOCATIONS:
+            return
+        rows = rows[:MAX_LOCATIONS]
+        values = [None] * len(rows) if values is None else list(values[:MAX_LOCATIONS])
+        found = [
+            Location(batch.file, batch.first_record + int(r), _plain(v))
+            for r, v in zip(rows, values)
+        ]
+        self.locations[problem] = _first_locations(self.locations[problem], found)
+
+    def merge(self, other: "LabelStats") -> "LabelStats":
+        """Adds `other` into this accumulator and returns it."""
+        self.examples += other.examples
+        self.missing += other.missing
+        self.values_per_example.update(other.values_per_example)
+        if other.class_counts is not None:
+            if self.class_counts is None:
+                self.class_counts = other.class_counts.copy()
+            else:
+                self.class_counts += other.class_counts
+        self.outside.update(other.outside)
+        self.non_integer += other.non_integer
+        self.value_types |= other.value_types
+        for problem, found in other.locations.items():
+            self.locations[problem] = _first_locations(self.locations[problem], found)
+        return self
+
+
+class LabelStatsCombiner:
+    """The Beam-free combiner contract over `LocatedBatch`es for one `LabelSpec`."""
+
+    def __init__(self, spec: LabelSpec):
+        self.spec = spec
+
+    def create_accumulator(self) -> LabelStats:
+        return LabelStats(self.spec)
+
+    def add_input(self, accumulator: LabelStats, batch: LocatedBatch) -> LabelStats:
+        accumulator.add_batch(batch)
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[LabelStats]) -> LabelStats:
+        accumulators = iter(accumulators)
+        merged = next(accumulators, None) or self.create_accumulator()
+        for accumulator in accumulators:
+            merged.merge(accumulator)
+        return merged
+
+    def extract_output(self, accumulator: LabelStats) -> LabelStats:
+        return accumulator
+
+
+def _flatten(column: pa.Array | None, rows: int):
+    """Per-row label counts and the flat label values, for list or scalar columns."""
+    if column is None or pa.types.is_null(column.type):
+        return np.zeros(rows, dtype=np.int64), None
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type) or (
+        pa.types.is_fixed_size_list(column.type)
+    ):
+        lengths = pc.list_value_length(column).fill_null(0)
+        lengths = lengths.to_numpy(zero_copy_only=False).astype(np.int64)
+        return lengths, column.flatten()
+    lengths = column.is_valid().to_numpy(zero_copy_only=False).astype(np.int64)
+    return lengths, column.drop_null()
+
+
+def _as_ids(values: pa.Array, value_rows: np.ndarray):
+    """Splits values into int64 ids and the non-integer rest, with their rows."""
+    kind = values.type
+    none = np.empty(0, dtype=np.int64)
+    if pa.types.is_integer(kind):
+        ids = values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        return ids, value_rows, none, None
+    if pa.types.is_floating(kind):
+        # A float that holds a whole number (pandas turns nullable ints into
+        # float64) is an id; a fraction, NaN or infinity is not.
+        floats = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        whole = np.isfinite(floats) & (np.floor(floats) == floats)
+        whole &= np.abs(floats) < _INT64_LIMIT
+        bad = np.flatnonzero(~whole)
+        return (
+            floats[whole].astype(np.int64),
+            value_rows[whole],
+            value_rows[bad],
+            floats[bad],
+        )
+    # Bytes, strings, booleans and anything else cannot be class ids as they are.
+    bad_values = np.array(values.to_pylist(), dtype=object)
+    return none, none, value_rows, bad_values
+
+
+def _plain(value):
+    """A JSON-able form of a numpy, bytes or non-finite value."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)  # JSON has no NaN or infinity
+    return value
+
+
+def _first_locations(kept: list, found: list) -> list:
+    return sorted(kept + found, key=_location_order)[:MAX_LOCATIONS]

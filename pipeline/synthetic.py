@@ -1,0 +1,104 @@
+"""Generated label data sets with known answers, for the demo, tests and benchmarks.
+
+`python -m pipeline.synthetic --output DIR` writes TFRecord shards (or Parquet) with
+`num_classes` true classes, every one of them present, plus three model configs that
+tell the classic story: num_classes correct, under-estimated (half) and
+over-estimated (double).
+"""
+
+import argparse
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+LABEL = "label"
+CONTEXT = "context"
+
+
+def labels(examples: int, num_classes: int, seed: int = 0) -> np.ndarray:
+    """`examples` ids in [0, num_classes), each class at least once, Zipf-skewed."""
+    if examples < num_classes:
+        raise ValueError("examples must be >= num_classes so every class occurs")
+    rng = np.random.default_rng(seed)
+    extra = np.minimum(rng.zipf(1.3, examples - num_classes) - 1, num_classes - 1)
+    ids = np.concatenate([np.arange(num_classes), extra]).astype(np.int64)
+    rng.shuffle(ids)
+    return ids
+
+
+def table(ids: np.ndarray, seed: int = 0) -> pa.Table:
+    """A label column plus a context id and a float feature, as a trainer would see."""
+    rng = np.random.default_rng(seed + 1)
+    return pa.table(
+        {
+            LABEL: pa.array(ids),
+            CONTEXT: pa.array(ids % 997),
+            "weight": pa.array(rng.random(len(ids), dtype=np.float32)),
+        }
+    )
+
+
+def write_tfrecord(data: pa.Table, folder: str, shards: int, prefix: str = "train"):
+    """Writes gzip TFRecord shards of tf.Example; returns their paths."""
+    from tfx_bsl.coders import example_coder
+
+    from pipeline.io import parquet, tfrecord
+
+    encoder = example_coder.RecordBatchToExamplesEncoder()
+    paths = []
+    for shard, rows in enumerate(_shards(data, shards)):
+        path = os.path.join(folder, f"{prefix}-{shard:05d}-of-{shards:05d}.tfrecord.gz")
+        records = []
+        for batch in rows.to_batches(max_chunksize=65536):
+            records.extend(encoder.encode(parquet.as_lists(batch)))
+        tfrecord.write_records(path, records)
+        paths.append(path)
+    return paths
+
+
+def write_parquet(data: pa.Table, folder: str, shards: int, prefix: str = "train"):
+    paths = []
+    for shard, rows in enumerate(_shards(data, shards)):
+        path = os.path.join(folder, f"{prefix}-{shard:05d}-of-{shards:05d}.parquet")
+        pq.write_table(rows, path)
+        paths.append(path)
+    return paths
+
+
+def model_yaml(name: str, num_classes: int, feature: str = LABEL) -> str:
+    return f"name: {name}\nlabel_feature: {feature}\nnum_classes: {num_classes}\n"
+
+
+def _shards(data: pa.Table, shards: int):
+    bounds = np.linspace(0, data.num_rows, shards + 1).astype(int)
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        yield data.slice(start, stop - start)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--num-classes", type=int, default=10_000)
+    parser.add_argument("--examples", type=int, default=30_000)
+    parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--format", choices=("tfrecord", "parquet"), default="tfrecord")
+    args = parser.parse_args(argv)
+    os.makedirs(args.output, exist_ok=True)
+    data = table(labels(args.examples, args.num_classes))
+    write = write_tfrecord if args.format == "tfrecord" else write_parquet
+    paths = write(data, args.output, args.shards)
+    n = args.num_classes
+    cases = {"correct": n, "under": n // 2, "over": n * 2}
+    for case, num_classes in cases.items():
+        with open(os.path.join(args.output, f"{case}.yaml"), "w") as f:
+            f.write(model_yaml(f"{case}-model", num_classes))
+    print(
+        f"wrote {args.examples} examples with {n} true classes in {len(paths)} "
+        f"{args.format} shards, and configs {', '.join(cases)} to {args.output}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""The Beam layer: thin PTransforms around the readers, stats/ and TFDV.
+
+Step labels are stable and name the split and feature (`Read[train]`,
+`LabelStats[train][label]`): they name Dataflow stages and matter for job updates.
+Results leave the pipeline as one small file per result in a staging folder; every
+decision is taken afterwards, on the driver, from those files.
+"""
+
+import pickle
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.io import files, parquet, tfrecord
+from pipeline.stats import label
+
+
+class ReadSplit(beam.PTransform):
+    """The files of a split -> `LocatedBatch`es, each file read by one worker.
+
+    `columns` limits Parquet to those columns (None: all); `as_lists` makes every
+    column a list column, as TFDV needs.
+    """
+
+    def __init__(self, split: files.Split, labels: tuple[str, ...], full: bool):
+        super().__init__()
+        self._split = split
+        self._labels = labels
+        self._full = full
+
+    def expand(self, pbegin):
+        if self._split.format == "parquet":
+            columns = None if self._full else list(self._labels)
+            decode = parquet.DecodeParquetFile(self._labels, columns, self._full)
+        else:
+            decode = tfrecord.DecodeTFRecordFile()
+        return (
+            pbegin
+            | "ListFiles" >> beam.Create([f.path for f in self._split.files])
+            # Spreads files over workers instead of fusing them onto one.
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "Decode" >> beam.ParDo(decode)
+        )
+
+
+class LabelStatsCombineFn(beam.CombineFn):
+    """Beam adapter for the Beam-free `LabelStatsCombiner`."""
+
+    def __init__(self, spec: label.LabelSpec):
+        self._combiner = label.LabelStatsCombiner(spec)
+
+    def create_accumulator(self):
+        return self._combiner.create_accumulator()
+
+    def add_input(self, accumulator, batch):
+        return self._combiner.add_input(accumulator, batch)
+
+    def merge_accumulators(self, accumulators):
+        return self._combiner.merge_accumulators(accumulators)
+
+    def extract_output(self, accumulator):
+        return self._combiner.extract_output(accumulator)
+
+
+class WriteResult(beam.PTransform):
+    """Writes the single element of a PCollection to `path`, encoded by `encode`."""
+
+    def __init__(self, path: str, encode):
+        super().__init__()
+        self._path = path
+        self._encode = encode
+
+    def expand(self, pcoll):
+        return pcoll | "Write" >> beam.Map(_write_file, self._path, self._encode)
+
+
+def _write_file(element, path, encode):
+    with FileSystems.create(path) as f:
+        f.write(encode(element))
+
+
+def encode_label_stats(stats: label.LabelStats) -> bytes:
+    return pickle.dumps(stats, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def encode_proto(message) -> bytes:
+    return message.SerializeToString()
+
+
+def records_of(batch: label.LocatedBatch):
+    """The Arrow rows of a batch, as TFDV's GenerateStatistics takes them."""
+    return batch.records

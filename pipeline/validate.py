@@ -1,0 +1,193 @@
+"""One validation: build and run the Beam pipeline, then check and report on the driver.
+
+The pipeline reads each split once. Every batch feeds the label accumulators, and in
+full mode TFDV's GenerateStatistics as well. Results land as small files in a staging
+folder; checks, schema inference and validation run afterwards as plain functions,
+and the outputs are written atomically with report.json last.
+"""
+
+import dataclasses
+import datetime
+import json
+import pickle
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
+from apache_beam.runners.runner import PipelineState
+
+import pipeline
+from pipeline import checks, config, output, schema, transforms
+from pipeline.checks.anomaly import Anomaly, Severity
+from pipeline.io import files
+from pipeline.report import markdown
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """Everything one validation needs, resolved and checked by the caller."""
+
+    splits: tuple[files.Split, ...]
+    models: tuple[config.ModelConfig, ...]
+    output: str
+    labels_only: bool = False
+    baseline_schema: str | None = None
+    strict: bool = False
+    beam_args: tuple[str, ...] = ()
+
+    @property
+    def training_split(self) -> str:
+        names = [s.name for s in self.splits]
+        return "train" if "train" in names else names[0]
+
+    @property
+    def specs(self):
+        return list(dict.fromkeys(checks.spec_of(m) for m in self.models))
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    status: str  # "pass", "fail", or "dry-run" when the runner only translated the job
+    anomalies: tuple[Anomaly, ...] = ()
+    report: dict | None = None
+
+
+def statistics_name(split: str) -> str:
+    """Where a split's TFDV statistics go, laid out as TFX's StatisticsGen does."""
+    return f"statistics/Split-{split}/FeatureStats.pb"
+
+
+def build(root: beam.Pipeline, request: Request, staging: str) -> None:
+    """Adds the reads, label statistics and (full mode) TFDV statistics to `root`."""
+    labels = tuple(dict.fromkeys(m.label_feature for m in request.models))
+    specs = request.specs
+    for split_index, split in enumerate(request.splits):
+        batches = root | f"Read[{split.name}]" >> transforms.ReadSplit(
+            split, labels, full=not request.labels_only
+        )
+        for spec_index, spec in enumerate(specs):
+            step = f"[{split.name}][{_spec_name(spec, specs)}]"
+            path = f"{staging}/labels-{split_index}-{spec_index}.pkl"
+            _ = (
+                batches
+                | f"LabelStats{step}"
+                >> beam.CombineGlobally(transforms.LabelStatsCombineFn(spec))
+                | f"WriteLabelStats{step}"
+                >> transforms.WriteResult(path, transforms.encode_label_stats)
+            )
+        if not request.labels_only:
+            _ = (
+                batches
+                | f"ToArrow[{split.name}]" >> beam.Map(transforms.records_of)
+                | f"TFDVStats[{split.name}]" >> schema.generate_statistics()
+                | f"WriteTFDVStats[{split.name}]"
+                >> transforms.WriteResult(
+                    f"{staging}/stats-{split_index}.pb", transforms.encode_proto
+                )
+            )
+
+
+def run(request: Request) -> Outcome:
+    """Validates; raises errors.InputError when nothing could be validated."""
+    started = _now()
+    folder = output.OutputFolder(request.output)
+    folder.prepare()
+    staging = folder.staging()
+    try:
+        options = PipelineOptions(list(request.beam_args))
+        root = beam.Pipeline(options=options)
+        build(root, request, staging)
+        result = root.run()
+        result.wait_until_finish()
+        if options.view_as(TestOptions).dry_run:
+            return Outcome("dry-run")
+        if result.state != PipelineState.DONE:
+            raise RuntimeError(f"the pipeline ended in state {result.state}")
+        return _conclude(request, folder, staging, started)
+    finally:
+        folder.remove(staging)
+
+
+def _conclude(request, folder, staging, started) -> Outcome:
+    specs = request.specs
+    names = [s.name for s in request.splits]
+    label_stats = {}
+    for split_index, split in enumerate(names):
+        for spec_index, spec in enumerate(specs):
+            path = f"{staging}/labels-{split_index}-{spec_index}.pkl"
+            label_stats[(split, spec)] = pickle.loads(output.read(path))
+
+    statistics = {}
+    for split_index, split in enumerate(names):
+        if request.labels_only:
+            by_feature = {spec.feature: label_stats[(split, spec)] for spec in specs}
+            statistics[split] = schema.label_statistics(split, by_feature)
+        else:
+            from tensorflow_metadata.proto.v0 import statistics_pb2
+
+            statistics[split] = statistics_pb2.DatasetFeatureStatisticsList.FromString(
+                output.read(f"{staging}/stats-{split_index}.pb")
+            )
+
+    anomalies = checks.evaluate(
+        request.models, label_stats, names, request.training_split
+    )
+    inferred = schema.infer(statistics[request.training_split], request.models)
+    schemas = [(schema.INFERRED, inferred)]
+    if request.baseline_schema:
+        only = [s.feature for s in specs] if request.labels_only else None
+        schemas.append(
+            (schema.BASELINE, schema.load_baseline(request.baseline_schema, only))
+        )
+    found = []
+    for split in names:
+        for source, against in schemas:
+            result = schema.validate(statistics[split], against)
+            found.append((split, source, result))
+            anomalies += schema.as_anomalies(result, split, source, request.models)
+
+    failing = {Severity.ERROR} | ({Severity.WARNING} if request.strict else set())
+    status = "fail" if any(a.severity in failing for a in anomalies) else "pass"
+    report = {
+        "status": status,
+        "strict": request.strict,
+        "mode": "labels-only" if request.labels_only else "full",
+        "version": pipeline.__version__,
+        "started": started,
+        "finished": None,
+        "training_split": request.training_split,
+        "anomalies": [a.to_json() for a in anomalies],
+        "labels": {
+            split: {
+                spec.feature: label_stats[(split, spec)].summary()
+                for spec in reversed(specs)  # the first spec of a feature wins
+            }
+            for split in names
+        },
+        "models": [m.model_dump() for m in request.models],
+        "config_fingerprint": config.fingerprint(request.models),
+        "data": {s.name: s.describe() for s in request.splits},
+        "outputs": {
+            "schema": "schema.pbtxt",
+            "anomalies": "anomalies.pbtxt",
+            "statistics": {split: statistics_name(split) for split in names},
+        },
+    }
+    for split in names:
+        folder.write(statistics_name(split), statistics[split].SerializeToString())
+    folder.write("schema.pbtxt", schema.to_text(inferred))
+    folder.write("anomalies.pbtxt", schema.to_text(schema.merge_anomalies(found)))
+    report["finished"] = _now()
+    folder.write("report.md", markdown.render(report))
+    folder.write(output.REPORT, json.dumps(report, indent=2) + "\n")  # last: "done"
+    return Outcome(status, tuple(anomalies), report)
+
+
+def _spec_name(spec, specs) -> str:
+    """The feature name, qualified only when two models check it differently."""
+    if sum(s.feature == spec.feature for s in specs) == 1:
+        return spec.feature
+    return f"{spec.feature}@{spec.num_classes}x{spec.num_true}"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
