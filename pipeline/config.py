@@ -38,6 +38,20 @@ class ModelConfig(pydantic.BaseModel):
     loss: Literal["nce", "sampled_softmax"] = "nce"
     remove_accidental_hits: bool
     max_unseen_fraction: Fraction = 0.1
+    # The built-in trainer's input: int ids embedded in a context_vocab_size table.
+    context_feature: str | None = None
+    context_vocab_size: PositiveInt | None = None
+    embedding_dim: PositiveInt = 64
+    # Training defaults; `classgate train` flags override them.
+    epochs: PositiveInt = 5
+    batch_size: PositiveInt = 256
+    learning_rate: Annotated[float, pydantic.Field(gt=0.0)] = 0.01
+
+    @pydantic.model_validator(mode="after")
+    def _context_needs_vocab_size(self):
+        if (self.context_feature is None) != (self.context_vocab_size is None):
+            raise ValueError("context_feature and context_vocab_size go together")
+        return self
 
     @pydantic.model_validator(mode="before")
     @classmethod
