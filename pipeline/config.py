@@ -5,6 +5,7 @@ Every key is a field of `ModelConfig`; adding a key is adding one field. Unknown
 are errors, so a typo (`num_clases`) cannot silently fall back to a default.
 """
 
+import difflib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -127,13 +128,20 @@ def _load_file(path: str) -> list[ModelConfig]:
 
 
 def _describe(error: pydantic.ValidationError, where: str) -> str:
-    """The first problem as 'models[0].num_classes: must be > 0 (got -5)'."""
-    first = error.errors()[0]
+    """The first problem as 'models[0].num_classes: must be > 0 (got -5)'.
+
+    An unknown key comes first: a typo is what makes a required key look missing.
+    """
+    problems = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = problems[0]
     field = ".".join(str(part) for part in first["loc"])
     location = ".".join(part for part in (where, field) if part)
     if first["type"] == "extra_forbidden":
-        known = ", ".join(ModelConfig.model_fields)
-        return f"{location}: unknown key (known keys: {known})"
+        close = difflib.get_close_matches(field, ModelConfig.model_fields, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(
+            ModelConfig.model_fields
+        )
+        return f"{location}: unknown key ({hint})"
     if first["type"] == "missing":
         return f"{location}: required key is missing"
     return f"{location}: {first['msg']} (got {first.get('input')!r})"

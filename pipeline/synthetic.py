@@ -47,6 +47,7 @@ def write_tfrecord(data: pa.Table, folder: str, shards: int, prefix: str = "trai
     from pipeline.io import parquet, tfrecord
 
     encoder = example_coder.RecordBatchToExamplesEncoder()
+    data = _as_example_types(data)
     paths = []
     for shard, rows in enumerate(_shards(data, shards)):
         path = os.path.join(folder, f"{prefix}-{shard:05d}-of-{shards:05d}.tfrecord.gz")
@@ -69,6 +70,20 @@ def write_parquet(data: pa.Table, folder: str, shards: int, prefix: str = "train
 
 def model_yaml(name: str, num_classes: int, feature: str = LABEL) -> str:
     return f"name: {name}\nlabel_feature: {feature}\nnum_classes: {num_classes}\n"
+
+
+def _as_example_types(data: pa.Table) -> pa.Table:
+    """tf.Example holds only int64, float32 and bytes lists."""
+    casts = {pa.types.is_string: pa.binary(), pa.types.is_floating: pa.float32()}
+    columns = []
+    for column in data.columns:
+        kind = column.type.value_type if pa.types.is_list(column.type) else column.type
+        for test, target in casts.items():
+            if test(kind):
+                is_list = pa.types.is_list(column.type)
+                column = column.cast(pa.list_(target) if is_list else target)
+        columns.append(column)
+    return pa.table(columns, names=data.column_names)
 
 
 def _shards(data: pa.Table, shards: int):

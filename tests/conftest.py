@@ -1,0 +1,31 @@
+"""Fixtures that write their own data: TFRecord and Parquet with known labels."""
+
+import os
+import pathlib
+
+import pytest
+
+from pipeline import synthetic
+from workspace import Workspace
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data():
+    """../shared/data beside the project; a user's clone has none."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is absent (it sits beside the project in CI only)")
+    return SHARED
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return Workspace(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def classic_ids():
+    """10,000 true classes, each present, 20,000 examples."""
+    return synthetic.labels(20_000, 10_000, seed=3)

@@ -1,0 +1,119 @@
+"""The label combiner, without Beam: any split of the data gives the same result."""
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from pipeline.stats import label
+
+SPEC = label.LabelSpec("label", num_classes=100, num_true=1)
+
+
+def batches(values, size, file="f", type=None):
+    """`values` (a list of per-row labels) cut into LocatedBatches of `size` rows."""
+    out = []
+    for start in range(0, len(values), size):
+        rows = values[start : start + size]
+        array = pa.array(rows, type=type)
+        records = pa.RecordBatch.from_arrays([array], ["label"])
+        out.append(label.LocatedBatch(file, start, records))
+    return out
+
+
+def combine(spec, parts):
+    combiner = label.LabelStatsCombiner(spec)
+    accs = []
+    for part in parts:
+        acc = combiner.create_accumulator()
+        for batch in part:
+            acc = combiner.add_input(acc, batch)
+        accs.append(acc)
+    return combiner.extract_output(combiner.merge_accumulators(accs))
+
+
+def fingerprint(stats):
+    summary = stats.summary()
+    return (
+        summary,
+        stats.counts.tolist(),
+        dict(stats.outside),
+        {k: list(v) for k, v in sorted(stats.locations.items()) if v},
+    )
+
+
+@pytest.fixture(scope="module")
+def messy_rows():
+    rng = np.random.default_rng(0)
+    rows = [[int(v)] for v in rng.integers(-5, 130, 3000)]
+    for i in range(0, 3000, 97):
+        rows[i] = None  # missing
+    for i in range(5, 3000, 211):
+        rows[i] = [1, 2]  # two labels where num_true is 1
+    rows[17] = [np.iinfo(np.int64).max]
+    return rows
+
+
+def test_same_result_sequential_per_batch_and_shuffled_merges(messy_rows):
+    all_batches = batches(messy_rows, 64, type=pa.list_(pa.int64()))
+    sequential = combine(SPEC, [all_batches])
+    per_batch = combine(SPEC, [[b] for b in all_batches])
+    shuffled = [[b] for b in all_batches]
+    random.Random(7).shuffle(shuffled)
+    shuffled_merge = combine(SPEC, shuffled)
+    uneven = combine(SPEC, [all_batches[:3], all_batches[3:4], all_batches[4:]])
+    expected = fingerprint(sequential)
+    assert fingerprint(per_batch) == expected
+    assert fingerprint(shuffled_merge) == expected
+    assert fingerprint(uneven) == expected
+
+
+def test_figures_match_a_plain_python_count(messy_rows):
+    stats = combine(SPEC, [batches(messy_rows, 500, type=pa.list_(pa.int64()))])
+    values = [v for row in messy_rows if row for v in row]
+    assert stats.examples == len(messy_rows)
+    assert stats.missing == sum(row is None for row in messy_rows)
+    assert stats.min == min(values) and stats.max == max(values)
+    assert stats.distinct == len(set(values))
+    assert sum(stats.above_range.values()) == sum(v >= 100 for v in values)
+    assert sum(stats.below_range.values()) == sum(v < 0 for v in values)
+    assert stats.count_mismatches == sum(1 for row in messy_rows if row and len(row) != 1)
+    assert stats.counts[42] == values.count(42)
+    # The first locations in file order, whatever the batching.
+    above = stats.locations[label.ABOVE_RANGE]
+    expected = [(i, row[0]) for i, row in enumerate(messy_rows) if row and row[0] >= 100]
+    assert [(loc.record, loc.value) for loc in above] == expected[: label.MAX_LOCATIONS]
+
+
+def test_int64_max_costs_one_entry_not_memory():
+    stats = combine(SPEC, [batches([np.iinfo(np.int64).max, 3], 2)])
+    assert stats.max == np.iinfo(np.int64).max
+    assert stats.counts.size == SPEC.num_classes
+    assert dict(stats.outside) == {np.iinfo(np.int64).max: 1}
+
+
+def test_scalar_column_with_nulls_counts_nulls_as_missing():
+    stats = combine(SPEC, [batches([1, None, 2, None], 4)])
+    assert (stats.examples, stats.missing, stats.classes_seen) == (4, 2, 2)
+
+
+def test_whole_floats_are_ids_fractions_and_strings_are_not():
+    floats = combine(SPEC, [batches([1.0, 2.5, float("nan"), 7.0], 4)])
+    assert floats.classes_seen == 2
+    assert floats.non_integer == 2
+    strings = combine(SPEC, [batches(["cash", "card"], 2)])
+    assert strings.non_integer == 2 and strings.integer_values == 0
+    assert [loc.value for loc in strings.locations[label.NON_INTEGER]] == ["cash", "card"]
+
+
+def test_absent_feature_is_all_missing():
+    records = pa.RecordBatch.from_arrays([pa.array([1, 2])], ["other"])
+    stats = combine(SPEC, [[label.LocatedBatch("f", 0, records)]])
+    assert (stats.examples, stats.missing) == (2, 2)
+
+
+def test_many_classes_few_ids_use_the_sparse_update():
+    spec = label.LabelSpec("label", num_classes=10_000_000, num_true=1)
+    stats = combine(spec, [batches([9_999_999, 0, 0], 3)])
+    assert stats.distinct == 2 and stats.counts[0] == 2 and stats.counts[-1] == 1
