@@ -163,6 +163,8 @@ def _quiet_libraries(debug: bool) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if debug:
         return
+    # Inherited by Beam's worker processes (multi_processing mode) as well.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.getLogger().setLevel(logging.ERROR)

@@ -6,6 +6,7 @@ a null list, which TFDV and the label statistics both count as missing.
 """
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
@@ -61,7 +62,11 @@ def as_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
             arrays.append(column)
             continue
-        offsets = pa.array(range(len(column) + 1), type=pa.int32())
-        wrapped = pa.ListArray.from_arrays(offsets, column, mask=column.is_null())
+        # A null row becomes a null, empty list: offsets advance only on values.
+        valid = column.is_valid().to_numpy(zero_copy_only=False)
+        offsets = np.concatenate([[0], np.cumsum(valid)]).astype(np.int32)
+        wrapped = pa.ListArray.from_arrays(
+            pa.array(offsets), column.drop_null(), mask=pa.array(~valid)
+        )
         arrays.append(wrapped)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)

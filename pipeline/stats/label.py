@@ -208,7 +208,8 @@ class LabelStats:
             self.outside.update(dict(zip(unique.tolist(), counts.tolist())))
 
     def _locate(self, problem, batch, rows, values) -> None:
-        if len(rows) == 0 or len(self.locations[problem]) >= MAX_LOCATIONS:
+        # Even with MAX_LOCATIONS kept, a batch from an earlier file may displace them.
+        if len(rows) == 0:
             return
         rows = rows[:MAX_LOCATIONS]
         values = [None] * len(rows) if values is None else list(values[:MAX_LOCATIONS])

@@ -210,11 +210,10 @@ def _finish(scorer, metrics, output_dir, eval_data, log, *, interrupted) -> dict
         signatures={"serving_default": scorer.scores},
     )
     if eval_data is not None:
-        metrics["eval"] = _evaluate(scorer, eval_data)
+        result = metrics["eval"] = _evaluate(scorer, eval_data)
         log(
-            f"eval: top1 {metrics['eval']['top1_accuracy']:.4f}, recall@{RECALL_AT} "
-            f"{metrics['eval']['recall_at_10']:.4f} "
-            f"over {metrics['eval']['examples']} examples"
+            f"eval: top1 {result['top1_accuracy']:.4f}, recall@10 "
+            f"{result['recall_at_10']:.4f} over {result['examples']} examples"
         )
     metrics["interrupted"] = interrupted
     _write_atomically(os.path.join(output_dir, "metrics.json"), metrics)
@@ -222,16 +221,16 @@ def _finish(scorer, metrics, output_dir, eval_data, log, *, interrupted) -> dict
 
 
 def _evaluate(scorer: Scorer, data) -> dict:
-    """top-1 accuracy and recall@10 (the share of true labels in the top 10)."""
+    """Full-softmax top-1 accuracy and recall@10 (share of true labels in the top 10)."""
     k = min(RECALL_AT, scorer.output_biases.shape[0])
     top1 = recall = 0.0
     examples = 0
     for ids, labels in data:
-        ranked = tf.math.top_k(scorer.scores(ids), k=k).indices.numpy()[:, None, :]
-        found = (labels.numpy()[:, :, None] == ranked).any(axis=-1)  # [batch, num_true]
-        top1 += (labels.numpy()[:, :, None] == ranked[..., :1]).any(axis=(1, 2)).sum()
-        recall += found.mean(axis=-1).sum()
-        examples += len(found)
+        ranked = tf.math.top_k(scorer.scores(ids), k=k).indices.numpy()
+        hits = labels.numpy()[:, :, None] == ranked[:, None, :]  # [batch, true, k]
+        top1 += hits[:, :, 0].any(axis=1).sum()
+        recall += hits.any(axis=2).mean(axis=1).sum()
+        examples += len(hits)
     return {
         "top1_accuracy": float(top1 / max(examples, 1)),
         "recall_at_10": float(recall / max(examples, 1)),
@@ -300,6 +299,7 @@ def _parquet(model, files, batch_size, shuffle):
     columns = [model.context_feature, model.label_feature]
     tables = []
     for path in files:
+        # pyarrow skips requested columns that are absent instead of failing.
         table = pq.read_table(path, columns=columns)
         for name in columns:
             if name not in table.column_names:

@@ -69,6 +69,15 @@ def test_same_result_sequential_per_batch_and_shuffled_merges(messy_rows):
     assert fingerprint(uneven) == expected
 
 
+def test_sequential_adds_in_any_file_order_keep_the_first_locations(messy_rows):
+    files = [batches(messy_rows[i::3], 100, file=f"f{i}", type=pa.list_(pa.int64()))
+             for i in range(3)]
+    forward = combine(SPEC, [files[0] + files[1] + files[2]])
+    backward = combine(SPEC, [files[2] + files[1] + files[0]])
+    assert fingerprint(backward) == fingerprint(forward)
+    assert {loc.file for loc in forward.locations[label.ABOVE_RANGE]} == {"f0"}
+
+
 def test_figures_match_a_plain_python_count(messy_rows):
     stats = combine(SPEC, [batches(messy_rows, 500, type=pa.list_(pa.int64()))])
     values = [v for row in messy_rows if row for v in row]

@@ -75,9 +75,12 @@ def _train(model, files, eval_files, data_format, output, epochs, log=lambda _: 
 
 
 def test_nce_on_tfrecord_learns_and_writes_every_output(data, tmp_path):
+    # The uniform sampler matches these uniform labels. With log_uniform noise, NCE
+    # hardly ever pushes down the high class ids, and after a few epochs one of them
+    # can win the full-softmax argmax for most inputs (top-1 from 0.03 to 0.7).
     lines = []
     metrics = _train(
-        _model(),
+        _model(sampler="uniform"),
         data["tfrecord"],
         data["tfrecord_eval"],
         "tfrecord",
@@ -89,10 +92,10 @@ def test_nce_on_tfrecord_learns_and_writes_every_output(data, tmp_path):
     losses = [entry["loss"] for entry in metrics["history"]]
     assert [entry["epoch"] for entry in metrics["history"]] == [1, 2, 3, 4]
     assert losses[-1] < losses[0]
-    # Chance is 10/200 = 0.05 for recall@10 and 0.005 for top-1; the noise-free
-    # ceiling is about 0.9. Four NCE epochs reach about 0.88 and 0.6.
-    assert metrics["eval"]["recall_at_10"] > 0.6
-    assert metrics["eval"]["top1_accuracy"] > 0.3
+    # Chance is 10/200 = 0.05 for recall@10 and 0.005 for top-1; 10% noisy labels
+    # cap both near 0.9. Four epochs reach about 0.89 and 0.77 to 0.85.
+    assert metrics["eval"]["recall_at_10"] > 0.7
+    assert metrics["eval"]["top1_accuracy"] > 0.5
     assert metrics["eval"]["examples"] == 2_000
     assert metrics["interrupted"] is False
     assert lines[0].startswith("epoch 1/4: loss ")
@@ -104,15 +107,18 @@ def test_nce_on_tfrecord_learns_and_writes_every_output(data, tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-4")
     assert tf.io.gfile.listdir(str(tmp_path / "logs"))
     reloaded = tf.saved_model.load(str(tmp_path / "model"))
-    ids = tf.constant([[3, -1], [4, 4], [-1, -1]], tf.int64)
-    scores = reloaded.scores(ids)
-    assert scores.shape == (3, CLASSES)
-    # A trained model ranks context 3's label, 21, first or near it.
-    assert 21 in tf.math.top_k(scores[0], 10).indices.numpy()
+    padded = tf.constant([[3, -1], [4, 4], [-1, -1]], tf.int64)
+    assert reloaded.scores(padded).shape == (3, CLASSES)
+    # The reloaded model scores like the trained one: most contexts' own label
+    # is in their top 10.
+    contexts = np.arange(VOCAB)
+    top10 = tf.math.top_k(reloaded.scores(contexts[:, None]), 10).indices.numpy()
+    found = (top10 == ((contexts * 7) % CLASSES)[:, None]).any(axis=1)
+    assert found.mean() > 0.8
 
 
-def test_sampled_softmax_with_uniform_sampler_trains(data, tmp_path):
-    model = _model(loss="sampled_softmax", sampler="uniform")
+def test_sampled_softmax_with_log_uniform_sampler_trains(data, tmp_path):
+    model = _model(loss="sampled_softmax", sampler="log_uniform")
     metrics = _train(model, data["tfrecord"], None, "tfrecord", tmp_path, 2)
 
     assert metrics["loss"] == "sampled_softmax"
@@ -144,9 +150,9 @@ def test_ctrl_c_saves_everything_then_reraises(data, tmp_path):
     assert metrics["interrupted"] is True
     assert len(metrics["history"]) == 1
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
-    assert tf.saved_model.load(str(tmp_path / "model")).scores(
-        tf.constant([[1]], tf.int64)
-    ).shape == (1, CLASSES)
+    # Hold the loaded object: its variables die with it, even mid-call.
+    reloaded = tf.saved_model.load(str(tmp_path / "model"))
+    assert reloaded.scores(tf.constant([[1]], tf.int64)).shape == (1, CLASSES)
 
 
 def test_config_without_context_feature_is_rejected(data, tmp_path):
@@ -161,7 +167,7 @@ def test_split_mixing_gzip_and_plain_files_is_rejected(data, tmp_path):
     with open(data["tfrecord"][0], "rb") as f:
         plain.write_bytes(gzip.decompress(f.read()))
     files = [data["tfrecord"][1], str(plain)]
-    with pytest.raises(ValueError, match="all gzip or all uncompressed"):
+    with pytest.raises(ValueError, match="all be gzip or all uncompressed"):
         _train(_model(), files, None, "tfrecord", tmp_path / "out", 1)
 
 

@@ -1,0 +1,54 @@
+import gzip
+
+import pyarrow as pa
+import pytest
+from tfx_bsl.coders import example_coder
+
+from pipeline import errors
+from pipeline.io import tfrecord
+
+
+def examples(n):
+    batch = pa.RecordBatch.from_arrays([pa.array([[i] for i in range(n)])], ["label"])
+    return example_coder.RecordBatchToExamplesEncoder().encode(batch)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_round_trip_and_tensorflow_reads_what_we_write(tmp_path, compress):
+    import tensorflow as tf
+
+    path = str(tmp_path / "data.tfrecord")
+    records = examples(10)
+    tfrecord.write_records(path, records, compress=compress)
+    assert tfrecord.is_gzip(path) == compress
+    assert list(tfrecord.read_records(path)) == records
+    kind = "GZIP" if compress else ""
+    assert [r.numpy() for r in tf.data.TFRecordDataset(path, kind)] == records
+
+
+def test_gzip_is_detected_by_content_not_name(tmp_path):
+    path = tmp_path / "no-suffix"
+    plain = tmp_path / "plain"
+    tfrecord.write_records(str(plain), examples(3), compress=False)
+    path.write_bytes(gzip.compress(plain.read_bytes()))
+    assert len(list(tfrecord.read_records(str(path)))) == 3
+
+
+def test_damage_names_file_and_record(tmp_path):
+    path = tmp_path / "bad"
+    tfrecord.write_records(str(path), examples(3), compress=False)
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 1  # the last record's data checksum
+    path.write_bytes(bytes(data))
+    with pytest.raises(errors.InputError, match=r"bad: record 2: bad data checksum"):
+        list(tfrecord.read_records(str(path)))
+
+
+def test_decode_keeps_record_indices(tmp_path):
+    path = str(tmp_path / "data")
+    tfrecord.write_records(path, examples(10))
+    decode = tfrecord.DecodeTFRecordFile(batch_size=4)
+    decode.setup()
+    batches = list(decode.process(path))
+    assert [(b.first_record, b.records.num_rows) for b in batches] == [(0, 4), (4, 4), (8, 2)]
+    assert batches[2].records.column(0).to_pylist() == [[8], [9]]

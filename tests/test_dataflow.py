@@ -1,0 +1,39 @@
+"""The pipeline translates for Dataflow, offline (dry run: nothing is submitted)."""
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline import cli, config, validate
+from pipeline.io import files
+
+DATAFLOW = [
+    "--runner=DataflowRunner", "--project=my-project", "--region=us-central1",
+    "--temp_location=gs://my-bucket/tmp", "--no_auth", "--dry_run=True",
+    "--sdk_location=container",
+]
+
+
+@pytest.mark.parametrize("mode", [[], ["--labels-only"]], ids=["full", "labels-only"])
+@pytest.mark.parametrize("fmt", ["tfrecord", "parquet"])
+def test_cli_translates_for_dataflow(ws, capsys, fmt, mode):
+    pattern = ws.labels([0, 1, 2], fmt=fmt)
+    code = cli.main(["validate", "--data", pattern, "--model-config", ws.model(3),
+                     "--output", str(ws.root / "out"), *mode, *DATAFLOW])
+    assert code == 0
+    assert "dry run" in capsys.readouterr().out
+    assert not (ws.root / "out" / "report.json").exists()
+
+
+def test_job_has_the_stable_step_names(ws):
+    pattern = ws.labels([0, 1, 2])
+    request = validate.Request(
+        splits=(files.list_split("train", (pattern,), "auto"),),
+        models=config.load([ws.model(3)]),
+        output=str(ws.root / "out"),
+    )
+    root = beam.Pipeline(options=PipelineOptions(DATAFLOW))
+    validate.build(root, request, "gs://my-bucket/staging")
+    result = root.run()
+    steps = {t.unique_name for t in result.job.proto_pipeline.components.transforms.values()}
+    assert {"Read[train]", "LabelStats[train][label]", "TFDVStats[train]"} <= steps

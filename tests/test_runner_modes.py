@@ -1,0 +1,61 @@
+"""The same figures whichever way the DirectRunner splits the work."""
+
+import pytest
+
+from workspace import Workspace
+
+MULTI_PROCESSING = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+MODES = {
+    "in_memory": ["--direct_running_mode=in_memory"],
+    "multi_threading": ["--direct_num_workers=2", "--direct_running_mode=multi_threading"],
+    "multi_processing": MULTI_PROCESSING,
+}
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory):
+    """Six shards with out-of-range, negative, missing and doubled labels."""
+    ws = Workspace(tmp_path_factory.mktemp("messy"))
+    rows = [[i % 120] for i in range(9000)]
+    for i in range(0, 9000, 37):
+        rows[i] = None
+    for i in range(3, 9000, 101):
+        rows[i] = [-1]
+    for i in range(5, 9000, 503):
+        rows[i] = [1, 2]
+    pattern = ws.labels(rows, shards=6)
+    return ws, pattern, ws.model(100)
+
+
+@pytest.mark.slow
+def test_figures_identical_across_direct_runner_modes(messy):
+    ws, pattern, config = messy
+    results = {}
+    for name, flags in MODES.items():
+        code, report = ws.validate(
+            "--data", pattern, "--model-config", config, "--labels-only", *flags,
+            output=f"out-{name}",
+        )
+        assert code == 1
+        results[name] = (report["labels"], report["anomalies"])
+    assert results["multi_threading"] == results["in_memory"]
+    assert results["multi_processing"] == results["in_memory"]
+    labels = results["in_memory"][0]["train"]["label"]
+    assert (labels["min"], labels["max"], labels["examples"]) == (-1, 119, 9000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["tfrecord", "parquet"])
+@pytest.mark.parametrize("mode", [[], ["--labels-only"]], ids=["full", "labels-only"])
+def test_classic_cases_with_multi_processing(tmp_path, classic_ids, fmt, mode):
+    ws = Workspace(tmp_path)
+    pattern = ws.labels(classic_ids, fmt=fmt, shards=4)
+    expected = {10_000: (0, []), 5_000: (1, ["LABEL_ABOVE_RANGE"]),
+                20_000: (1, ["CLASSES_UNSEEN"])}
+    for num_classes, (exit_code, errors) in expected.items():
+        code, report = ws.validate(
+            "--data", pattern, "--model-config", ws.model(num_classes), *mode,
+            *MULTI_PROCESSING, output=f"out-{num_classes}",
+        )
+        found = [c for c in Workspace.codes(report, "ERROR") if not c.startswith("TFDV_")]
+        assert (code, found) == (exit_code, errors)
