@@ -1,22 +1,30 @@
 """The `classgate` command line: main(argv) -> exit code.
 
+    classgate validate ...            scan, check, report
+    classgate train ...               validate (or reuse --report), train only on a pass
+    classgate run --report R -- CMD   start any trainer, only on a matching pass
+
 classgate's own flags are parsed here; every argument it does not know is a Beam
 pipeline option (--runner, --direct_num_workers, Dataflow flags) and is passed
 through, after checking that Beam knows it, so a typo is an error, not a no-op.
 
-Exit codes: 0 pass, 1 validation failed, 2 nothing could be validated.
+Exit codes: 0 pass, 1 validation failed or the gate refused, 2 nothing could be
+validated (bad input), 130 interrupted; `run` exits with its command's code.
 """
 
 import argparse
 import logging
 import os
 import re
+import subprocess
 import sys
 import traceback
 import warnings
 
-EXIT_PASS, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Written by `train`; cleared when it starts so a failed run leaves none behind.
+TRAINING_OUTPUTS = ("model", "checkpoints", "logs", "metrics.json")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,60 +36,141 @@ class _Parser(argparse.ArgumentParser):
         raise errors.InputError(message)
 
 
+def _add_validation_args(parser, config_required=True) -> None:
+    parser.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="file glob of the train split (repeatable)",
+    )
+    parser.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        metavar="NAME=PATTERN",
+        help="file glob of a named split (repeatable)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("auto", "tfrecord", "parquet"),
+        default="auto",
+        help="default: .parquet is Parquet, else TFRecord",
+    )
+    parser.add_argument(
+        "--model-config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        required=config_required,
+        help="YAML model config (repeatable)",
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        metavar="DIR",
+        help="folder for the report, schema, anomalies and statistics",
+    )
+    parser.add_argument(
+        "--labels-only",
+        action="store_true",
+        help="compute only what the label checks need",
+    )
+    parser.add_argument(
+        "--baseline-schema",
+        metavar="FILE",
+        help="a curated TFDV schema to validate against as well",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="warnings fail the gate too"
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and logs")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="classgate",
-        description="Check training data against NCE model configs before training.",
         allow_abbrev=False,
+        description="Check training data against NCE model configs.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
     validate = commands.add_parser(
         "validate",
+        allow_abbrev=False,
         help="scan the data, check it against the model configs, write the report",
         description="Unknown arguments are passed to Beam as pipeline options.",
+    )
+    _add_validation_args(validate)
+    train = commands.add_parser(
+        "train",
         allow_abbrev=False,
+        help="validate, then train the NCE model only on a pass",
+        description="Validates (or checks --report), then trains the built-in model.",
     )
-    validate.add_argument(
-        "--data", action="append", default=[], metavar="PATTERN",
-        help="file glob of the train split (repeatable)",
+    _add_validation_args(train, config_required=False)
+    train.add_argument(
+        "--report",
+        metavar="FILE",
+        help="reuse this validation instead of scanning again",
     )
-    validate.add_argument(
-        "--split", action="append", default=[], metavar="NAME=PATTERN",
-        help="file glob of a named split (repeatable)",
+    train.add_argument("--model", metavar="NAME", help="which model, when several")
+    train.add_argument("--epochs", type=int, help="overrides the config's epochs")
+    train.add_argument(
+        "--batch-size", type=int, help="overrides the config's batch_size"
     )
-    validate.add_argument("--format", choices=("auto", "tfrecord", "parquet"),
-                          default="auto", help="default: .parquet -> Parquet, else TFRecord")
-    validate.add_argument("--model-config", action="append", default=[], metavar="FILE",
-                          required=True, help="YAML model config (repeatable)")
-    validate.add_argument("--output", required=True, metavar="DIR",
-                          help="folder for the report, schema, anomalies and statistics")
-    validate.add_argument("--labels-only", action="store_true",
-                          help="compute only what the label checks need")
-    validate.add_argument("--baseline-schema", metavar="FILE",
-                          help="a curated TFDV schema to validate against as well")
-    validate.add_argument("--strict", action="store_true",
-                          help="warnings fail the gate too")
-    validate.add_argument("--debug", action="store_true",
-                          help="show tracebacks and Beam's logs")
+    train.add_argument(
+        "--learning-rate", type=float, help="overrides the config's learning_rate"
+    )
+    run = commands.add_parser(
+        "run",
+        allow_abbrev=False,
+        help="run any trainer (after --) only on a pass that still matches the data",
+    )
+    run.add_argument("--report", required=True, metavar="FILE")
+    run.add_argument(
+        "--model-config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="must equal the validated config, when given",
+    )
+    run.add_argument("--debug", action="store_true")
     return parser
 
 
 def main(argv=None) -> int:
     """Runs classgate; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    _quiet_libraries(debug="--debug" in argv)
-    from pipeline import errors
+    command = []
+    if "--" in argv:  # `run`: everything after -- is the trainer's argv
+        at = argv.index("--")
+        argv, command = argv[:at], argv[at + 1 :]
+    debug = "--debug" in argv
+    _quiet_libraries(debug)
+    from pipeline import errors, gate
 
     try:
         args, beam_args = _parser().parse_known_args(argv)
-        return _validate(args, beam_args)
+        if args.command == "validate":
+            return _validate(args, beam_args)
+        if args.command == "train":
+            return _train(args, beam_args)
+        return _run(args, beam_args, command)
+    except gate.GateClosed as closed:
+        print(f"classgate: gate closed: {closed}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        print("classgate: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as error:  # the one place every failure turns into an exit code
         found = errors.find_input_error(error)
-        if "--debug" in argv:
+        if debug:
             traceback.print_exc()
         message = found.message if found else f"internal error: {_first_line(error)}"
-        hint = "" if "--debug" in argv else " (--debug shows the traceback)"
-        print(f"classgate: error: {message}{hint if not found else ''}", file=sys.stderr)
+        hint = "" if debug or found else " (--debug shows the traceback)"
+        print(f"classgate: error: {message}{hint}", file=sys.stderr)
         return EXIT_INPUT
 
 
@@ -90,10 +179,105 @@ def entry_point() -> None:
 
 
 def _validate(args, beam_args) -> int:
-    from pipeline import config, errors, validate
-    from pipeline.io import files
+    from pipeline import config
 
-    _check_beam_args(beam_args)
+    patterns = _patterns(args)
+    if not patterns:
+        from pipeline import errors
+
+        raise errors.InputError(
+            "no data given: pass --data PATTERN or --split NAME=PATTERN"
+        )
+    outcome = _run_validation(args, beam_args, patterns, config.load(args.model_config))
+    if outcome.status == "dry-run":
+        print("classgate: dry run: the pipeline was translated; nothing was validated")
+        return EXIT_PASS
+    return EXIT_PASS if outcome.status == "pass" else EXIT_FAIL
+
+
+def _train(args, beam_args) -> int:
+    from pipeline import config, errors, gate, output
+
+    patterns = _patterns(args) or None
+    models = config.load(args.model_config) if args.model_config else None
+    folder = output.OutputFolder(args.output)
+    folder.prepare()
+    for name in TRAINING_OUTPUTS:
+        folder.remove(folder.join(name))
+    if args.report:
+        _check_beam_args(beam_args)
+        report_path = args.report
+    else:
+        if patterns is None or models is None:
+            raise errors.InputError(
+                "train needs --data/--split and --model-config, or --report FILE"
+            )
+        outcome = _run_validation(args, beam_args, patterns, models)
+        if outcome.status != "pass":
+            print("classgate: not training: validation failed", file=sys.stderr)
+            return EXIT_FAIL
+        report_path = folder.join(output.REPORT)
+    blessing = gate.check(report_path, models, patterns)
+    return _train_model(args, blessing, folder)
+
+
+def _train_model(args, blessing, folder) -> int:
+    from pipeline import errors
+    from pipeline.train import trainer
+
+    models = {m.name: m for m in blessing.models}
+    if args.model is None and len(models) != 1:
+        raise errors.InputError(f"several models {sorted(models)}: pass --model NAME")
+    name = args.model or next(iter(models))
+    if name not in models:
+        raise errors.InputError(
+            f"--model {name}: not in the configs ({sorted(models)})"
+        )
+    model = models[name]
+    splits = {s.name: s for s in blessing.splits}
+    training = splits.get("train") or blessing.splits[0]
+    evaluation = splits.get("eval")
+    print(
+        f"classgate: training '{name}' with num_classes {model.num_classes} "
+        f"on {len(training.files)} file(s)"
+    )
+    trainer.train(
+        model,
+        [f.path for f in training.files],
+        [f.path for f in evaluation.files] if evaluation else None,
+        training.format,
+        folder.path,
+        epochs=args.epochs or model.epochs,
+        batch_size=args.batch_size or model.batch_size,
+        learning_rate=args.learning_rate or model.learning_rate,
+    )
+    print(f"classgate: trained; model and metrics.json in {folder.path}")
+    return EXIT_PASS
+
+
+def _run(args, beam_args, command) -> int:
+    from pipeline import config, errors, gate
+
+    if beam_args:
+        raise errors.InputError(
+            f"run: unexpected argument {beam_args[0]!r} (put the command after --)"
+        )
+    if not command:
+        raise errors.InputError(
+            "run: no command given: classgate run --report R -- CMD"
+        )
+    models = config.load(args.model_config) if args.model_config else None
+    blessing = gate.check(args.report, models)
+    env = dict(os.environ, **blessing.environment())
+    try:
+        return subprocess.run(command, env=env, check=False).returncode
+    except FileNotFoundError as e:
+        raise errors.InputError(f"run: cannot start {command[0]!r}: not found") from e
+
+
+def _patterns(args) -> dict[str, list[str]]:
+    from pipeline import errors
+
     patterns: dict[str, list[str]] = {}
     for pattern in args.data:
         patterns.setdefault("train", []).append(pattern)
@@ -105,12 +289,17 @@ def _validate(args, beam_args) -> int:
                 "digits, '_', '-' or '.'"
             )
         patterns.setdefault(name, []).append(pattern)
-    if not patterns:
-        raise errors.InputError("no data given: pass --data PATTERN or --split NAME=PATTERN")
+    return patterns
 
-    models = config.load(args.model_config)
+
+def _run_validation(args, beam_args, patterns, models):
+    from pipeline import validate
+    from pipeline.io import files
+
+    _check_beam_args(beam_args)
     splits = tuple(
-        files.list_split(name, tuple(globs), args.format) for name, globs in patterns.items()
+        files.list_split(name, tuple(globs), args.format)
+        for name, globs in patterns.items()
     )
     request = validate.Request(
         splits=splits,
@@ -122,11 +311,9 @@ def _validate(args, beam_args) -> int:
         beam_args=tuple(beam_args),
     )
     outcome = validate.run(request)
-    if outcome.status == "dry-run":
-        print("classgate: dry run: the pipeline was translated; nothing was validated")
-        return EXIT_PASS
-    _print_verdict(outcome, args.output)
-    return EXIT_PASS if outcome.status == "pass" else EXIT_FAIL
+    if outcome.status != "dry-run":
+        _print_verdict(outcome, args.output)
+    return outcome
 
 
 def _print_verdict(outcome, output: str) -> None:

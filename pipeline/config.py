@@ -95,7 +95,9 @@ def _load_file(path: str) -> list[ModelConfig]:
         with open(path, encoding="utf-8") as f:
             document = yaml.safe_load(f)
     except OSError as e:
-        raise errors.InputError(f"{path}: cannot read model config: {e.strerror}") from e
+        raise errors.InputError(
+            f"{path}: cannot read model config: {e.strerror}"
+        ) from e
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = f" (line {where.line + 1})" if where else ""
@@ -113,7 +115,9 @@ def _load_file(path: str) -> list[ModelConfig]:
     elif isinstance(document, dict):
         entries, prefix = [document], None
     else:
-        raise errors.InputError(f"{path}: expected a mapping of model keys or 'models:'")
+        raise errors.InputError(
+            f"{path}: expected a mapping of model keys or 'models:'"
+        )
 
     models = []
     for index, entry in enumerate(entries):
@@ -138,8 +142,10 @@ def _describe(error: pydantic.ValidationError, where: str) -> str:
     location = ".".join(part for part in (where, field) if part)
     if first["type"] == "extra_forbidden":
         close = difflib.get_close_matches(field, ModelConfig.model_fields, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(
-            ModelConfig.model_fields
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else "known keys: " + ", ".join(ModelConfig.model_fields)
         )
         return f"{location}: unknown key ({hint})"
     if first["type"] == "missing":

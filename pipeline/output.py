@@ -33,7 +33,9 @@ class OutputFolder:
             with FileSystems.create(probe) as f:
                 f.write(b"")
             FileSystems.delete([probe])
-            stale = [self.join(n) for n in VERDICT_FILES if FileSystems.exists(self.join(n))]
+            stale = [
+                self.join(n) for n in VERDICT_FILES if FileSystems.exists(self.join(n))
+            ]
             if stale:
                 FileSystems.delete(stale)
         except Exception as e:  # OSError locally, BeamIOError on remote filesystems

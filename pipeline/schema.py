@@ -116,7 +116,10 @@ def validate(
 
 
 def as_anomalies(
-    found: anomalies_pb2.Anomalies, split: str, source: str, models: Sequence[ModelConfig]
+    found: anomalies_pb2.Anomalies,
+    split: str,
+    source: str,
+    models: Sequence[ModelConfig],
 ) -> list[Anomaly]:
     """TFDV's findings as `TFDV_<type>` anomalies.
 
@@ -171,7 +174,9 @@ def merge_anomalies(
             for reason in info.reason:
                 copy = target.reason.add()
                 copy.CopyFrom(reason)
-                copy.description = f"[split {split}, {source} schema] {reason.description}"
+                copy.description = (
+                    f"[split {split}, {source} schema] {reason.description}"
+                )
             target.description = " ".join(r.description for r in target.reason)
     return merged
 

@@ -88,7 +88,7 @@ def _as_example_types(data: pa.Table) -> pa.Table:
 
 def _shards(data: pa.Table, shards: int):
     bounds = np.linspace(0, data.num_rows, shards + 1).astype(int)
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
         yield data.slice(start, stop - start)
 
 

@@ -8,8 +8,12 @@ from pipeline import cli, config, validate
 from pipeline.io import files
 
 DATAFLOW = [
-    "--runner=DataflowRunner", "--project=my-project", "--region=us-central1",
-    "--temp_location=gs://my-bucket/tmp", "--no_auth", "--dry_run=True",
+    "--runner=DataflowRunner",
+    "--project=my-project",
+    "--region=us-central1",
+    "--temp_location=gs://my-bucket/tmp",
+    "--no_auth",
+    "--dry_run=True",
     "--sdk_location=container",
 ]
 
@@ -18,8 +22,19 @@ DATAFLOW = [
 @pytest.mark.parametrize("fmt", ["tfrecord", "parquet"])
 def test_cli_translates_for_dataflow(ws, capsys, fmt, mode):
     pattern = ws.labels([0, 1, 2], fmt=fmt)
-    code = cli.main(["validate", "--data", pattern, "--model-config", ws.model(3),
-                     "--output", str(ws.root / "out"), *mode, *DATAFLOW])
+    code = cli.main(
+        [
+            "validate",
+            "--data",
+            pattern,
+            "--model-config",
+            ws.model(3),
+            "--output",
+            str(ws.root / "out"),
+            *mode,
+            *DATAFLOW,
+        ]
+    )
     assert code == 0
     assert "dry run" in capsys.readouterr().out
     assert not (ws.root / "out" / "report.json").exists()
@@ -35,5 +50,7 @@ def test_job_has_the_stable_step_names(ws):
     root = beam.Pipeline(options=PipelineOptions(DATAFLOW))
     validate.build(root, request, "gs://my-bucket/staging")
     result = root.run()
-    steps = {t.unique_name for t in result.job.proto_pipeline.components.transforms.values()}
+    steps = {
+        t.unique_name for t in result.job.proto_pipeline.components.transforms.values()
+    }
     assert {"Read[train]", "LabelStats[train][label]", "TFDVStats[train]"} <= steps

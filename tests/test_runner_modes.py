@@ -1,13 +1,15 @@
 """The same figures whichever way the DirectRunner splits the work."""
 
 import pytest
-
 from workspace import Workspace
 
 MULTI_PROCESSING = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 MODES = {
     "in_memory": ["--direct_running_mode=in_memory"],
-    "multi_threading": ["--direct_num_workers=2", "--direct_running_mode=multi_threading"],
+    "multi_threading": [
+        "--direct_num_workers=2",
+        "--direct_running_mode=multi_threading",
+    ],
     "multi_processing": MULTI_PROCESSING,
 }
 
@@ -33,7 +35,12 @@ def test_figures_identical_across_direct_runner_modes(messy):
     results = {}
     for name, flags in MODES.items():
         code, report = ws.validate(
-            "--data", pattern, "--model-config", config, "--labels-only", *flags,
+            "--data",
+            pattern,
+            "--model-config",
+            config,
+            "--labels-only",
+            *flags,
             output=f"out-{name}",
         )
         assert code == 1
@@ -50,12 +57,22 @@ def test_figures_identical_across_direct_runner_modes(messy):
 def test_classic_cases_with_multi_processing(tmp_path, classic_ids, fmt, mode):
     ws = Workspace(tmp_path)
     pattern = ws.labels(classic_ids, fmt=fmt, shards=4)
-    expected = {10_000: (0, []), 5_000: (1, ["LABEL_ABOVE_RANGE"]),
-                20_000: (1, ["CLASSES_UNSEEN"])}
+    expected = {
+        10_000: (0, []),
+        5_000: (1, ["LABEL_ABOVE_RANGE"]),
+        20_000: (1, ["CLASSES_UNSEEN"]),
+    }
     for num_classes, (exit_code, errors) in expected.items():
         code, report = ws.validate(
-            "--data", pattern, "--model-config", ws.model(num_classes), *mode,
-            *MULTI_PROCESSING, output=f"out-{num_classes}",
+            "--data",
+            pattern,
+            "--model-config",
+            ws.model(num_classes),
+            *mode,
+            *MULTI_PROCESSING,
+            output=f"out-{num_classes}",
         )
-        found = [c for c in Workspace.codes(report, "ERROR") if not c.startswith("TFDV_")]
+        found = [
+            c for c in Workspace.codes(report, "ERROR") if not c.startswith("TFDV_")
+        ]
         assert (code, found) == (exit_code, errors)

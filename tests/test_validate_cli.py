@@ -5,7 +5,6 @@ import json
 import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
-
 from workspace import Workspace
 
 # num_classes for 10,000 true classes -> exit code, label errors.
@@ -42,8 +41,12 @@ def label_errors(report):
 def test_classic_cases(classic, fmt, mode, num_classes, exit_code, errors):
     ws, patterns = classic
     code, report = ws.validate(
-        "--data", patterns[fmt], "--model-config", ws.model(num_classes),
-        *MODES[mode], output=f"out-{fmt}-{mode}-{num_classes}",
+        "--data",
+        patterns[fmt],
+        "--model-config",
+        ws.model(num_classes),
+        *MODES[mode],
+        output=f"out-{fmt}-{mode}-{num_classes}",
     )
     assert code == exit_code
     assert label_errors(report) == errors
@@ -53,7 +56,9 @@ def test_classic_cases(classic, fmt, mode, num_classes, exit_code, errors):
     assert labels["distinct"] == 10_000
     if errors == ["LABEL_ABOVE_RANGE"]:
         above = report["anomalies"][0]
-        assert above["message"].startswith("labels reach 9999: set num_classes to at least 10000")
+        assert above["message"].startswith(
+            "labels reach 9999: set num_classes to at least 10000"
+        )
         assert len(above["details"]["locations"]) == 20
 
 
@@ -62,9 +67,13 @@ def test_outputs_are_tfdv_artifacts(classic):
     import tensorflow_data_validation as tfdv
 
     code, report = ws.validate(
-        "--split", f"train={patterns['tfrecord']}",
-        "--split", f"eval={patterns['parquet']}",
-        "--model-config", ws.model(5_000), output="artifacts",
+        "--split",
+        f"train={patterns['tfrecord']}",
+        "--split",
+        f"eval={patterns['parquet']}",
+        "--model-config",
+        ws.model(5_000),
+        output="artifacts",
     )
     out = ws.root / "artifacts"
     assert code == 1
@@ -79,7 +88,9 @@ def test_outputs_are_tfdv_artifacts(classic):
     )
     assert "label" in anomalies.anomaly_info
     for split in ("train", "eval"):
-        stats = tfdv.load_stats_binary(str(out / report["outputs"]["statistics"][split]))
+        stats = tfdv.load_stats_binary(
+            str(out / report["outputs"]["statistics"][split])
+        )
         assert isinstance(stats, statistics_pb2.DatasetFeatureStatisticsList)
         assert stats.datasets[0].num_examples == 20_000
     assert report["data"]["train"]["fingerprint"].startswith("sha256:")
@@ -96,7 +107,9 @@ def test_all_models_of_a_config_file_are_checked(ws):
         "  - {name: right, label_feature: label, num_classes: 10}\n"
         "  - {name: small, label_feature: label, num_classes: 5, num_sampled: 2}\n"
     )
-    code, report = ws.validate("--data", pattern, "--model-config", config, "--labels-only")
+    code, report = ws.validate(
+        "--data", pattern, "--model-config", config, "--labels-only"
+    )
     assert code == 1
     by_model = {(a["model"], a["code"]) for a in report["anomalies"]}
     assert ("small", "LABEL_ABOVE_RANGE") in by_model
@@ -106,7 +119,9 @@ def test_all_models_of_a_config_file_are_checked(ws):
 def test_unseen_within_tolerance_is_a_warning_and_strict_fails_it(ws):
     pattern = ws.labels(list(range(95)) * 2)
     config = ws.model(100)
-    code, report = ws.validate("--data", pattern, "--model-config", config, "--labels-only")
+    code, report = ws.validate(
+        "--data", pattern, "--model-config", config, "--labels-only"
+    )
     assert (code, Workspace.codes(report, "WARNING")) == (0, ["CLASSES_UNSEEN"])
     code, report = ws.validate(
         "--data", pattern, "--model-config", config, "--labels-only", "--strict"
@@ -118,17 +133,24 @@ def test_each_label_problem_has_its_code(ws):
     rows = [[1], [-1], None, [], [1, 2], [3]] * 5
     pattern = ws.labels(rows, fmt="parquet")
     code, report = ws.validate(
-        "--data", pattern, "--model-config", ws.model(4, max_unseen_fraction=1.0),
+        "--data",
+        pattern,
+        "--model-config",
+        ws.model(4, max_unseen_fraction=1.0),
         "--labels-only",
     )
     assert code == 1
     assert label_errors(report) == [
-        "LABEL_BELOW_RANGE", "LABEL_COUNT_MISMATCH", "LABEL_MISSING",
+        "LABEL_BELOW_RANGE",
+        "LABEL_COUNT_MISMATCH",
+        "LABEL_MISSING",
     ]
     missing = next(a for a in report["anomalies"] if a["code"] == "LABEL_MISSING")
     assert missing["details"]["missing"] == 10
     first = missing["details"]["locations"][0]
-    assert first["file"].endswith("train-00000-of-00002.parquet") and first["record"] == 2
+    assert (
+        first["file"].endswith("train-00000-of-00002.parquet") and first["record"] == 2
+    )
 
 
 def test_string_labels_are_an_invalid_type(ws):
@@ -142,8 +164,13 @@ def test_empty_split_and_bad_num_sampled(ws):
     train = ws.labels([0, 1, 2, 3])
     config = ws.model(4, num_sampled=4)
     code, report = ws.validate(
-        "--split", f"train={train}", "--split", f"eval={empty}",
-        "--model-config", config, "--labels-only",
+        "--split",
+        f"train={train}",
+        "--split",
+        f"eval={empty}",
+        "--model-config",
+        config,
+        "--labels-only",
     )
     assert code == 1
     assert label_errors(report) == ["EMPTY_DATASET", "NUM_SAMPLED_INVALID"]
@@ -155,8 +182,12 @@ def test_schema_split_is_train_and_eval_is_validated_against_it(ws):
     train = ws.labels([0, 1, 2, 3], name="train", payment=["cash", "card"] * 2)
     evaluation = ws.labels([0, 1, 2, 3], name="eval", payment=["cash", "bitcoin"] * 2)
     code, report = ws.validate(
-        "--split", f"eval={evaluation}", "--split", f"train={train}",
-        "--model-config", ws.model(4),
+        "--split",
+        f"eval={evaluation}",
+        "--split",
+        f"train={train}",
+        "--model-config",
+        ws.model(4),
     )
     assert code == 0, report["anomalies"]
     assert report["training_split"] == "train"
@@ -178,7 +209,9 @@ def test_baseline_schema_findings_keep_tfdv_severity(ws):
     )
     assert code == 1
     found = [a for a in report["anomalies"] if a["details"].get("schema") == "baseline"]
-    assert found and found[0]["feature"] == "payment" and found[0]["severity"] == "ERROR"
+    assert (
+        found and found[0]["feature"] == "payment" and found[0]["severity"] == "ERROR"
+    )
 
 
 def test_rerun_into_the_same_folder_replaces_the_verdict(ws):

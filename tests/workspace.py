@@ -45,7 +45,6 @@ class Workspace:
         report = json.loads(report_path.read_text()) if report_path.exists() else None
         return code, report
 
-
     @staticmethod
     def codes(report, severity=None):
         """The anomaly codes of a report, sorted, optionally of one severity."""

@@ -1,10 +1,10 @@
-"""The anomaly: one finding, with a stable code and a message that says what to change."""
+"""The anomaly: one finding, with a stable code and a message that says what to do."""
 
 import dataclasses
 import enum
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     ERROR = "ERROR"
     WARNING = "WARNING"
 

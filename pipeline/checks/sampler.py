@@ -7,9 +7,8 @@ from pipeline.config import ModelConfig
 def check(model: ModelConfig) -> list[Anomaly]:
     n, sampled = model.num_classes, model.num_sampled
     if sampled <= 0:
-        message = (
-            f"num_sampled is {sampled}: set it to at least 1"
-            + (f" and below {n}" if model.unique else "")
+        message = f"num_sampled is {sampled}: set it to at least 1" + (
+            f" and below {n}" if model.unique else ""
         )
     elif model.unique and sampled >= n:
         # Unique sampling draws without replacement from num_classes candidates.

@@ -65,7 +65,9 @@ def list_split(name: str, patterns: tuple[str, ...], data_format: str) -> Split:
         for m in files:
             found[m.path] = DataFile(m.path, m.size_in_bytes, m.last_updated_in_seconds)
     files = tuple(sorted(found.values(), key=lambda f: f.path))
-    return Split(name, tuple(patterns), _resolve_format(name, files, data_format), files)
+    return Split(
+        name, tuple(patterns), _resolve_format(name, files, data_format), files
+    )
 
 
 def _resolve_format(name: str, files: tuple[DataFile, ...], requested: str) -> str:

@@ -41,7 +41,9 @@ def is_gzip(path: str) -> bool:
 
 def read_records(path: str) -> Iterator[bytes]:
     """Yields each record's bytes; raises InputError on any damage, naming the file."""
-    compression = CompressionTypes.GZIP if is_gzip(path) else CompressionTypes.UNCOMPRESSED
+    compression = (
+        CompressionTypes.GZIP if is_gzip(path) else CompressionTypes.UNCOMPRESSED
+    )
     index = 0
     try:
         with FileSystems.open(path, compression_type=compression) as f:

@@ -15,8 +15,10 @@ def render(report: dict) -> str:
         "",
     ]
     for anomaly in errors + warnings:
-        lines.append(f"- **{anomaly['severity']} `{anomaly['code']}`** {_where(anomaly)}"
-                     f"{anomaly['message']}")
+        lines.append(
+            f"- **{anomaly['severity']} `{anomaly['code']}`** {_where(anomaly)}"
+            f"{anomaly['message']}"
+        )
     for model in report["models"]:
         feature = model["label_feature"]
         lines += [
@@ -42,7 +44,11 @@ def render(report: dict) -> str:
                 f"| {s['below_range']} | {s['non_integer']} |"
             )
         mine = [a for a in report["anomalies"] if a["model"] == model["name"]]
-        lines += ["", "| check | severity | split | message |", "| --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "| check | severity | split | message |",
+            "| --- | --- | --- | --- |",
+        ]
         lines += [
             f"| `{a['code']}` | {a['severity']} | {a['split'] or ''} | {a['message']} |"
             for a in mine

@@ -205,7 +205,9 @@ class LabelStats:
                 self.class_counts[unique] += counts
         if in_range.size < ids.size:
             unique, counts = np.unique(ids[~inside], return_counts=True)
-            self.outside.update(dict(zip(unique.tolist(), counts.tolist())))
+            self.outside.update(
+                dict(zip(unique.tolist(), counts.tolist(), strict=True))
+            )
 
     def _locate(self, problem, batch, rows, values) -> None:
         # Even with MAX_LOCATIONS kept, a batch from an earlier file may displace them.
@@ -215,7 +217,7 @@ class LabelStats:
         values = [None] * len(rows) if values is None else list(values[:MAX_LOCATIONS])
         found = [
             Location(batch.file, batch.first_record + int(r), _plain(v))
-            for r, v in zip(rows, values)
+            for r, v in zip(rows, values, strict=True)
         ]
         self.locations[problem] = _first_locations(self.locations[problem], found)
 
@@ -267,8 +269,10 @@ def _flatten(column: pa.Array | None, rows: int):
         return np.zeros(rows, dtype=np.int64), None
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
-    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type) or (
-        pa.types.is_fixed_size_list(column.type)
+    if (
+        pa.types.is_list(column.type)
+        or pa.types.is_large_list(column.type)
+        or (pa.types.is_fixed_size_list(column.type))
     ):
         lengths = pc.list_value_length(column).fill_null(0)
         lengths = lengths.to_numpy(zero_copy_only=False).astype(np.int64)

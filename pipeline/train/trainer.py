@@ -14,6 +14,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -86,7 +87,7 @@ def train(
     epochs: int,
     batch_size: int,
     learning_rate: float,
-    log=print,
+    log: Callable[[str], None] = print,
 ) -> dict:
     """Trains `model` on the files, writes the outputs; returns metrics.json's content.
 
@@ -99,7 +100,7 @@ def train(
         epochs: passes over train_files.
         batch_size: examples per step.
         learning_rate: Adam's learning rate.
-        log: called with one line of progress per epoch.
+        log: called with one line of progress per epoch, and one for the eval.
 
     Raises:
         ValueError: the config has no context feature, or the files cannot be used.
@@ -221,7 +222,7 @@ def _finish(scorer, metrics, output_dir, eval_data, log, *, interrupted) -> dict
 
 
 def _evaluate(scorer: Scorer, data) -> dict:
-    """Full-softmax top-1 accuracy and recall@10 (share of true labels in the top 10)."""
+    """Full-softmax top-1 accuracy and recall@10 (share of true labels in top 10)."""
     k = min(RECALL_AT, scorer.output_biases.shape[0])
     top1 = recall = 0.0
     examples = 0
@@ -261,15 +262,15 @@ def _dataset(model, files, data_format, batch_size, shuffle=False) -> tf.data.Da
 
 
 def _tfrecord(model, files, batch_size, shuffle):
-    gzip = {path: tfrecord.is_gzip(path) for path in files}
-    if len(set(gzip.values())) > 1:
-        compressed = next(path for path, is_gzip in gzip.items() if is_gzip)
-        plain = next(path for path, is_gzip in gzip.items() if not is_gzip)
+    # One compression type per dataset: TFRecordDataset takes it as one argument.
+    gzipped = [tfrecord.is_gzip(path) for path in files]
+    if len(set(gzipped)) > 1:
+        compressed, plain = files[gzipped.index(True)], files[gzipped.index(False)]
         raise ValueError(
-            f"files of one split must all be gzip or all uncompressed: {compressed} "
-            f"is gzip, {plain} is not"
+            "files of one split must all be gzip or all uncompressed: "
+            f"{compressed} is gzip, {plain} is not"
         )
-    compression = "GZIP" if gzip[files[0]] else ""
+    compression = "GZIP" if gzipped[0] else ""
     features = {
         model.context_feature: tf.io.VarLenFeature(tf.int64),
         model.label_feature: tf.io.FixedLenFeature([model.num_true], tf.int64),
@@ -299,12 +300,11 @@ def _parquet(model, files, batch_size, shuffle):
     columns = [model.context_feature, model.label_feature]
     tables = []
     for path in files:
-        # pyarrow skips requested columns that are absent instead of failing.
-        table = pq.read_table(path, columns=columns)
+        names = pq.read_schema(path).names
         for name in columns:
-            if name not in table.column_names:
+            if name not in names:
                 raise ValueError(f"{path}: column '{name}' is not in the file")
-        tables.append(table.select(columns))
+        tables.append(pq.read_table(path, columns=columns))
     table = pa.concat_tables(tables)
     values, splits = _id_lists(table.column(model.context_feature))
     context = tf.RaggedTensor.from_row_splits(values, splits)

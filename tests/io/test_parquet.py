@@ -5,8 +5,11 @@ from pipeline.io import parquet
 
 def test_as_lists_wraps_scalars_and_keeps_nulls_missing():
     batch = pa.RecordBatch.from_arrays(
-        [pa.array([1, None, 3]), pa.array([None, None, None], type=pa.float64()),
-         pa.array([[1], None, [2, 3]])],
+        [
+            pa.array([1, None, 3]),
+            pa.array([None, None, None], type=pa.float64()),
+            pa.array([[1], None, [2, 3]]),
+        ],
         ["a", "all_null", "already_list"],
     )
     wrapped = parquet.as_lists(batch)

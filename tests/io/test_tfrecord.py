@@ -50,5 +50,9 @@ def test_decode_keeps_record_indices(tmp_path):
     decode = tfrecord.DecodeTFRecordFile(batch_size=4)
     decode.setup()
     batches = list(decode.process(path))
-    assert [(b.first_record, b.records.num_rows) for b in batches] == [(0, 4), (4, 4), (8, 2)]
+    assert [(b.first_record, b.records.num_rows) for b in batches] == [
+        (0, 4),
+        (4, 4),
+        (8, 2),
+    ]
     assert batches[2].records.column(0).to_pylist() == [[8], [9]]

@@ -70,8 +70,10 @@ def test_same_result_sequential_per_batch_and_shuffled_merges(messy_rows):
 
 
 def test_sequential_adds_in_any_file_order_keep_the_first_locations(messy_rows):
-    files = [batches(messy_rows[i::3], 100, file=f"f{i}", type=pa.list_(pa.int64()))
-             for i in range(3)]
+    files = [
+        batches(messy_rows[i::3], 100, file=f"f{i}", type=pa.list_(pa.int64()))
+        for i in range(3)
+    ]
     forward = combine(SPEC, [files[0] + files[1] + files[2]])
     backward = combine(SPEC, [files[2] + files[1] + files[0]])
     assert fingerprint(backward) == fingerprint(forward)
@@ -87,11 +89,15 @@ def test_figures_match_a_plain_python_count(messy_rows):
     assert stats.distinct == len(set(values))
     assert sum(stats.above_range.values()) == sum(v >= 100 for v in values)
     assert sum(stats.below_range.values()) == sum(v < 0 for v in values)
-    assert stats.count_mismatches == sum(1 for row in messy_rows if row and len(row) != 1)
+    assert stats.count_mismatches == sum(
+        1 for row in messy_rows if row and len(row) != 1
+    )
     assert stats.counts[42] == values.count(42)
     # The first locations in file order, whatever the batching.
     above = stats.locations[label.ABOVE_RANGE]
-    expected = [(i, row[0]) for i, row in enumerate(messy_rows) if row and row[0] >= 100]
+    expected = [
+        (i, row[0]) for i, row in enumerate(messy_rows) if row and row[0] >= 100
+    ]
     assert [(loc.record, loc.value) for loc in above] == expected[: label.MAX_LOCATIONS]
 
 
@@ -113,7 +119,10 @@ def test_whole_floats_are_ids_fractions_and_strings_are_not():
     assert floats.non_integer == 2
     strings = combine(SPEC, [batches(["cash", "card"], 2)])
     assert strings.non_integer == 2 and strings.integer_values == 0
-    assert [loc.value for loc in strings.locations[label.NON_INTEGER]] == ["cash", "card"]
+    assert [loc.value for loc in strings.locations[label.NON_INTEGER]] == [
+        "cash",
+        "card",
+    ]
 
 
 def test_absent_feature_is_all_missing():

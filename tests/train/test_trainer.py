@@ -177,3 +177,10 @@ def test_plain_tfrecord_is_read(data, tmp_path):
         plain.write_bytes(gzip.decompress(f.read()))
     metrics = _train(_model(), [str(plain)], None, "tfrecord", tmp_path / "out", 1)
     assert math.isfinite(metrics["history"][0]["loss"])
+
+
+def test_parquet_without_the_context_column_is_rejected(tmp_path):
+    labels_only = pa.table({"label": pa.array(np.arange(CLASSES))})
+    files = synthetic.write_parquet(labels_only, str(tmp_path), 1)
+    with pytest.raises(ValueError, match="column 'context' is not in the file"):
+        _train(_model(), files, None, "parquet", tmp_path / "out", 1)
