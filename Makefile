@@ -32,13 +32,20 @@ lint: install
 DEMO := demo-out
 demo: install
 	@rm -rf $(DEMO)
-	@$(BIN)/python -m pipeline.synthetic --output $(DEMO)/data --num-classes 10000 --examples 30000 --shards 4
+	@PYTHONWARNINGS=ignore::FutureWarning $(BIN)/python -m pipeline.synthetic --output $(DEMO)/data --num-classes 10000 --examples 30000 --shards 4
 	@for case in correct under over; do \
 	  echo; echo "=== $$case: $$(grep num_classes $(DEMO)/data/$$case.yaml) ==="; \
 	  $(BIN)/classgate validate --data '$(DEMO)/data/train-*.tfrecord.gz' \
 	    --model-config $(DEMO)/data/$$case.yaml --output $(DEMO)/$$case; \
 	  echo "exit code $$?"; \
 	done
+	@echo; echo "=== correct: train (only a pass starts training; 2 epochs) ==="
+	@$(BIN)/classgate train --data '$(DEMO)/data/train-*.tfrecord.gz' --labels-only \
+	  --model-config $(DEMO)/data/correct.yaml --output $(DEMO)/train --epochs 2
+	@echo; echo "=== under: train refuses ==="
+	@$(BIN)/classgate train --data '$(DEMO)/data/train-*.tfrecord.gz' --labels-only \
+	  --model-config $(DEMO)/data/under.yaml --output $(DEMO)/train-under --epochs 2; \
+	  echo "exit code $$?; model written: $$(test -d $(DEMO)/train-under/model && echo yes || echo no)"
 
 # Re-resolve the pinned set (needs the registries; about a minute).
 lock:

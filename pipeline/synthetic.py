@@ -28,13 +28,17 @@ def labels(examples: int, num_classes: int, seed: int = 0) -> np.ndarray:
     return ids
 
 
-def table(ids: np.ndarray, seed: int = 0) -> pa.Table:
-    """A label column plus a context id and a float feature, as a trainer would see."""
+def table(ids: np.ndarray, num_classes: int, seed: int = 0) -> pa.Table:
+    """A label, a context id that determines it, and a float feature.
+
+    The context is a fixed permutation of the label, so the built-in trainer has
+    something to learn; context_vocab_size is num_classes.
+    """
     rng = np.random.default_rng(seed + 1)
     return pa.table(
         {
             LABEL: pa.array(ids),
-            CONTEXT: pa.array(ids % 997),
+            CONTEXT: pa.array(rng.permutation(num_classes)[ids]),
             "weight": pa.array(rng.random(len(ids), dtype=np.float32)),
         }
     )
@@ -72,6 +76,14 @@ def model_yaml(name: str, num_classes: int, feature: str = LABEL) -> str:
     return f"name: {name}\nlabel_feature: {feature}\nnum_classes: {num_classes}\n"
 
 
+def trainer_yaml(name: str, num_classes: int, context_vocab_size: int) -> str:
+    """A model config the built-in trainer can use on `table`'s columns."""
+    return model_yaml(name, num_classes) + (
+        f"context_feature: {CONTEXT}\ncontext_vocab_size: {context_vocab_size}\n"
+        "embedding_dim: 32\n"
+    )
+
+
 def _as_example_types(data: pa.Table) -> pa.Table:
     """tf.Example holds only int64, float32 and bytes lists."""
     casts = {pa.types.is_string: pa.binary(), pa.types.is_floating: pa.float32()}
@@ -101,14 +113,14 @@ def main(argv=None) -> None:
     parser.add_argument("--format", choices=("tfrecord", "parquet"), default="tfrecord")
     args = parser.parse_args(argv)
     os.makedirs(args.output, exist_ok=True)
-    data = table(labels(args.examples, args.num_classes))
+    data = table(labels(args.examples, args.num_classes), args.num_classes)
     write = write_tfrecord if args.format == "tfrecord" else write_parquet
     paths = write(data, args.output, args.shards)
     n = args.num_classes
     cases = {"correct": n, "under": n // 2, "over": n * 2}
     for case, num_classes in cases.items():
         with open(os.path.join(args.output, f"{case}.yaml"), "w") as f:
-            f.write(model_yaml(f"{case}-model", num_classes))
+            f.write(trainer_yaml(f"{case}-model", num_classes, n))
     print(
         f"wrote {args.examples} examples with {n} true classes in {len(paths)} "
         f"{args.format} shards, and configs {', '.join(cases)} to {args.output}"
