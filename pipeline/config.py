@@ -39,6 +39,14 @@ class ModelConfig(pydantic.BaseModel):
     loss: Literal["nce", "sampled_softmax"] = "nce"
     remove_accidental_hits: bool
     max_unseen_fraction: Fraction = 0.1
+    # String labels: line i of the file is class i; unknown strings hash into
+    # num_oov_buckets extra ids, as tf.lookup.StaticVocabularyTable does.
+    vocabulary_file: str | None = None
+    num_oov_buckets: Annotated[int, pydantic.Field(strict=True, ge=0)] = 0
+    # A TF checkpoint prefix or SavedModel folder whose output layer must fit.
+    checkpoint: str | None = None
+    weights_variable: str | None = None
+    biases_variable: str | None = None
     # The built-in trainer's input: int ids embedded in a context_vocab_size table.
     context_feature: str | None = None
     context_vocab_size: PositiveInt | None = None
@@ -49,9 +57,11 @@ class ModelConfig(pydantic.BaseModel):
     learning_rate: Annotated[float, pydantic.Field(gt=0.0)] = 0.01
 
     @pydantic.model_validator(mode="after")
-    def _context_needs_vocab_size(self):
+    def _keys_that_go_together(self):
         if (self.context_feature is None) != (self.context_vocab_size is None):
             raise ValueError("context_feature and context_vocab_size go together")
+        if self.checkpoint is not None and self.weights_variable is None:
+            raise ValueError("checkpoint needs weights_variable (its output weights)")
         return self
 
     @pydantic.model_validator(mode="before")

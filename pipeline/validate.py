@@ -41,7 +41,10 @@ class Request:
 
     @property
     def specs(self):
-        return list(dict.fromkeys(checks.spec_of(m) for m in self.models))
+        """Label specs first, then the trainer's context ids: one accumulator each."""
+        label_specs = [checks.spec_of(m) for m in self.models]
+        contexts = [checks.context_spec_of(m) for m in self.models]
+        return list(dict.fromkeys(label_specs + [c for c in contexts if c]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +52,16 @@ class Outcome:
     status: str  # "pass", "fail", or "dry-run" when the runner only translated the job
     anomalies: tuple[Anomaly, ...] = ()
     report: dict | None = None
+
+
+def unigram_name(model: str) -> str:
+    """Per-class counts, loadable by tf.random.fixed_unigram_candidate_sampler."""
+    return f"unigram-{_file_safe(model)}.txt"
+
+
+def remap_name(model: str) -> str:
+    """old_id<TAB>new_id by falling frequency, written when ids are not so sorted."""
+    return f"remap-{_file_safe(model)}.txt"
 
 
 def statistics_name(split: str) -> str:
@@ -89,6 +102,8 @@ def build(root: beam.Pipeline, request: Request, staging: str) -> None:
 def run(request: Request) -> Outcome:
     """Validates; raises errors.InputError when nothing could be validated."""
     started = _now()
+    # The model's own files are read first: a missing vocabulary is exit 2 at once.
+    model_files = {m.name: _read_model_files(m) for m in request.models}
     folder = output.OutputFolder(request.output)
     folder.prepare()
     staging = folder.staging()
@@ -102,12 +117,45 @@ def run(request: Request) -> Outcome:
             return Outcome("dry-run")
         if result.state != PipelineState.DONE:
             raise RuntimeError(f"the pipeline ended in state {result.state}")
-        return _conclude(request, folder, staging, started)
+        return _conclude(request, folder, staging, started, model_files)
     finally:
         folder.remove(staging)
 
 
-def _conclude(request, folder, staging, started) -> Outcome:
+def _read_model_files(model: config.ModelConfig) -> checks.artifacts.ModelFiles:
+    from pipeline import checkpoint, vocabulary
+
+    found = {}
+    if model.vocabulary_file:
+        found["vocabulary_size"] = len(vocabulary.load(model.vocabulary_file))
+        found["vocabulary_duplicates"] = vocabulary.duplicates(model.vocabulary_file)
+    if model.checkpoint:
+        variables = checkpoint.variables(model.checkpoint)
+        for role in ("weights", "biases"):
+            wanted = getattr(model, f"{role}_variable")
+            if wanted:
+                name, shape = checkpoint.find(
+                    variables, wanted, f"{role}_variable", model.checkpoint
+                )
+                found[role] = (name, tuple(shape))
+    return checks.artifacts.ModelFiles(**found)
+
+
+def _write_frequency_files(request, folder, label_stats) -> None:
+    """The unigram counts of every model, and a remapping where ids need one."""
+    from pipeline.checks import diagnoses
+    from pipeline.stats import frequency
+
+    for model in request.models:
+        counts = label_stats[(request.training_split, checks.spec_of(model))].counts
+        folder.write(unigram_name(model.name), "".join(f"{c}\n" for c in counts))
+        if frequency.fit(counts).gain > diagnoses.REMAP_GAIN:
+            new_ids = frequency.remapping(counts)
+            lines = "".join(f"{old}\t{new}\n" for old, new in enumerate(new_ids))
+            folder.write(remap_name(model.name), lines)
+
+
+def _conclude(request, folder, staging, started, model_files) -> Outcome:
     specs = request.specs
     names = [s.name for s in request.splits]
     label_stats = {}
@@ -119,7 +167,10 @@ def _conclude(request, folder, staging, started) -> Outcome:
     statistics = {}
     for split_index, split in enumerate(names):
         if request.labels_only:
-            by_feature = {spec.feature: label_stats[(split, spec)] for spec in specs}
+            by_feature = {
+                spec.feature: label_stats[(split, spec)]
+                for spec in map(checks.spec_of, request.models)
+            }
             statistics[split] = schema.label_statistics(split, by_feature)
         else:
             from tensorflow_metadata.proto.v0 import statistics_pb2
@@ -129,7 +180,12 @@ def _conclude(request, folder, staging, started) -> Outcome:
             )
 
     anomalies = checks.evaluate(
-        request.models, label_stats, names, request.training_split
+        request.models,
+        label_stats,
+        names,
+        request.training_split,
+        model_files,
+        {m.name: unigram_name(m.name) for m in request.models},
     )
     inferred = schema.infer(statistics[request.training_split], request.models)
     schemas = [(schema.INFERRED, inferred)]
@@ -159,7 +215,8 @@ def _conclude(request, folder, staging, started) -> Outcome:
         "labels": {
             split: {
                 spec.feature: label_stats[(split, spec)].summary()
-                for spec in reversed(specs)  # the first spec of a feature wins
+                # the first model of a feature wins
+                for spec in reversed([checks.spec_of(m) for m in request.models])
             }
             for split in names
         },
@@ -170,8 +227,10 @@ def _conclude(request, folder, staging, started) -> Outcome:
             "schema": "schema.pbtxt",
             "anomalies": "anomalies.pbtxt",
             "statistics": {split: statistics_name(split) for split in names},
+            "unigram": {m.name: unigram_name(m.name) for m in request.models},
         },
     }
+    _write_frequency_files(request, folder, label_stats)
     for split in names:
         folder.write(statistics_name(split), statistics[split].SerializeToString())
     folder.write("schema.pbtxt", schema.to_text(inferred))
@@ -187,6 +246,10 @@ def _spec_name(spec, specs) -> str:
     if sum(s.feature == spec.feature for s in specs) == 1:
         return spec.feature
     return f"{spec.feature}@{spec.num_classes}x{spec.num_true}"
+
+
+def _file_safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
 def _now() -> str:

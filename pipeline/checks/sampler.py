@@ -3,8 +3,44 @@
 from pipeline.checks.anomaly import Anomaly, Severity
 from pipeline.config import ModelConfig
 
+# From half the classes on, the sampled loss does at least half the work of the
+# exact softmax and adds its estimator's variance on top.
+HIGH_SAMPLED_SHARE = 0.5
+
 
 def check(model: ModelConfig) -> list[Anomaly]:
+    return _num_sampled(model) + _advice(model)
+
+
+def _advice(model: ModelConfig) -> list[Anomaly]:
+    found = []
+    if model.loss == "nce" and model.remove_accidental_hits:
+        found.append(
+            Anomaly(
+                code="ACCIDENTAL_HITS_WITH_NCE",
+                severity=Severity.WARNING,
+                message="remove_accidental_hits with nce loss turns NCE into sampled "
+                "logistic regression: set it to false, or use loss: sampled_softmax",
+                model=model.name,
+            )
+        )
+    share = model.num_sampled / model.num_classes
+    if share >= HIGH_SAMPLED_SHARE and 0 < model.num_sampled < model.num_classes:
+        found.append(
+            Anomaly(
+                code="NUM_SAMPLED_HIGH",
+                severity=Severity.WARNING,
+                message=f"num_sampled {model.num_sampled} is {share:.0%} of "
+                f"num_classes {model.num_classes}: a full softmax would be about as "
+                "cheap and exact",
+                model=model.name,
+                details={"share": share},
+            )
+        )
+    return found
+
+
+def _num_sampled(model: ModelConfig) -> list[Anomaly]:
     n, sampled = model.num_classes, model.num_sampled
     if sampled <= 0:
         message = f"num_sampled is {sampled}: set it to at least 1" + (

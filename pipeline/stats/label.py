@@ -22,6 +22,10 @@ import pyarrow.compute as pc
 
 # Enough rows to find a problem by hand; few enough to ship between workers.
 MAX_LOCATIONS = 20
+# Points in the report's rank-frequency curve and bins in its id histogram: enough
+# for a plot, small enough for report.json whatever num_classes is.
+PROFILE_POINTS = 100
+HISTOGRAM_BINS = 50
 # Beyond 2**63 a float cannot be an int64 class id.
 _INT64_LIMIT = 2.0**63
 
@@ -43,11 +47,17 @@ class LocatedBatch(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class LabelSpec:
-    """What one label feature is checked against: the range and labels per example."""
+    """What one feature is checked against: the range and values per example.
+
+    With a vocabulary, string values are mapped to ids first (line i is id i; an
+    unknown string hashes into one of num_oov_buckets ids after the vocabulary).
+    """
 
     feature: str
     num_classes: int
     num_true: int
+    vocabulary_file: str | None = None
+    num_oov_buckets: int = 0
 
 
 class Location(NamedTuple):
@@ -78,6 +88,10 @@ class LabelStats:
         default_factory=collections.Counter
     )
     non_integer: int = 0
+    # Strings absent from the vocabulary -> how often they occur (exact).
+    not_in_vocabulary: collections.Counter = dataclasses.field(
+        default_factory=collections.Counter
+    )
     # Arrow types the label had, e.g. {"int64"} or {"int64", "binary"}.
     value_types: set = dataclasses.field(default_factory=set)
     locations: dict = dataclasses.field(
@@ -157,6 +171,45 @@ class LabelStats:
             "below_range": sum(self.below_range.values()),
             "non_integer": self.non_integer,
             "value_types": sorted(self.value_types),
+            "profile": self.profile(),
+        }
+
+    def profile(self) -> dict:
+        """The shape of the label distribution, for plots.
+
+        `rank_frequency`: [rank, count] pairs at log-spaced ranks of the distinct
+        values sorted by falling count (rank 1 is the most frequent). `id_histogram`:
+        counts of label values in equal-width bins, with `num_classes` marking where
+        the valid range ends and the counts beyond the plotted range.
+        """
+        counts = self.counts
+        seen = np.sort(
+            np.concatenate([counts[counts > 0], np.array(list(self.outside.values()))])
+        )[::-1].astype(np.int64)
+        ranks = np.unique(
+            np.geomspace(1, max(len(seen), 1), PROFILE_POINTS).astype(int)
+        )
+        rank_frequency = [[int(r), int(seen[r - 1])] for r in ranks if r <= len(seen)]
+        # The plotted range stops at [-num_classes, 2 * num_classes): a sentinel like
+        # 2**63-1 would squash every other bar; what lies beyond is counted apart.
+        n = self.spec.num_classes
+        low = max(min(0, self.min if self.min is not None else 0), -n)
+        high = min(max(n, (self.max if self.max is not None else 0) + 1), 2 * n)
+        edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+        ids = np.flatnonzero(counts)
+        outside = np.array(list(self.outside), dtype=np.float64)
+        values = np.concatenate([ids.astype(np.float64), outside])
+        weights = np.concatenate([counts[ids], np.array(list(self.outside.values()))])
+        bins = np.histogram(values, bins=edges, weights=weights)[0].astype(np.int64)
+        return {
+            "rank_frequency": rank_frequency,
+            "id_histogram": {
+                "edges": edges.tolist(),
+                "counts": bins.tolist(),
+                "num_classes": n,
+                "beyond_low": int(weights[values < low].sum()),
+                "beyond_high": int(weights[values >= high].sum()),
+            },
         }
 
     # Accumulation ---------------------------------------------------------------
@@ -182,7 +235,12 @@ class LabelStats:
             return
         self.value_types.add(str(values.type))
         value_rows = np.repeat(np.arange(rows), lengths)
-        ids, id_rows, bad_rows, bad_values = _as_ids(values, value_rows)
+        if self.spec.vocabulary_file and _is_text(values.type):
+            ids, id_rows, unknown = _vocabulary_ids(self.spec, values, value_rows)
+            self.not_in_vocabulary.update(unknown)
+            bad_rows, bad_values = np.empty(0, dtype=np.int64), None
+        else:
+            ids, id_rows, bad_rows, bad_values = _as_ids(values, value_rows)
         self.non_integer += len(bad_rows)
         self._locate(NON_INTEGER, batch, bad_rows, bad_values)
         self._count_ids(ids)
@@ -233,6 +291,7 @@ class LabelStats:
                 self.class_counts += other.class_counts
         self.outside.update(other.outside)
         self.non_integer += other.non_integer
+        self.not_in_vocabulary.update(other.not_in_vocabulary)
         self.value_types |= other.value_types
         for problem, found in other.locations.items():
             self.locations[problem] = _first_locations(self.locations[problem], found)
@@ -304,6 +363,42 @@ def _as_ids(values: pa.Array, value_rows: np.ndarray):
     # Bytes, strings, booleans and anything else cannot be class ids as they are.
     bad_values = np.array(values.to_pylist(), dtype=object)
     return none, none, value_rows, bad_values
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
+
+
+def _vocabulary_ids(spec: LabelSpec, values: pa.Array, value_rows: np.ndarray):
+    """Ids of strings by vocabulary line; unknown ones hash into the OOV buckets.
+
+    The hash is Fingerprint64 modulo num_oov_buckets, what
+    tf.lookup.StaticVocabularyTable uses, so the ids are the trainer's ids.
+    """
+    from pipeline import vocabulary
+
+    words = vocabulary.as_array(spec.vocabulary_file)
+    strings = values.cast(pa.string())
+    index = pc.index_in(strings, value_set=words)
+    known = index.is_valid().to_numpy(zero_copy_only=False)
+    ids = index.drop_null().to_numpy(zero_copy_only=False).astype(np.int64)
+    unknown_words = strings.filter(pa.array(~known)).to_pylist()
+    unknown = collections.Counter(unknown_words)
+    if spec.num_oov_buckets:
+        import farmhash
+
+        buckets = [
+            len(words) + farmhash.fingerprint64(w) % spec.num_oov_buckets
+            for w in unknown_words
+        ]
+        rows = np.concatenate([value_rows[known], value_rows[~known]])
+        return np.concatenate([ids, np.array(buckets, dtype=np.int64)]), rows, unknown
+    return ids, value_rows[known], unknown
 
 
 def _plain(value):
