@@ -4,9 +4,10 @@ import os
 import pathlib
 
 import pytest
-from workspace import Workspace
 
 from pipeline import synthetic
+
+from workspace import Workspace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -1,6 +1,7 @@
 """The same figures whichever way the DirectRunner splits the work."""
 
 import pytest
+
 from workspace import Workspace
 
 MULTI_PROCESSING = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]

@@ -5,6 +5,7 @@ import json
 import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
+
 from workspace import Workspace
 
 # num_classes for 10,000 true classes -> exit code, label errors.

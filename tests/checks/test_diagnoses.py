@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline import synthetic
+
 from workspace import Workspace
 
 
