@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # pyarrow must come as a wheel: building pyarrow 10 from source fails.
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --only-binary pyarrow
 
-.PHONY: install test test-fast demo lint lock clean
+.PHONY: install test test-fast demo bench lint lock clean
 
 install: $(STAMP)
 
@@ -47,6 +47,11 @@ demo: install
 	  --model-config $(DEMO)/data/under.yaml --output $(DEMO)/train-under --epochs 2; \
 	  echo "exit code $$?; model written: $$(test -d $(DEMO)/train-under/model && echo yes || echo no)"
 
+# classgate vs TFDV vs the I/O limits, interleaved; sizes: BENCH_ARGS="--examples N --rows N".
+BENCH_ARGS ?=
+bench: install
+	@PYTHONWARNINGS=ignore $(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+
 # Re-resolve the pinned set (needs the registries; about a minute).
 lock:
 	rm -rf $(VENV).lock && $(PYTHON) -m venv $(VENV).lock
@@ -56,4 +61,4 @@ lock:
 	mv requirements.lock.new requirements.lock && rm -rf $(VENV).lock
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache
+	rm -rf $(VENV) $(DEMO) bench-out .pytest_cache
