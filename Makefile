@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # pyarrow must come as a wheel: building pyarrow 10 from source fails.
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --only-binary pyarrow
 
-.PHONY: install test test-fast demo bench lint lock clean
+.PHONY: install test test-fast browser demo bench lint lock clean
 
 install: $(STAMP)
 
@@ -18,8 +18,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PIP_INSTALL) --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
+
+# Headless Chromium renders report.html in a test; Debian's package, as root.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "chromium is not installed: the report rendering test will skip"
 
 # The suite without the end-to-end runs over real files and runner modes.
 test-fast: install

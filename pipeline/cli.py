@@ -84,6 +84,12 @@ def _add_validation_args(parser, config_required=True) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="warnings fail the gate too"
     )
+    parser.add_argument(
+        "--junit-xml", metavar="FILE", help="also write the checks as JUnit XML"
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress line, even on a terminal"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and logs")
 
 
@@ -268,7 +274,11 @@ def _run(args, beam_args, command) -> int:
         )
     models = config.load(args.model_config) if args.model_config else None
     blessing = gate.check(args.report, models)
-    env = dict(os.environ, **blessing.environment())
+    from pipeline import progress
+
+    # The trainer sees the validated config, not classgate's own worker switches.
+    env = {k: v for k, v in os.environ.items() if k != progress.ENABLED}
+    env.update(blessing.environment())
     try:
         return subprocess.run(command, env=env, check=False).returncode
     except FileNotFoundError as e:
@@ -293,10 +303,11 @@ def _patterns(args) -> dict[str, list[str]]:
 
 
 def _run_validation(args, beam_args, patterns, models):
-    from pipeline import validate
+    from pipeline import progress, validate
     from pipeline.io import files
 
     _check_beam_args(beam_args)
+    progress.enable_if_terminal(args.quiet)
     splits = tuple(
         files.list_split(name, tuple(globs), args.format)
         for name, globs in patterns.items()
@@ -311,9 +322,25 @@ def _run_validation(args, beam_args, patterns, models):
         beam_args=tuple(beam_args),
     )
     outcome = validate.run(request)
+    if os.environ.get(progress.ENABLED) == "1":
+        sys.stderr.write("\n")  # end the status line
     if outcome.status != "dry-run":
-        _print_verdict(outcome, args.output)
+        _publish(outcome, args)
     return outcome
+
+
+def _publish(outcome, args) -> None:
+    """The verdict on stdout, as JUnit XML, and in a GitHub Actions step summary."""
+    from pipeline import output
+    from pipeline.report import junit, markdown
+
+    _print_verdict(outcome, args.output)
+    if args.junit_xml:
+        output.write_atomic(args.junit_xml, junit.render(outcome.report))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(markdown.render(outcome.report) + "\n")
 
 
 def _print_verdict(outcome, output: str) -> None:

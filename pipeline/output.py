@@ -14,7 +14,7 @@ from pipeline import errors
 
 REPORT = "report.json"
 # Removed when a run starts, so nothing of an earlier verdict survives a crash.
-VERDICT_FILES = (REPORT, "report.md")
+VERDICT_FILES = (REPORT, "report.md", "report.html")
 
 
 class OutputFolder:
@@ -54,20 +54,24 @@ class OutputFolder:
             FileSystems.delete([path])
 
     def write(self, name: str, content: bytes | str) -> str:
-        """Writes `name` atomically (temporary file, then rename); returns its path."""
-        if isinstance(content, str):
-            content = content.encode("utf-8")
-        final = self.join(name)
-        parent = os.path.dirname(final)
-        if parent and not FileSystems.exists(parent):
-            FileSystems.mkdirs(parent)
-        temporary = f"{final}.tmp-{uuid.uuid4().hex}"
-        with FileSystems.create(temporary) as f:
-            f.write(content)
-        if FileSystems.exists(final):
-            FileSystems.delete([final])
-        FileSystems.rename([temporary], [final])
-        return final
+        """Writes `name` in the folder atomically; returns its path."""
+        return write_atomic(self.join(name), content)
+
+
+def write_atomic(path: str, content: bytes | str) -> str:
+    """Writes under a temporary name, then renames into place; returns `path`."""
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    parent = os.path.dirname(path)
+    if parent and not FileSystems.exists(parent):
+        FileSystems.mkdirs(parent)
+    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+    with FileSystems.create(temporary) as f:
+        f.write(content)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([temporary], [path])
+    return path
 
 
 def read(path: str) -> bytes:

@@ -10,7 +10,10 @@ import pickle
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
 
+from pipeline import progress
 from pipeline.io import files, parquet, tfrecord
 from pipeline.stats import label
 
@@ -36,7 +39,7 @@ class ReadSplit(beam.PTransform):
             decode = tfrecord.DecodeTFRecordFile()
         return (
             pbegin
-            | "ListFiles" >> beam.Create([f.path for f in self._split.files])
+            | "ListFiles" >> beam.Create([(f.path, f.size) for f in self._split.files])
             # Spreads files over workers instead of fusing them onto one.
             | "SpreadFiles" >> beam.Reshuffle()
             | "Decode" >> beam.ParDo(decode)
@@ -48,12 +51,17 @@ class LabelStatsCombineFn(beam.CombineFn):
 
     def __init__(self, spec: label.LabelSpec):
         self._combiner = label.LabelStatsCombiner(spec)
+        self._missing = Metrics.counter(progress.NAMESPACE, "missing_labels")
+        self._outside = Metrics.counter(progress.NAMESPACE, "out_of_range_labels")
 
     def create_accumulator(self):
         return self._combiner.create_accumulator()
 
     def add_input(self, accumulator, batch):
-        return self._combiner.add_input(accumulator, batch)
+        missing = accumulator.missing
+        self._outside.inc(accumulator.add_batch(batch))
+        self._missing.inc(accumulator.missing - missing)
+        return accumulator
 
     def merge_accumulators(self, accumulators):
         return self._combiner.merge_accumulators(accumulators)
@@ -85,6 +93,23 @@ def encode_label_stats(stats: label.LabelStats) -> bytes:
 
 def encode_proto(message) -> bytes:
     return message.SerializeToString()
+
+
+def counters(result) -> dict[str, int]:
+    """The classgate Beam counters, summed over steps; empty without runner support."""
+    try:
+        found = result.metrics().query(
+            MetricsFilter().with_namespace(progress.NAMESPACE)
+        )
+    except Exception:  # runners without metrics support
+        return {}
+    totals: dict[str, int] = {}
+    for counter in found["counters"]:
+        value = (
+            counter.committed if counter.committed is not None else counter.attempted
+        )
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + value
+    return dict(sorted(totals.items()))
 
 
 def records_of(batch: label.LocatedBatch):

@@ -19,7 +19,7 @@ import pipeline
 from pipeline import checks, config, output, schema, transforms
 from pipeline.checks.anomaly import Anomaly, Severity
 from pipeline.io import files
-from pipeline.report import markdown
+from pipeline.report import html, markdown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +117,8 @@ def run(request: Request) -> Outcome:
             return Outcome("dry-run")
         if result.state != PipelineState.DONE:
             raise RuntimeError(f"the pipeline ended in state {result.state}")
-        return _conclude(request, folder, staging, started, model_files)
+        counters = transforms.counters(result)
+        return _conclude(request, folder, staging, started, model_files, counters)
     finally:
         folder.remove(staging)
 
@@ -155,7 +156,7 @@ def _write_frequency_files(request, folder, label_stats) -> None:
             folder.write(remap_name(model.name), lines)
 
 
-def _conclude(request, folder, staging, started, model_files) -> Outcome:
+def _conclude(request, folder, staging, started, model_files, counters) -> Outcome:
     specs = request.specs
     names = [s.name for s in request.splits]
     label_stats = {}
@@ -235,8 +236,10 @@ def _conclude(request, folder, staging, started, model_files) -> Outcome:
         folder.write(statistics_name(split), statistics[split].SerializeToString())
     folder.write("schema.pbtxt", schema.to_text(inferred))
     folder.write("anomalies.pbtxt", schema.to_text(schema.merge_anomalies(found)))
+    report["counters"] = counters
     report["finished"] = _now()
     folder.write("report.md", markdown.render(report))
+    folder.write("report.html", html.render(report))
     folder.write(output.REPORT, json.dumps(report, indent=2) + "\n")  # last: "done"
     return Outcome(status, tuple(anomalies), report)
 

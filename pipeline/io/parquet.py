@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import errors
+from pipeline import errors, progress
 from pipeline.stats import label
 
 # Rows per batch; Parquet row groups are split or joined to this size.
@@ -20,14 +20,18 @@ BATCH_SIZE = 65536
 
 
 class DecodeParquetFile(beam.DoFn):
-    """A file path -> `LocatedBatch`es of its rows, in file order."""
+    """A (path, size) -> `LocatedBatch`es of the file's rows, in file order."""
 
     def __init__(self, required: tuple[str, ...], columns=None, as_lists=False):
         self._required = required
         self._columns = columns
         self._as_lists = as_lists
 
-    def process(self, path: str):
+    def setup(self):
+        self._progress = progress.Reader()
+
+    def process(self, element: tuple[str, int]):
+        path, size = element
         first = 0
         try:
             with FileSystems.open(
@@ -46,6 +50,8 @@ class DecodeParquetFile(beam.DoFn):
                         batch = as_lists(batch)
                     yield label.LocatedBatch(path, first, batch)
                     first += batch.num_rows
+                    self._progress.examples(batch.num_rows)
+            self._progress.file_done(size)
         except errors.InputError:
             raise
         except (OSError, pa.ArrowException) as e:

@@ -17,7 +17,7 @@ import google_crc32c
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import errors
+from pipeline import errors, progress
 from pipeline.stats import label
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -85,7 +85,7 @@ def _damaged(path: str, index: int, problem: str) -> errors.InputError:
 
 
 class DecodeTFRecordFile(beam.DoFn):
-    """A file path -> `LocatedBatch`es of its tf.Examples, in file order."""
+    """A (path, size) -> `LocatedBatch`es of the file's tf.Examples, in file order."""
 
     def __init__(self, batch_size: int = BATCH_SIZE):
         self._batch_size = batch_size
@@ -94,8 +94,10 @@ class DecodeTFRecordFile(beam.DoFn):
         from tfx_bsl.coders import example_coder
 
         self._decoder = example_coder.ExamplesToRecordBatchDecoder()
+        self._progress = progress.Reader()
 
-    def process(self, path: str):
+    def process(self, element: tuple[str, int]):
+        path, size = element
         pending, first = [], 0
         for record in read_records(path):
             pending.append(record)
@@ -105,6 +107,7 @@ class DecodeTFRecordFile(beam.DoFn):
                 pending = []
         if pending:
             yield self._decode(path, first, pending)
+        self._progress.file_done(size)
 
     def _decode(self, path, first, records):
         try:
@@ -114,4 +117,5 @@ class DecodeTFRecordFile(beam.DoFn):
                 f"{path}: records {first}..{first + len(records) - 1} are not "
                 f"tf.Examples: {str(e).splitlines()[0]}"
             ) from e
+        self._progress.examples(batch.num_rows)
         return label.LocatedBatch(path, first, batch)

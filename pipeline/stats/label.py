@@ -195,7 +195,7 @@ class LabelStats:
         n = self.spec.num_classes
         low = max(min(0, self.min if self.min is not None else 0), -n)
         high = min(max(n, (self.max if self.max is not None else 0) + 1), 2 * n)
-        edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+        edges = _aligned_edges(low, high, (0, n))
         ids = np.flatnonzero(counts)
         outside = np.array(list(self.outside), dtype=np.float64)
         values = np.concatenate([ids.astype(np.float64), outside])
@@ -208,14 +208,17 @@ class LabelStats:
                 "counts": bins.tolist(),
                 "num_classes": n,
                 "beyond_low": int(weights[values < low].sum()),
-                "beyond_high": int(weights[values >= high].sum()),
+                "beyond_high": int(weights[values > high].sum()),
             },
         }
 
     # Accumulation ---------------------------------------------------------------
 
-    def add_batch(self, batch: LocatedBatch) -> None:
-        """Adds one batch of rows with vectorised numpy work; no per-row Python."""
+    def add_batch(self, batch: LocatedBatch) -> int:
+        """Adds one batch of rows with vectorised numpy work; no per-row Python.
+
+        Returns how many of the batch's values fell outside [0, num_classes).
+        """
         rows = batch.records.num_rows
         self.examples += rows
         index = batch.records.schema.get_field_index(self.spec.feature)
@@ -232,7 +235,7 @@ class LabelStats:
         self._locate(COUNT_MISMATCH, batch, wrong, lengths[wrong])
 
         if values is None or len(values) == 0:
-            return
+            return 0
         self.value_types.add(str(values.type))
         value_rows = np.repeat(np.arange(rows), lengths)
         if self.spec.vocabulary_file and _is_text(values.type):
@@ -243,13 +246,14 @@ class LabelStats:
             ids, id_rows, bad_rows, bad_values = _as_ids(values, value_rows)
         self.non_integer += len(bad_rows)
         self._locate(NON_INTEGER, batch, bad_rows, bad_values)
-        self._count_ids(ids)
+        outside = self._count_ids(ids)
         above = np.flatnonzero(ids >= self.spec.num_classes)
         self._locate(ABOVE_RANGE, batch, id_rows[above], ids[above])
         below = np.flatnonzero(ids < 0)
         self._locate(BELOW_RANGE, batch, id_rows[below], ids[below])
+        return outside
 
-    def _count_ids(self, ids: np.ndarray) -> None:
+    def _count_ids(self, ids: np.ndarray) -> int:
         n = self.spec.num_classes
         inside = (ids >= 0) & (ids < n)
         in_range = ids[inside]
@@ -266,6 +270,7 @@ class LabelStats:
             self.outside.update(
                 dict(zip(unique.tolist(), counts.tolist(), strict=True))
             )
+        return int(ids.size - in_range.size)
 
     def _locate(self, problem, batch, rows, values) -> None:
         # Even with MAX_LOCATIONS kept, a batch from an earlier file may displace them.
@@ -363,6 +368,23 @@ def _as_ids(values: pa.Array, value_rows: np.ndarray):
     # Bytes, strings, booleans and anything else cannot be class ids as they are.
     bad_values = np.array(values.to_pylist(), dtype=object)
     return none, none, value_rows, bad_values
+
+
+def _aligned_edges(low: float, high: float, breaks) -> np.ndarray:
+    """HISTOGRAM_BINS edges over [low, high] with each break (0, num_classes) an edge.
+
+    Every bin then lies wholly inside or outside the valid range, so a plot can
+    colour out-of-range bins exactly. Bins are shared out by segment length.
+    """
+    points = sorted({low, high, *(b for b in breaks if low < b < high)})
+    lengths = np.diff(points)
+    bins = np.maximum(1, np.round(HISTOGRAM_BINS * lengths / lengths.sum())).astype(int)
+    bins[np.argmax(bins)] += HISTOGRAM_BINS - bins.sum()
+    pieces = [
+        np.linspace(start, stop, count + 1)[:-1]
+        for start, stop, count in zip(points[:-1], points[1:], bins, strict=True)
+    ]
+    return np.concatenate([*pieces, [high]])
 
 
 def _is_text(kind: pa.DataType) -> bool:

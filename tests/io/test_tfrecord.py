@@ -49,7 +49,7 @@ def test_decode_keeps_record_indices(tmp_path):
     tfrecord.write_records(path, examples(10))
     decode = tfrecord.DecodeTFRecordFile(batch_size=4)
     decode.setup()
-    batches = list(decode.process(path))
+    batches = list(decode.process((path, 0)))
     assert [(b.first_record, b.records.num_rows) for b in batches] == [
         (0, 4),
         (4, 4),

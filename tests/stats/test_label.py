@@ -135,3 +135,13 @@ def test_many_classes_few_ids_use_the_sparse_update():
     spec = label.LabelSpec("label", num_classes=10_000_000, num_true=1)
     stats = combine(spec, [batches([9_999_999, 0, 0], 3)])
     assert stats.distinct == 2 and stats.counts[0] == 2 and stats.counts[-1] == 1
+
+
+def test_histogram_edges_fall_on_zero_and_num_classes():
+    stats = combine(SPEC, [batches(list(range(-7, 250)), 64)])
+    histogram = stats.profile()["id_histogram"]
+    edges = histogram["edges"]
+    assert len(edges) == label.HISTOGRAM_BINS + 1
+    assert 0.0 in edges and float(SPEC.num_classes) in edges
+    # np.histogram closes its last bin: the value at the edge is plotted, once
+    assert sum(histogram["counts"]) + histogram["beyond_high"] == 257

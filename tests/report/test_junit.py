@@ -1,0 +1,117 @@
+"""junit.xml: one testcase per (model, check), failures from ERRORs (and --strict)."""
+
+import xml.etree.ElementTree as ET
+
+import pyarrow as pa
+import pytest
+
+from pipeline import synthetic
+from pipeline.report import junit
+
+from workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """Real reports: errors in two splits plus an empty one; warnings only, +strict."""
+    ws = Workspace(tmp_path_factory.mktemp("junit"))
+    ids = synthetic.labels(1_000, 100, seed=7)
+    train, evaluation = ws.labels(ids, name="train"), ws.labels(ids, name="eval")
+    empty = ws.labels(pa.array([], pa.int64()), name="test", shards=1)
+    _, errors = ws.validate(
+        *("--split", f"train={train}", "--split", f"eval={evaluation}"),
+        *("--split", f"test={empty}", "--labels-only"),
+        *("--model-config", ws.model(80, name="small")),
+        *("--model-config", ws.model(100, name="right")),
+        output="errors",
+    )
+    dense = ws.labels(list(range(98)) * 3, name="dense")  # 2 of 100 classes unseen
+    warn = ["--data", dense, "--model-config", ws.model(100), "--labels-only"]
+    _, warnings = ws.validate(*warn, output="warnings")
+    _, strict = ws.validate(*warn, "--strict", output="strict")
+    return {"errors": errors, "warnings": warnings, "strict": strict}
+
+
+def parse(report: dict) -> ET.Element:
+    return ET.fromstring(junit.render(report).encode())
+
+
+def cases(root: ET.Element) -> dict[tuple[str, str], ET.Element]:
+    found = {}
+    for case in root.iter("testcase"):
+        key = (case.get("classname"), case.get("name"))
+        assert key not in found, f"{key} twice"
+        found[key] = case
+    return found
+
+
+@pytest.mark.parametrize("case", ["errors", "warnings", "strict"])
+def test_counts_match_the_testcases(reports, case):
+    root = parse(reports[case])
+    for suite in root.iter("testsuite"):
+        testcases = suite.findall("testcase")
+        assert int(suite.get("tests")) == len(testcases) > 0
+        failed = sum(c.find("failure") is not None for c in testcases)
+        assert int(suite.get("failures")) == failed
+    all_cases = list(root.iter("testcase"))
+    assert int(root.get("tests")) == len(all_cases)
+    assert int(root.get("failures")) == sum(
+        c.find("failure") is not None for c in all_cases
+    )
+
+
+@pytest.mark.parametrize("case", ["errors", "warnings"])
+def test_every_model_lists_every_label_check(reports, case):
+    report = reports[case]
+    found = cases(parse(report))
+    for model in report["models"]:
+        for code in junit.MODEL_CHECKS:
+            assert (f"classgate.{model['name']}", code) in found
+    assert ("classgate.data", "EMPTY_DATASET") in found
+
+
+def test_one_failing_testcase_per_model_and_error_code(reports):
+    report = reports["errors"]
+    found = cases(parse(report))
+    failing = {
+        (f"classgate.{a['model'] or 'data'}", a["code"])
+        for a in report["anomalies"]
+        if a["severity"] == "ERROR"
+    }
+    assert ("classgate.small", "LABEL_ABOVE_RANGE") in failing
+    assert ("classgate.data", "EMPTY_DATASET") in failing
+    assert ("classgate.right", "LABEL_ABOVE_RANGE") not in failing
+    for key, case in found.items():
+        failure = case.find("failure")
+        assert (failure is not None) == (key in failing), key
+    # the above-range values of train and eval make one testcase with both messages
+    text = found[("classgate.small", "LABEL_ABOVE_RANGE")].find("failure").text
+    messages = [
+        a["message"]
+        for a in report["anomalies"]
+        if (a["model"], a["code"]) == ("small", "LABEL_ABOVE_RANGE")
+    ]
+    assert len(messages) == 2 and all(m in text for m in messages)
+
+
+def test_warnings_pass_with_their_messages(reports):
+    report = reports["warnings"]
+    assert report["status"] == "pass"
+    found = cases(parse(report))
+    warned = [a for a in report["anomalies"] if a["severity"] == "WARNING"]
+    assert any(a["code"] == "CLASSES_UNSEEN" for a in warned)
+    for anomaly in warned:
+        case = found[(f"classgate.{anomaly['model'] or 'data'}", anomaly["code"])]
+        assert case.find("failure") is None
+        assert anomaly["message"] in case.find("system-out").text
+
+
+def test_warnings_fail_under_strict(reports):
+    report = reports["strict"]
+    assert report["strict"] and report["status"] == "fail"
+    found = cases(parse(report))
+    for anomaly in report["anomalies"]:
+        case = found[(f"classgate.{anomaly['model'] or 'data'}", anomaly["code"])]
+        failure = case.find("failure")
+        assert failure is not None and failure.get("type") == "WARNING"
+        assert anomaly["message"] in failure.text
