@@ -1,15 +1,17 @@
 """`make bench`: classgate against TFDV and the I/O limits, side by side, interleaved.
 
-Generates the data once (TFRecord shards of tf.Example, Parquet files), then runs each
-contender as its own process, round after round, and reports wall time, examples/s and
-the process's peak RSS (Beam's multi-processing workers, where used, are not counted).
-The table goes to stdout and to JSON. Absolute times here are noisy; the ratios,
-measured in one run, are the figures to compare.
+Generates the data once, then runs each contender as its own process, round after
+round (interleaved, so drift hits all alike), and keeps the best wall time and the
+peak RSS of each. Sizes come in pairs (TFRecord N and N/4, Parquet R and R/10) so the
+marginal cost per example can be compared, not just start-up. The table, the ratios
+and each target of issue 5 with its verdict go to stdout and to bench.json.
 """
 
 import argparse
 import json
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +20,9 @@ import numpy as np
 
 from pipeline import synthetic
 
+TAXI = (
+    pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "tfx-chicago-taxi"
+)
 _DECODE_LIMIT = """
 import sys, tensorflow as tf
 from tfx_bsl.coders import example_coder
@@ -29,21 +34,17 @@ print(n)
 """
 _PARQUET_LIMIT = """
 import sys, numpy as np, pyarrow.parquet as pq
-n = 0
 for path in sys.argv[1:]:
-    ids = pq.read_table(path, columns=["label"]).column(0).to_numpy()
-    n += int(np.bincount(ids).sum())
-print(n)
+    np.bincount(pq.read_table(path, columns=["label"]).column(0).to_numpy())
 """
 _TFDV = """
 import sys, tensorflow_data_validation as tfdv
-stats = tfdv.generate_statistics_from_tfrecord(sys.argv[1])
-print(stats.datasets[0].num_examples)
+tfdv.generate_statistics_from_tfrecord(sys.argv[1])
 """
 
 
 def _run(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MiB) of one process, which must succeed."""
+    """Wall seconds and peak RSS (MiB) of one process, which must not crash."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -52,50 +53,199 @@ def _run(command: list[str]) -> tuple[float, int]:
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise RuntimeError(f"{command[:4]} failed: {process.stderr.read().decode()}")
+        raise RuntimeError(f"{command[:5]} failed: {process.stderr.read().decode()}")
     return wall, usage.ru_maxrss // 1024
 
 
-def _contenders(folder: str, tfrecords, parquets, num_classes: int):
-    python = sys.executable
-    classgate = [python, "-m", "pipeline", "validate", "--model-config"]
-    config = os.path.join(folder, "model.yaml")
-    with open(config, "w") as f:
-        f.write(synthetic.model_yaml("bench", num_classes))
-    out = os.path.join(folder, "out")
-    tf_glob = os.path.join(folder, "tfrecord", "*.gz")
-    pq_glob = os.path.join(folder, "parquet", "*.parquet")
-    return {
-        "classgate labels-only (TFRecord)": [
-            *classgate,
-            config,
-            "--data",
-            tf_glob,
-            "--labels-only",
-            "--output",
-            out,
-        ],
-        "classgate full (TFRecord)": [
-            *classgate,
-            config,
-            "--data",
-            tf_glob,
-            "--output",
-            out,
-        ],
-        "TFDV GenerateStatistics (TFRecord)": [python, "-c", _TFDV, tf_glob],
-        "decode limit (tf.data + tfx_bsl)": [python, "-c", _DECODE_LIMIT, *tfrecords],
-        "classgate labels-only (Parquet)": [
-            *classgate,
-            config,
-            "--data",
-            pq_glob,
-            "--labels-only",
-            "--output",
-            out,
-        ],
-        "Parquet limit (pyarrow + bincount)": [python, "-c", _PARQUET_LIMIT, *parquets],
-    }
+def _classgate(config: str, pattern: str, out: str, *flags: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "validate",
+        "--model-config",
+        config,
+        "--data",
+        pattern,
+        "--output",
+        out,
+        "--quiet",
+        *flags,
+    ]
+
+
+def _fresh(folder: pathlib.Path) -> None:
+    """An empty folder: a stale shard would join the next run's glob."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+
+def _write_data(folder: pathlib.Path, args) -> dict:
+    """The data sets, keyed by name: (kind, size, files or pattern, config)."""
+    n = args.num_classes
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "model.yaml"
+    config.write_text(synthetic.model_yaml("bench", n))
+    sets = {}
+    for size in (args.examples // 4, args.examples):
+        target = folder / f"tfrecord-{size}"
+        _fresh(target)
+        ids = synthetic.labels(size, n)
+        paths = synthetic.write_tfrecord(synthetic.table(ids, n), str(target), 4)
+        sets[f"tfrecord-{size}"] = ("tfrecord", size, paths, str(config))
+    rng = np.random.default_rng(0)
+    for size in (args.rows // 10, args.rows):
+        target = folder / f"parquet-{size}"
+        _fresh(target)
+        rows = np.minimum(rng.zipf(1.3, size) - 1, n - 1)
+        table = synthetic.table(rows, n).select(["label"])
+        sets[f"parquet-{size}"] = (
+            "parquet",
+            size,
+            synthetic.write_parquet(table, str(target), 4),
+            str(config),
+        )
+    if args.huge_classes:
+        target = folder / f"classes-{args.huge_classes}"
+        _fresh(target)
+        ids = np.random.default_rng(1).permutation(args.huge_classes)
+        table = synthetic.table(ids, args.huge_classes).select(["label"])
+        huge = folder / "huge.yaml"
+        huge.write_text(
+            synthetic.model_yaml("huge", args.huge_classes) + "sampler: uniform\n"
+        )
+        sets["huge"] = (
+            "parquet",
+            args.huge_classes,
+            synthetic.write_parquet(table, str(target), 4),
+            str(huge),
+        )
+    return sets
+
+
+def _contenders(folder: pathlib.Path, sets: dict, taxi: pathlib.Path | None) -> dict:
+    """Each contender's name -> (examples, command)."""
+    out = str(folder / "out")
+    found = {}
+    for name, (kind, size, paths, config) in sets.items():
+        pattern = str(pathlib.Path(paths[0]).parent / "*")
+        if name == "huge":
+            found["classgate labels-only, huge classes (Parquet)"] = (
+                size,
+                _classgate(config, pattern, str(folder / "out-huge"), "--labels-only"),
+            )
+        elif kind == "tfrecord":
+            found[f"classgate labels-only {size}"] = (
+                size,
+                _classgate(config, pattern, out, "--labels-only"),
+            )
+            found[f"classgate full {size}"] = (size, _classgate(config, pattern, out))
+            found[f"TFDV {size}"] = (size, [sys.executable, "-c", _TFDV, pattern])
+            found[f"decode limit {size}"] = (
+                size,
+                [sys.executable, "-c", _DECODE_LIMIT, *paths],
+            )
+        else:
+            found[f"classgate labels-only Parquet {size}"] = (
+                size,
+                _classgate(config, pattern, out, "--labels-only"),
+            )
+            found[f"Parquet limit {size}"] = (
+                size,
+                [sys.executable, "-c", _PARQUET_LIMIT, *paths],
+            )
+    if taxi is not None:
+        config = folder / "taxi.yaml"
+        config.write_text(
+            "name: hour\nlabel_feature: trip_start_hour\nnum_classes: 24\n"
+        )
+        pattern = str(taxi / "tfrecord" / "Split-train" / "*")
+        found["taxi classgate labels-only"] = (
+            10_036,
+            _classgate(str(config), pattern, out, "--labels-only"),
+        )
+        found["taxi classgate full"] = (10_036, _classgate(str(config), pattern, out))
+        found["taxi TFDV"] = (10_036, [sys.executable, "-c", _TFDV, pattern])
+    return found
+
+
+def _targets(t: dict, rss: dict, args, folder: pathlib.Path) -> list[tuple]:
+    """(target, measured, holds) for each target of issue 5 that this run measured."""
+    big, small = args.examples, args.examples // 4
+    rows, few = args.rows, args.rows // 10
+    marginal = t[f"classgate labels-only {big}"] - t[f"classgate labels-only {small}"]
+    limit = t[f"decode limit {big}"] - t[f"decode limit {small}"]
+    pq_marginal = (
+        t[f"classgate labels-only Parquet {rows}"]
+        - t[f"classgate labels-only Parquet {few}"]
+    )
+    pq_limit = t[f"Parquet limit {rows}"] - t[f"Parquet limit {few}"]
+    found = [
+        (
+            "TFRecord labels-only >= 4x faster than TFDV",
+            t[f"TFDV {big}"] / t[f"classgate labels-only {big}"],
+            lambda r: r >= 4,
+        ),
+        (
+            "per-example cost <= 1.5x the decode limit's",
+            marginal / max(limit, 1e-9),
+            lambda r: r <= 1.5,
+        ),
+        (
+            "full mode <= 1.2x TFDV",
+            t[f"classgate full {big}"] / t[f"TFDV {big}"],
+            lambda r: r <= 1.2,
+        ),
+        (
+            "Parquet per-row cost <= 2x pyarrow+bincount's",
+            pq_marginal / max(pq_limit, 1e-9),
+            lambda r: r <= 2,
+        ),
+        (
+            "peak RSS, Parquet 10x rows <= 1.3x",
+            rss[f"classgate labels-only Parquet {rows}"]
+            / rss[f"classgate labels-only Parquet {few}"],
+            lambda r: r <= 1.3,
+        ),
+        (
+            "peak RSS, TFRecord 4x examples <= 1.3x",
+            rss[f"classgate labels-only {big}"] / rss[f"classgate labels-only {small}"],
+            lambda r: r <= 1.3,
+        ),
+    ]
+    if "taxi TFDV" in t:
+        found += [
+            (
+                "taxi gate: labels-only >= 2x faster than TFDV",
+                t["taxi TFDV"] / t["taxi classgate labels-only"],
+                lambda r: r >= 2,
+            ),
+            (
+                "taxi gate: full <= 1.2x TFDV",
+                t["taxi classgate full"] / t["taxi TFDV"],
+                lambda r: r <= 1.2,
+            ),
+        ]
+    huge = "classgate labels-only, huge classes (Parquet)"
+    if huge in t:
+        report = json.loads((folder / "out-huge" / "report.json").read_text())
+        distinct = report["labels"]["train"]["label"]["distinct"]
+        found += [
+            (
+                f"{args.huge_classes} classes: exact distinct count",
+                distinct,
+                lambda d: d == args.huge_classes,
+            ),
+            (
+                f"{args.huge_classes} classes: peak RSS <= 1536 MiB",
+                rss[huge],
+                lambda m: m <= 1536,
+            ),
+        ]
+    return [
+        (name, None, False) if value is None else (name, round(value, 2), check(value))
+        for name, value, check in found
+    ]
 
 
 def main(argv=None) -> None:
@@ -103,78 +253,65 @@ def main(argv=None) -> None:
     parser.add_argument("--examples", type=int, default=1_000_000, help="TFRecord")
     parser.add_argument("--rows", type=int, default=20_000_000, help="Parquet")
     parser.add_argument("--num-classes", type=int, default=10_000)
+    parser.add_argument(
+        "--huge-classes",
+        type=int,
+        default=10_000_000,
+        help="distinct classes of the large-vocabulary case (0: skip)",
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--folder", default="bench-out")
     args = parser.parse_args(argv)
-
-    os.makedirs(os.path.join(args.folder, "tfrecord"), exist_ok=True)
-    os.makedirs(os.path.join(args.folder, "parquet"), exist_ok=True)
-    rng = np.random.default_rng(0)
-    n = args.num_classes
-    print(f"generating {args.examples} tf.Examples and {args.rows} Parquet rows ...")
-    ids = synthetic.labels(args.examples, n)
-    tfrecords = synthetic.write_tfrecord(
-        synthetic.table(ids, n), os.path.join(args.folder, "tfrecord"), 4
-    )
-    rows = np.minimum(rng.zipf(1.3, args.rows) - 1, n - 1)
-    parquets = synthetic.write_parquet(
-        synthetic.table(rows, n).select(["label"]),
-        os.path.join(args.folder, "parquet"),
-        4,
-    )
-    contenders = _contenders(args.folder, tfrecords, parquets, n)
+    folder = pathlib.Path(args.folder).resolve()
+    print(f"generating data in {folder} ...", flush=True)
+    sets = _write_data(folder, args)
+    contenders = _contenders(folder, sets, TAXI if TAXI.is_dir() else None)
     times = {name: [] for name in contenders}
-    memory = {name: 0 for name in contenders}
-    for round_number in range(args.rounds):  # interleaved: drift hits all alike
-        for name, command in contenders.items():
-            wall, rss = _run(command)
+    rss = {name: 0 for name in contenders}
+    for round_number in range(args.rounds):
+        for name, (_, command) in contenders.items():
+            wall, memory = _run(command)
             times[name].append(wall)
-            memory[name] = max(memory[name], rss)
-            print(f"  round {round_number + 1}: {name}: {wall:.2f} s, {rss} MiB")
-
-    best = {name: min(t) for name, t in times.items()}
-    size = {name: args.rows if "Parquet" in name else args.examples for name in times}
-    tfdv = best["TFDV GenerateStatistics (TFRecord)"]
-    rows_out = [
+            rss[name] = max(rss[name], memory)
+            print(
+                f"  round {round_number + 1}: {name}: {wall:.2f} s, {memory} MiB",
+                flush=True,
+            )
+    best = {name: min(found) for name, found in times.items()}
+    table = [
         {
             "contender": name,
+            "examples": size,
             "seconds": round(best[name], 2),
-            "examples_per_s": round(size[name] / best[name]),
-            "peak_rss_mib": memory[name],
-            "vs_tfdv": round(tfdv / best[name], 2) if "TFRecord" in name else None,
+            "examples_per_s": round(size / best[name]),
+            "peak_rss_mib": rss[name],
         }
-        for name in contenders
+        for name, (size, _) in contenders.items()
     ]
-    ratios = {
-        "labels_only_speedup_vs_tfdv": round(
-            tfdv / best["classgate labels-only (TFRecord)"], 2
-        ),
-        "full_over_tfdv": round(best["classgate full (TFRecord)"] / tfdv, 2),
-        "labels_only_over_decode_limit": round(
-            best["classgate labels-only (TFRecord)"]
-            / best["decode limit (tf.data + tfx_bsl)"],
-            2,
-        ),
-        "parquet_over_limit": round(
-            best["classgate labels-only (Parquet)"]
-            / best["Parquet limit (pyarrow + bincount)"],
-            2,
-        ),
-    }
+    targets = _targets(best, rss, args, folder)
     print(
-        f"\n{'contender':<38} {'s':>7} {'examples/s':>11} {'RSS MiB':>8} {'TFDV/x':>7}"
+        f"\n| {'contender':<46} | {'examples':>10} | {'s':>6} | {'examples/s':>10} "
+        f"| {'RSS MiB':>7} |"
     )
-    for row in rows_out:
-        ratio = "" if row["vs_tfdv"] is None else f"{row['vs_tfdv']:.2f}"
+    print(f"| {'-' * 46} | {'-' * 9}: | {'-' * 5}: | {'-' * 9}: | {'-' * 6}: |")
+    for row in table:
+        name, seconds, rate = row["contender"], row["seconds"], row["examples_per_s"]
         print(
-            f"{row['contender']:<38} {row['seconds']:>7.2f} "
-            f"{row['examples_per_s']:>11} {row['peak_rss_mib']:>8} {ratio:>7}"
+            f"| {name:<46} | {row['examples']:>10} | {seconds:>6.2f} "
+            f"| {rate:>10} | {row['peak_rss_mib']:>7} |"
         )
-    print("\n" + "\n".join(f"{k}: {v}" for k, v in ratios.items()))
-    result = {"args": vars(args), "table": rows_out, "ratios": ratios}
-    with open(os.path.join(args.folder, "bench.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"written to {args.folder}/bench.json")
+    print()
+    for name, value, holds in targets:
+        verdict = "NOISE" if value is None else "HOLDS" if holds else "MISSES"
+        print(f"{verdict}: {name}: {value}")
+    result = {
+        "command": " ".join(sys.argv),
+        "args": vars(args),
+        "table": table,
+        "targets": [{"target": n, "measured": v, "holds": h} for n, v, h in targets],
+    }
+    (folder / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwritten to {folder / 'bench.json'}")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,25 @@ def infer(
     models: Sequence[ModelConfig],
 ) -> schema_pb2.Schema:
     """TFDV's inferred schema with each label feature's promised domain applied."""
-    schema = _tfdv().infer_schema(training)
+    return _with_label_domains(_tfdv().infer_schema(training), models)
+
+
+def label_schema(models: Sequence[ModelConfig]) -> schema_pb2.Schema:
+    """The labels-only schema: just the label features, built without TFDV.
+
+    The labels-only path never imports TensorFlow: this is the same schema that
+    `infer` would give for the label features, minus presence inferred from data.
+    """
+    schema = _with_label_domains(schema_pb2.Schema(), models)
+    for feature in schema.feature:
+        feature.presence.min_fraction = 1.0
+        feature.presence.min_count = 1
+    return schema
+
+
+def _with_label_domains(
+    schema: schema_pb2.Schema, models: Sequence[ModelConfig]
+) -> schema_pb2.Schema:
     by_feature = collections.defaultdict(list)
     for model in models:
         by_feature[model.label_feature].append(model)
