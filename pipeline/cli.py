@@ -13,6 +13,8 @@ validated (bad input), 130 interrupted; `run` exits with its command's code.
 """
 
 import argparse
+import contextlib
+import io
 import logging
 import os
 import re
@@ -321,7 +323,11 @@ def _run_validation(args, beam_args, patterns, models):
         strict=args.strict,
         beam_args=tuple(beam_args),
     )
-    outcome = validate.run(request)
+    # Beam's SDK worker prints a failing bundle's traceback to stderr; classgate
+    # reports the error itself, as one line, unless --debug asks for everything.
+    held = io.StringIO()
+    with contextlib.nullcontext() if args.debug else contextlib.redirect_stderr(held):
+        outcome = validate.run(request)
     if os.environ.get(progress.ENABLED) == "1":
         sys.stderr.write("\n")  # end the status line
     if outcome.status != "dry-run":
@@ -382,8 +388,11 @@ def _quiet_libraries(debug: bool) -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.getLogger().setLevel(logging.ERROR)
-    for name in ("apache_beam", "tensorflow", "absl", "tensorflow_data_validation"):
+    for name in ("tensorflow", "absl", "tensorflow_data_validation"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Beam's workers log a failing bundle's traceback at ERROR; classgate reports
+    # the error itself, as one line.
+    logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
 
 
 def _first_line(error: BaseException) -> str:

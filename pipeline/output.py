@@ -7,6 +7,7 @@ presence means a run finished, and a crashed rerun cannot leave an old "pass" be
 
 import os
 import uuid
+from collections.abc import Iterable
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -53,21 +54,24 @@ class OutputFolder:
         if FileSystems.exists(path):
             FileSystems.delete([path])
 
-    def write(self, name: str, content: bytes | str) -> str:
+    def write(self, name: str, content: bytes | str | Iterable[bytes | str]) -> str:
         """Writes `name` in the folder atomically; returns its path."""
         return write_atomic(self.join(name), content)
 
 
-def write_atomic(path: str, content: bytes | str) -> str:
-    """Writes under a temporary name, then renames into place; returns `path`."""
-    if isinstance(content, str):
-        content = content.encode("utf-8")
+def write_atomic(path: str, content: bytes | str | Iterable[bytes | str]) -> str:
+    """Writes under a temporary name, then renames into place; returns `path`.
+
+    `content` may be an iterable of pieces, so a large file is never one string.
+    """
+    pieces = [content] if isinstance(content, bytes | str) else content
     parent = os.path.dirname(path)
     if parent and not FileSystems.exists(parent):
         FileSystems.mkdirs(parent)
     temporary = f"{path}.tmp-{uuid.uuid4().hex}"
     with FileSystems.create(temporary) as f:
-        f.write(content)
+        for piece in pieces:
+            f.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([temporary], [path])

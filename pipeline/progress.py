@@ -9,6 +9,7 @@ it passes that decision to worker processes through CLASSGATE_PROGRESS.
 
 import os
 import sys
+import threading
 import time
 
 from apache_beam.metrics import Metrics
@@ -19,44 +20,61 @@ ENABLED = "CLASSGATE_PROGRESS"
 INTERVAL_S = 0.5
 
 
+# The terminal found by the CLI; worker processes (multi_processing) use their own.
+_terminal = None
+# What this process has read, over all its reading threads: files, bytes, examples.
+_totals = [0, 0, 0]
+_lock = threading.Lock()
+_start = time.monotonic()
+
+
 def enable_if_terminal(quiet: bool) -> None:
-    """Called by the CLI: a terminal, no --quiet and no CI means a status line."""
+    """Called by the CLI per scan: a terminal, no --quiet and no CI: a status line."""
+    global _terminal, _start
     wanted = sys.stderr.isatty() and not quiet and not os.environ.get("CI")
     os.environ[ENABLED] = "1" if wanted else "0"
+    _terminal = sys.stderr if wanted else None
+    with _lock:
+        _totals[:] = [0, 0, 0]
+        _start = time.monotonic()
 
 
 class Reader:
-    """What one worker has read so far; counts Beam metrics, prints when enabled."""
+    """Counts what a reading DoFn reads as Beam metrics; prints when enabled.
+
+    The status line shows this process's totals over all its reading threads.
+    """
 
     def __init__(self):
         self._files = Metrics.counter(NAMESPACE, "files")
         self._bytes = Metrics.counter(NAMESPACE, "bytes")
         self._examples = Metrics.counter(NAMESPACE, "examples")
         self._show = os.environ.get(ENABLED) == "1"
-        self._totals = [0, 0, 0]  # files, bytes, examples
-        self._start = self._last = time.monotonic()
+        self._last = time.monotonic()
 
     def examples(self, count: int) -> None:
         self._examples.inc(count)
-        self._totals[2] += count
-        self._maybe_show()
+        self._add(0, 0, count)
 
     def file_done(self, size: int) -> None:
         self._files.inc()
         self._bytes.inc(size)
-        self._totals[0] += 1
-        self._totals[1] += size
-        self._maybe_show(force=True)
+        self._add(1, size, 0, force=True)
 
-    def _maybe_show(self, force: bool = False) -> None:
+    def _add(self, files: int, size: int, examples: int, force: bool = False) -> None:
+        with _lock:
+            _totals[0] += files
+            _totals[1] += size
+            _totals[2] += examples
+            files, size, examples = _totals
         now = time.monotonic()
         if not self._show or (not force and now - self._last < INTERVAL_S):
             return
         self._last = now
-        files, size, examples = self._totals
-        rate = examples / max(now - self._start, 1e-9)
-        sys.stderr.write(
+        rate = examples / max(now - _start, 1e-9)
+        terminal = _terminal or sys.stderr
+        terminal.write(
             f"\rclassgate: {files} file(s), {size / 2**20:.1f} MiB, "
             f"{examples:,} examples, {rate:,.0f} examples/s "
         )
-        sys.stderr.flush()
+        terminal.flush()

@@ -13,6 +13,7 @@ import os
 import pickle
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.options.pipeline_options import (
     DirectOptions,
     PipelineOptions,
@@ -175,11 +176,25 @@ def _write_frequency_files(request, folder, label_stats) -> None:
 
     for model in request.models:
         counts = label_stats[(request.training_split, checks.spec_of(model))].counts
-        folder.write(unigram_name(model.name), "".join(f"{c}\n" for c in counts))
+        folder.write(unigram_name(model.name), _lines(counts))
+        # The remapping is what would make the log-uniform sampler fit.
+        if model.sampler != "log_uniform":
+            continue
         if frequency.fit(counts).gain > diagnoses.REMAP_GAIN:
             new_ids = frequency.remapping(counts)
-            lines = "".join(f"{old}\t{new}\n" for old, new in enumerate(new_ids))
-            folder.write(remap_name(model.name), lines)
+            old_ids = np.arange(len(new_ids))
+            folder.write(remap_name(model.name), _lines(old_ids, new_ids))
+
+
+def _lines(*columns: np.ndarray, chunk: int = 1 << 20):
+    """Tab-separated lines of the columns, in pieces of `chunk` rows.
+
+    str and join mapped over lists: 10M lines in about a second, never one string.
+    """
+    for start in range(0, len(columns[0]), chunk):
+        pieces = [map(str, c[start : start + chunk].tolist()) for c in columns]
+        rows = zip(*pieces, strict=True)
+        yield "\n".join(map("\t".join, rows)) + "\n"
 
 
 def _conclude(request, folder, staging, started, model_files, counters) -> Outcome:

@@ -68,7 +68,12 @@ def read_batches(path: str, batch_size: int) -> Iterator[list[bytes]]:
             data, at, size, batch = b"", 0, 0, []
             while True:
                 if size - at < 12:
-                    data, at = data[at:] + stream.read(CHUNK_SIZE), 0
+                    data, at = data[at:], 0
+                    while len(data) < 12:  # a stream may return short reads
+                        more = stream.read(CHUNK_SIZE)
+                        if not more:
+                            break
+                        data += more
                     size = len(data)
                     if not size:
                         break
@@ -101,7 +106,7 @@ def read_batches(path: str, batch_size: int) -> Iterator[list[bytes]]:
     except errors.InputError:
         raise
     except (OSError, EOFError, gzip.BadGzipFile, ValueError, zlib.error) as e:
-        raise _damaged(path, index, f"cannot read: {e}") from e
+        raise errors.InputError(f"{path}: cannot read past record {index}: {e}") from e
 
 
 def write_records(path: str, records, compress: bool = True) -> None:

@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.stats import tally
+
 # Enough rows to find a problem by hand; few enough to ship between workers.
 MAX_LOCATIONS = 20
 # Points in the report's rank-frequency curve and bins in its id histogram: enough
@@ -81,8 +83,8 @@ class LabelStats:
     values_per_example: collections.Counter = dataclasses.field(
         default_factory=collections.Counter
     )
-    # Dense counts of ids in [0, num_classes); None until the first one is seen.
-    class_counts: np.ndarray | None = None
+    # Counts of ids in [0, num_classes): sparse while few, dense once many.
+    class_counts: tally.ClassCounts = None
     # Integer values outside [0, num_classes) -> how often they occur.
     outside: collections.Counter = dataclasses.field(
         default_factory=collections.Counter
@@ -100,11 +102,14 @@ class LabelStats:
 
     # Derived figures -----------------------------------------------------------
 
+    def __post_init__(self):
+        if self.class_counts is None:
+            self.class_counts = tally.ClassCounts(self.spec.num_classes)
+
     @property
     def counts(self) -> np.ndarray:
-        if self.class_counts is None:
-            return np.zeros(self.spec.num_classes, dtype=np.int64)
-        return self.class_counts
+        """Dense counts of ids in [0, num_classes)."""
+        return self.class_counts.array()
 
     @property
     def integer_values(self) -> int:
@@ -113,7 +118,7 @@ class LabelStats:
     @property
     def min(self) -> int | None:
         candidates = [min(self.outside)] if self.outside else []
-        seen = np.flatnonzero(self.counts)
+        seen = self.class_counts.seen_ids()
         if seen.size:
             candidates.append(int(seen[0]))
         return min(candidates) if candidates else None
@@ -121,7 +126,7 @@ class LabelStats:
     @property
     def max(self) -> int | None:
         candidates = [max(self.outside)] if self.outside else []
-        seen = np.flatnonzero(self.counts)
+        seen = self.class_counts.seen_ids()
         if seen.size:
             candidates.append(int(seen[-1]))
         return max(candidates) if candidates else None
@@ -129,11 +134,11 @@ class LabelStats:
     @property
     def distinct(self) -> int:
         """Exact number of distinct integer label values, in range or not."""
-        return int(np.count_nonzero(self.counts)) + len(self.outside)
+        return self.classes_seen + len(self.outside)
 
     @property
     def classes_seen(self) -> int:
-        return int(np.count_nonzero(self.counts))
+        return int(self.class_counts.seen_ids().size)
 
     @property
     def above_range(self) -> collections.Counter:
@@ -196,19 +201,25 @@ class LabelStats:
         low = max(min(0, self.min if self.min is not None else 0), -n)
         high = min(max(n, (self.max if self.max is not None else 0) + 1), 2 * n)
         edges = _aligned_edges(low, high, (0, n))
-        ids = np.flatnonzero(counts)
+        # In-range ids: bin sums from a running total of the dense counts (bins
+        # start on whole ids, edges fall on 0 and n), no per-id float arrays.
+        starts = np.clip(np.ceil(edges), 0, n).astype(np.int64)
+        running = np.concatenate([[0], np.cumsum(counts)])
+        bins = running[starts[1:]] - running[starts[:-1]]
         outside = np.array(list(self.outside), dtype=np.float64)
-        values = np.concatenate([ids.astype(np.float64), outside])
-        weights = np.concatenate([counts[ids], np.array(list(self.outside.values()))])
-        bins = np.histogram(values, bins=edges, weights=weights)[0].astype(np.int64)
+        weights = np.array(list(self.outside.values()), dtype=np.int64)
+        plotted = (outside >= low) & (outside <= high)
+        bins += np.histogram(outside[plotted], edges, weights=weights[plotted])[
+            0
+        ].astype(np.int64)
         return {
             "rank_frequency": rank_frequency,
             "id_histogram": {
                 "edges": edges.tolist(),
                 "counts": bins.tolist(),
                 "num_classes": n,
-                "beyond_low": int(weights[values < low].sum()),
-                "beyond_high": int(weights[values > high].sum()),
+                "beyond_low": int(weights[outside < low].sum()),
+                "beyond_high": int(weights[outside > high].sum()),
             },
         }
 
@@ -257,14 +268,7 @@ class LabelStats:
         n = self.spec.num_classes
         inside = (ids >= 0) & (ids < n)
         in_range = ids[inside]
-        if in_range.size:
-            if self.class_counts is None:
-                self.class_counts = np.zeros(n, dtype=np.int64)
-            if n <= 8 * in_range.size:
-                self.class_counts += np.bincount(in_range, minlength=n)
-            else:  # few ids over many classes: don't build an n-long array per batch
-                unique, counts = np.unique(in_range, return_counts=True)
-                self.class_counts[unique] += counts
+        self.class_counts.add(in_range)
         if in_range.size < ids.size:
             unique, counts = np.unique(ids[~inside], return_counts=True)
             self.outside.update(
@@ -289,11 +293,7 @@ class LabelStats:
         self.examples += other.examples
         self.missing += other.missing
         self.values_per_example.update(other.values_per_example)
-        if other.class_counts is not None:
-            if self.class_counts is None:
-                self.class_counts = other.class_counts.copy()
-            else:
-                self.class_counts += other.class_counts
+        self.class_counts.merge(other.class_counts)
         self.outside.update(other.outside)
         self.non_integer += other.non_integer
         self.not_in_vocabulary.update(other.not_in_vocabulary)

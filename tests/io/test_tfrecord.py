@@ -56,3 +56,15 @@ def test_decode_keeps_record_indices(tmp_path):
         (8, 2),
     ]
     assert batches[2].records.column(0).to_pylist() == [[8], [9]]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 13, 64])
+def test_frames_cut_across_chunk_boundaries(tmp_path, monkeypatch, chunk):
+    records = [bytes([i]) * (i * 3) for i in range(40)]  # 0 to 117 bytes
+    for compress in (True, False):
+        path = str(tmp_path / f"data-{compress}")
+        tfrecord.write_records(path, records, compress=compress)
+        monkeypatch.setattr(tfrecord, "CHUNK_SIZE", chunk)
+        batches = list(tfrecord.read_batches(path, 16))
+        assert [len(b) for b in batches] == [16, 16, 8]
+        assert [r for b in batches for r in b] == records

@@ -1,0 +1,75 @@
+"""Exact counts of class ids in [0, n): sparse while few ids are seen, dense once many.
+
+A batch over 10M classes touches a few thousand of them. A dense int64 array per
+partial accumulator would cost 80 MB each, and a runner may hold one per bundle
+before merging (seen here: 24 GB on 10M classes). Sparse (sorted ids, counts) costs
+16 bytes per seen id; past DENSE_SHARE of n that is more than the dense array's
+8 bytes per class would cost, so the counts turn dense.
+"""
+
+import numpy as np
+
+# Seen ids per class past which a dense array is smaller than the sparse pairs.
+DENSE_SHARE = 1 / 16
+
+
+class ClassCounts:
+    def __init__(self, num_classes: int):
+        self.num_classes = num_classes
+        self._dense: np.ndarray | None = None
+        self._ids = np.empty(0, dtype=np.int64)
+        self._counts = np.empty(0, dtype=np.int64)
+
+    def add(self, ids: np.ndarray) -> None:
+        """Counts ids, all within [0, num_classes)."""
+        if ids.size == 0:
+            return
+        if self._dense is not None and self.num_classes <= 8 * ids.size:
+            self._dense += np.bincount(ids, minlength=self.num_classes)
+            return
+        unique, counts = np.unique(ids, return_counts=True)
+        self._add_pairs(unique, counts)
+
+    def merge(self, other: "ClassCounts") -> None:
+        if other._dense is not None:
+            self._densify()
+            self._dense += other._dense
+        else:
+            self._add_pairs(other._ids, other._counts)
+
+    def seen_ids(self) -> np.ndarray:
+        """Sorted ids counted at least once, without building a dense array."""
+        if self._dense is not None:
+            return np.flatnonzero(self._dense)
+        return self._ids[self._counts > 0]
+
+    def array(self) -> np.ndarray:
+        """The dense counts (a new array while sparse)."""
+        if self._dense is not None:
+            return self._dense
+        dense = np.zeros(self.num_classes, dtype=np.int64)
+        dense[self._ids] = self._counts
+        return dense
+
+    def _add_pairs(self, ids: np.ndarray, counts: np.ndarray) -> None:
+        if ids.size == 0:
+            return
+        if self._dense is not None:
+            self._dense[ids] += counts
+            return
+        merged, inverse = np.unique(
+            np.concatenate([self._ids, ids]), return_inverse=True
+        )
+        self._ids = merged
+        self._counts = np.bincount(
+            inverse,
+            weights=np.concatenate([self._counts, counts]),
+            minlength=len(merged),
+        ).astype(np.int64)
+        if len(merged) > DENSE_SHARE * self.num_classes:
+            self._densify()
+
+    def _densify(self) -> None:
+        if self._dense is None:
+            self._dense = self.array()
+            self._ids = self._counts = np.empty(0, dtype=np.int64)

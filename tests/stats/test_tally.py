@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+
+from pipeline.stats import tally
+
+
+@pytest.mark.parametrize("num_classes", [10, 1000, 10_000_000])
+def test_sparse_dense_and_merged_agree(num_classes):
+    rng = np.random.default_rng(0)
+    parts = [
+        rng.integers(0, min(num_classes, 5000), size) for size in (3, 700, 4000, 1)
+    ]
+    one = tally.ClassCounts(num_classes)
+    for part in parts:
+        one.add(part)
+    merged = tally.ClassCounts(num_classes)
+    for part in reversed(parts):
+        piece = tally.ClassCounts(num_classes)
+        piece.add(part)
+        merged.merge(piece)
+    expected = np.bincount(np.concatenate(parts), minlength=num_classes)
+    assert np.array_equal(one.array(), expected)
+    assert np.array_equal(merged.array(), expected)
+    assert np.array_equal(merged.seen_ids(), np.flatnonzero(expected))
+
+
+def test_stays_sparse_over_many_classes_and_turns_dense_when_full():
+    counts = tally.ClassCounts(10_000_000)
+    counts.add(np.arange(1000))
+    assert counts._dense is None  # 1000 pairs, not an 80 MB array
+    small = tally.ClassCounts(100)
+    small.add(np.arange(60))
+    assert small._dense is not None and small.array().sum() == 60
