@@ -7,15 +7,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import cli, config, validate
 from pipeline.io import files
 
-DATAFLOW = [
-    "--runner=DataflowRunner",
-    "--project=my-project",
-    "--region=us-central1",
-    "--temp_location=gs://my-bucket/tmp",
-    "--no_auth",
-    "--dry_run=True",
-    "--sdk_location=container",
-]
+from workspace import DATAFLOW
 
 
 @pytest.mark.parametrize("mode", [[], ["--labels-only"]], ids=["full", "labels-only"])

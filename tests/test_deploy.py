@@ -11,16 +11,9 @@ import yaml
 
 from pipeline import cli
 
+from workspace import DATAFLOW
+
 DEPLOY = pathlib.Path(__file__).resolve().parents[1] / "deploy"
-DATAFLOW = [
-    "--runner=DataflowRunner",
-    "--project=my-project",
-    "--region=us-central1",
-    "--temp_location=gs://my-bucket/tmp",
-    "--no_auth",
-    "--dry_run=True",
-    "--sdk_location=container",
-]
 # Flags a template cannot use: help, and tracebacks on the launcher's console.
 NOT_PARAMETERS = {"help", "debug"}
 

@@ -7,6 +7,18 @@ import pyarrow as pa
 
 from pipeline import cli, synthetic
 
+# Dataflow options that translate a job offline: dry run, no credentials. A bucket
+# name Beam finds malformed makes it look one up over the network, so: my-bucket.
+DATAFLOW = [
+    "--runner=DataflowRunner",
+    "--project=my-project",
+    "--region=us-central1",
+    "--temp_location=gs://my-bucket/tmp",
+    "--no_auth",
+    "--dry_run=True",
+    "--sdk_location=container",
+]
+
 
 class Workspace:
     """A temporary folder with helpers to write data and configs and run the CLI."""
