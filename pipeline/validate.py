@@ -143,18 +143,25 @@ def _read_model_files(model: config.ModelConfig) -> checks.artifacts.ModelFiles:
     return checks.artifacts.ModelFiles(**found)
 
 
-def _write_frequency_files(request, folder, label_stats) -> None:
-    """The unigram counts of every model, and a remapping where ids need one."""
+def _write_frequency_files(request, folder, label_stats, anomalies) -> None:
+    """The unigram counts of every model, and a remapping where ids need one.
+
+    The remapping is what would make the log-uniform sampler fit; the
+    SAMPLER_FREQUENCY_ORDER check already measured by how much, so its details
+    decide (the fit is a sort over num_classes: done once).
+    """
     from pipeline.checks import diagnoses
     from pipeline.stats import frequency
 
+    gains = {
+        a.model: a.details["distance"] - a.details["distance_remapped"]
+        for a in anomalies
+        if a.code == "SAMPLER_FREQUENCY_ORDER"
+    }
     for model in request.models:
         counts = label_stats[(request.training_split, checks.spec_of(model))].counts
         folder.write(unigram_name(model.name), _lines(counts))
-        # The remapping is what would make the log-uniform sampler fit.
-        if model.sampler != "log_uniform":
-            continue
-        if frequency.fit(counts).gain > diagnoses.REMAP_GAIN:
+        if gains.get(model.name, 0.0) > diagnoses.REMAP_GAIN:
             new_ids = frequency.remapping(counts)
             old_ids = np.arange(len(new_ids))
             folder.write(remap_name(model.name), _lines(old_ids, new_ids))
@@ -251,7 +258,7 @@ def _conclude(request, folder, staging, started, model_files, counters) -> Outco
             "unigram": {m.name: unigram_name(m.name) for m in request.models},
         },
     }
-    _write_frequency_files(request, folder, label_stats)
+    _write_frequency_files(request, folder, label_stats, anomalies)
     for split in names:
         folder.write(statistics_name(split), statistics[split].SerializeToString())
     folder.write("schema.pbtxt", schema.to_text(inferred))
