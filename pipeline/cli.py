@@ -1,6 +1,7 @@
 """The `classgate` command line: main(argv) -> exit code.
 
     classgate validate ...            scan, check, report
+    classgate conclude --output DIR   the report of a `validate --no-wait` job
     classgate train ...               validate (or reuse --report), train only on a pass
     classgate run --report R -- CMD   start any trainer, only on a matching pass
 
@@ -92,6 +93,11 @@ def _add_validation_args(parser, config_required=True) -> None:
     parser.add_argument(
         "--quiet", action="store_true", help="no progress line, even on a terminal"
     )
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="submit the job and exit; `classgate conclude` gives the verdict later",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and logs")
 
 
@@ -131,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--learning-rate", type=float, help="overrides the config's learning_rate"
     )
+    conclude = commands.add_parser(
+        "conclude",
+        allow_abbrev=False,
+        help="the verdict of a `validate --no-wait` run whose job has finished",
+    )
+    conclude.add_argument("--output", required=True, metavar="DIR")
+    conclude.add_argument("--junit-xml", metavar="FILE")
+    conclude.add_argument("--debug", action="store_true")
     run = commands.add_parser(
         "run",
         allow_abbrev=False,
@@ -165,6 +179,8 @@ def main(argv=None) -> int:
             return _validate(args, beam_args)
         if args.command == "train":
             return _train(args, beam_args)
+        if args.command == "conclude":
+            return _conclude(args, beam_args)
         return _run(args, beam_args, command)
     except gate.GateClosed as closed:
         print(f"classgate: gate closed: {closed}", file=sys.stderr)
@@ -200,6 +216,22 @@ def _validate(args, beam_args) -> int:
     if outcome.status == "dry-run":
         print("classgate: dry run: the pipeline was translated; nothing was validated")
         return EXIT_PASS
+    if outcome.status == "submitted":
+        print(
+            "classgate: submitted; when the job has finished, run "
+            f"`classgate conclude --output {args.output}` for the verdict"
+        )
+        return EXIT_PASS
+    return EXIT_PASS if outcome.status == "pass" else EXIT_FAIL
+
+
+def _conclude(args, beam_args) -> int:
+    from pipeline import errors, validate
+
+    if beam_args:
+        raise errors.InputError(f"conclude: unexpected argument {beam_args[0]!r}")
+    outcome = validate.conclude(args.output)
+    _publish(outcome, args)
     return EXIT_PASS if outcome.status == "pass" else EXIT_FAIL
 
 
@@ -208,6 +240,10 @@ def _train(args, beam_args) -> int:
 
     patterns = _patterns(args) or None
     models = config.load(args.model_config) if args.model_config else None
+    if args.no_wait:
+        raise errors.InputError(
+            "train waits for its validation: --no-wait is for validate"
+        )
     folder = output.OutputFolder(args.output)
     folder.prepare()
     for name in TRAINING_OUTPUTS:
@@ -322,6 +358,7 @@ def _run_validation(args, beam_args, patterns, models):
         baseline_schema=args.baseline_schema,
         strict=args.strict,
         beam_args=tuple(beam_args),
+        wait=not args.no_wait,
     )
     # Beam's SDK worker prints a failing bundle's traceback to stderr; classgate
     # reports the error itself, as one line, unless --debug asks for everything.
@@ -330,7 +367,7 @@ def _run_validation(args, beam_args, patterns, models):
         outcome = validate.run(request)
     if os.environ.get(progress.ENABLED) == "1":
         sys.stderr.write("\n")  # end the status line
-    if outcome.status != "dry-run":
+    if outcome.status not in ("dry-run", "submitted"):
         _publish(outcome, args)
     return outcome
 

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 import pydantic
 import yaml
+from apache_beam.io.filesystem import BeamIOError, CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline import errors
 
@@ -102,12 +104,14 @@ def fingerprint(models: Sequence[ModelConfig]) -> str:
 
 def _load_file(path: str) -> list[ModelConfig]:
     try:
-        with open(path, encoding="utf-8") as f:
-            document = yaml.safe_load(f)
-    except OSError as e:
-        raise errors.InputError(
-            f"{path}: cannot read model config: {e.strerror}"
-        ) from e
+        # Beam's filesystems: a config may live on gs:// (a Flex Template's does).
+        with FileSystems.open(
+            path, compression_type=CompressionTypes.UNCOMPRESSED
+        ) as f:
+            document = yaml.safe_load(f.read().decode("utf-8"))
+    except (OSError, BeamIOError, UnicodeDecodeError) as e:
+        reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
+        raise errors.InputError(f"{path}: cannot read model config: {reason}") from e
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = f" (line {where.line + 1})" if where else ""

@@ -14,8 +14,9 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import errors
 
 REPORT = "report.json"
-# Removed when a run starts, so nothing of an earlier verdict survives a crash.
-VERDICT_FILES = (REPORT, "report.md", "report.html")
+# Removed when a run starts, so nothing of an earlier verdict (or an earlier
+# submitted run waiting for `conclude`) survives a crash.
+VERDICT_FILES = (REPORT, "report.md", "report.html", "pending.json")
 
 
 class OutputFolder:
@@ -76,6 +77,10 @@ def write_atomic(path: str, content: bytes | str | Iterable[bytes | str]) -> str
         FileSystems.delete([path])
     FileSystems.rename([temporary], [path])
     return path
+
+
+def exists(path: str) -> bool:
+    return FileSystems.exists(path)
 
 
 def read(path: str) -> bytes:

@@ -17,7 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 from apache_beam.runners.runner import PipelineState
 
 import pipeline
-from pipeline import checks, config, output, schema, transforms
+from pipeline import checks, config, errors, output, schema, transforms
 from pipeline.checks.anomaly import Anomaly, Severity
 from pipeline.io import files
 from pipeline.report import html, markdown
@@ -34,6 +34,9 @@ class Request:
     baseline_schema: str | None = None
     strict: bool = False
     beam_args: tuple[str, ...] = ()
+    # False: submit the job and leave the verdict to `conclude` (a Flex Template's
+    # launcher does not wait for the job it starts).
+    wait: bool = True
 
     @property
     def training_split(self) -> str:
@@ -50,9 +53,15 @@ class Request:
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    status: str  # "pass", "fail", or "dry-run" when the runner only translated the job
+    # "pass", "fail"; "dry-run" when the runner only translated the job;
+    # "submitted" when the verdict waits for `conclude`.
+    status: str
     anomalies: tuple[Anomaly, ...] = ()
     report: dict | None = None
+
+
+# Written by a run submitted without waiting; `conclude` turns it into the verdict.
+PENDING = "pending.json"
 
 
 def unigram_name(model: str) -> str:
@@ -108,11 +117,16 @@ def run(request: Request) -> Outcome:
     folder = output.OutputFolder(request.output)
     folder.prepare()
     staging = folder.staging()
+    submitted = False
     try:
         options = PipelineOptions(list(request.beam_args))
         root = beam.Pipeline(options=options)
         build(root, request, staging)
         result = root.run()
+        if not request.wait and not options.view_as(TestOptions).dry_run:
+            folder.write(PENDING, json.dumps(_pending(request, staging, started)))
+            submitted = True
+            return Outcome("submitted")
         result.wait_until_finish()
         if options.view_as(TestOptions).dry_run:
             return Outcome("dry-run")
@@ -121,7 +135,83 @@ def run(request: Request) -> Outcome:
         counters = transforms.counters(result)
         return _conclude(request, folder, staging, started, model_files, counters)
     finally:
-        folder.remove(staging)
+        if not submitted:
+            folder.remove(staging)
+
+
+def conclude(output_path: str) -> Outcome:
+    """The verdict of a run submitted with wait=False, once its job has finished.
+
+    Reads what the job staged in the output folder; raises InputError when the
+    folder holds no submitted run, or the job has not (or not successfully)
+    finished: its results are missing.
+    """
+    folder = output.OutputFolder(output_path)
+    pending_path = folder.join(PENDING)
+    try:
+        pending = json.loads(output.read(pending_path))
+    except Exception as e:  # no such file, unreadable, not JSON
+        raise errors.InputError(
+            f"{pending_path}: no submitted run to conclude here ({e})"
+        ) from e
+    request = _request_of(pending)
+    staging = pending["staging"]
+    missing = [
+        path for path in _staged_paths(request, staging) if not output.exists(path)
+    ]
+    if missing:
+        raise errors.InputError(
+            f"{output_path}: the job has not finished, or failed: no {missing[0]}"
+        )
+    model_files = {m.name: _read_model_files(m) for m in request.models}
+    outcome = _conclude(request, folder, staging, pending["started"], model_files, {})
+    folder.remove(staging)
+    folder.remove(pending_path)
+    return outcome
+
+
+def _pending(request: Request, staging: str, started: str) -> dict:
+    """What `conclude` needs to rebuild the request, written beside the staging."""
+    return {
+        "staging": staging,
+        "started": started,
+        "splits": [{"name": s.name, **s.describe()} for s in request.splits],
+        "models": [m.model_dump() for m in request.models],
+        "labels_only": request.labels_only,
+        "baseline_schema": request.baseline_schema,
+        "strict": request.strict,
+    }
+
+
+def _request_of(pending: dict) -> Request:
+    splits = tuple(
+        files.Split(
+            s["name"],
+            tuple(s["patterns"]),
+            s["format"],
+            tuple(files.DataFile(**f) for f in s["files"]),
+        )
+        for s in pending["splits"]
+    )
+    return Request(
+        splits=splits,
+        models=tuple(config.ModelConfig.model_validate(m) for m in pending["models"]),
+        output="",
+        labels_only=pending["labels_only"],
+        baseline_schema=pending["baseline_schema"],
+        strict=pending["strict"],
+    )
+
+
+def _staged_paths(request: Request, staging: str) -> list[str]:
+    """Every file the job writes into the staging folder."""
+    paths = []
+    for split_index, _ in enumerate(request.splits):
+        for spec_index, _ in enumerate(request.specs):
+            paths.append(f"{staging}/labels-{split_index}-{spec_index}.pkl")
+        if not request.labels_only:
+            paths.append(f"{staging}/stats-{split_index}.pb")
+    return paths
 
 
 def _read_model_files(model: config.ModelConfig) -> checks.artifacts.ModelFiles:

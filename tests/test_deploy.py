@@ -14,8 +14,9 @@ from pipeline import cli
 from workspace import DATAFLOW
 
 DEPLOY = pathlib.Path(__file__).resolve().parents[1] / "deploy"
-# Flags a template cannot use: help, and tracebacks on the launcher's console.
-NOT_PARAMETERS = {"help", "debug"}
+# Flags a template cannot use: help, and tracebacks on the launcher's console;
+# no_wait, which the launcher always passes.
+NOT_PARAMETERS = {"help", "debug", "no_wait"}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_launch_turns_parameters_into_classgate_flags(launch):
         ]
     )
     assert argv == [
-        "validate",
+        *("validate", "--no-wait"),  # the launcher does not wait for the job
         *("--data", "gs://my-bucket/a-*", "--data", "gs://my-bucket/b-*"),
         *("--split", "eval=gs://my-bucket/eval-*"),
         *("--model-config", "/template/m.yaml"),

@@ -20,7 +20,8 @@ SWITCHES = (
 
 def to_cli(args: list[str]) -> list[str]:
     """The `classgate` argv for the launcher's arguments."""
-    argv = ["validate"]
+    # The launcher does not wait for the job: `classgate conclude` gives the verdict.
+    argv = ["validate", "--no-wait"]
     for arg in args:
         name, _, value = arg.removeprefix("--").partition("=")
         flag = "--" + name.replace("_", "-")

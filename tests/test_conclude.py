@@ -1,0 +1,83 @@
+"""A run submitted without waiting (a Flex Template launch) and its later verdict."""
+
+import json
+
+from pipeline import cli
+
+
+def test_submit_then_conclude(ws, capsys):
+    pattern = ws.labels(list(range(10)) * 3 + [12])
+    out = ws.root / "out"
+    junit = ws.root / "junit.xml"
+    code = cli.main(
+        [
+            "validate",
+            "--data",
+            pattern,
+            "--model-config",
+            ws.model(10),
+            "--output",
+            str(out),
+            "--no-wait",
+        ]
+    )
+    assert code == 0
+    assert "classgate conclude --output" in capsys.readouterr().out
+    assert (out / "pending.json").exists() and not (out / "report.json").exists()
+    assert cli.main(["conclude", "--output", str(out), "--junit-xml", str(junit)]) == 1
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "fail"
+    assert "LABEL_ABOVE_RANGE" in [a["code"] for a in report["anomalies"]]
+    assert report["labels"]["train"]["label"]["examples"] == 31
+    assert junit.exists() and (out / "report.html").exists()
+    assert not (out / "pending.json").exists() and not list(out.glob(".classgate-*"))
+
+
+def test_conclude_without_a_submitted_run(ws, capsys):
+    code = cli.main(["conclude", "--output", str(ws.root / "nothing")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no submitted run to conclude" in err
+    assert err.count("\n") == 1
+
+
+def test_conclude_before_the_job_finished(ws, capsys):
+    pattern = ws.labels([0, 1, 2])
+    out = ws.root / "out"
+    assert (
+        cli.main(
+            [
+                "validate",
+                "--data",
+                pattern,
+                "--model-config",
+                ws.model(3),
+                "--output",
+                str(out),
+                "--no-wait",
+                "--labels-only",
+            ]
+        )
+        == 0
+    )
+    staged = json.loads((out / "pending.json").read_text())["staging"]
+    for result in (out / staged.rsplit("/", 1)[-1]).iterdir():
+        result.unlink()  # as if the job were still running
+    capsys.readouterr()
+    assert cli.main(["conclude", "--output", str(out)]) == 2
+    assert "has not finished, or failed" in capsys.readouterr().err
+
+
+def test_train_does_not_take_no_wait(ws, capsys):
+    code = cli.main(
+        [
+            "train",
+            "--data",
+            ws.labels([0, 1]),
+            "--model-config",
+            ws.model(2),
+            "--output",
+            str(ws.root / "o"),
+            "--no-wait",
+        ]
+    )
+    assert code == 2 and "--no-wait is for validate" in capsys.readouterr().err
