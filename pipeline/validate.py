@@ -79,6 +79,16 @@ def statistics_name(split: str) -> str:
     return f"statistics/Split-{split}/FeatureStats.pb"
 
 
+def _label_stats_path(staging: str, split_index: int, spec_index: int) -> str:
+    """Where the job stages one split's statistics of one label spec."""
+    return f"{staging}/labels-{split_index}-{spec_index}.pkl"
+
+
+def _tfdv_stats_path(staging: str, split_index: int) -> str:
+    """Where the job stages one split's TFDV statistics (full mode)."""
+    return f"{staging}/stats-{split_index}.pb"
+
+
 def build(root: beam.Pipeline, request: Request, staging: str) -> None:
     """Adds the reads, label statistics and (full mode) TFDV statistics to `root`."""
     labels = tuple(dict.fromkeys(m.label_feature for m in request.models))
@@ -89,7 +99,7 @@ def build(root: beam.Pipeline, request: Request, staging: str) -> None:
         )
         for spec_index, spec in enumerate(specs):
             step = f"[{split.name}][{_spec_name(spec, specs)}]"
-            path = f"{staging}/labels-{split_index}-{spec_index}.pkl"
+            path = _label_stats_path(staging, split_index, spec_index)
             _ = (
                 batches
                 | f"LabelStats{step}"
@@ -104,7 +114,7 @@ def build(root: beam.Pipeline, request: Request, staging: str) -> None:
                 | f"TFDVStats[{split.name}]" >> schema.generate_statistics()
                 | f"WriteTFDVStats[{split.name}]"
                 >> transforms.WriteResult(
-                    f"{staging}/stats-{split_index}.pb", transforms.encode_proto
+                    _tfdv_stats_path(staging, split_index), transforms.encode_proto
                 )
             )
 
@@ -208,9 +218,9 @@ def _staged_paths(request: Request, staging: str) -> list[str]:
     paths = []
     for split_index, _ in enumerate(request.splits):
         for spec_index, _ in enumerate(request.specs):
-            paths.append(f"{staging}/labels-{split_index}-{spec_index}.pkl")
+            paths.append(_label_stats_path(staging, split_index, spec_index))
         if not request.labels_only:
-            paths.append(f"{staging}/stats-{split_index}.pb")
+            paths.append(_tfdv_stats_path(staging, split_index))
     return paths
 
 
@@ -274,7 +284,7 @@ def _conclude(request, folder, staging, started, model_files, counters) -> Outco
     label_stats = {}
     for split_index, split in enumerate(names):
         for spec_index, spec in enumerate(specs):
-            path = f"{staging}/labels-{split_index}-{spec_index}.pkl"
+            path = _label_stats_path(staging, split_index, spec_index)
             label_stats[(split, spec)] = pickle.loads(output.read(path))
 
     statistics = {}
@@ -289,7 +299,7 @@ def _conclude(request, folder, staging, started, model_files, counters) -> Outco
             from tensorflow_metadata.proto.v0 import statistics_pb2
 
             statistics[split] = statistics_pb2.DatasetFeatureStatisticsList.FromString(
-                output.read(f"{staging}/stats-{split_index}.pb")
+                output.read(_tfdv_stats_path(staging, split_index))
             )
 
     anomalies = checks.evaluate(

@@ -122,12 +122,14 @@ def check_splits(
 ) -> list[Anomaly]:
     """Classes that one split has and the training split has not, and back."""
     found = []
-    train_seen = set(train.outside) | set(train.counts.nonzero()[0].tolist())
-    other_seen = set(other.outside) | set(other.counts.nonzero()[0].tolist())
+    train_seen = set(train.outside) | set(train.class_counts.seen_ids().tolist())
+    other_seen = set(other.outside) | set(other.class_counts.seen_ids().tolist())
     new = sorted(other_seen - train_seen)
     if new:
+        # Dense counts once: the property builds them anew while the tally is sparse.
+        other_counts = other.counts
         examples = sum(
-            other.outside[v] if v in other.outside else int(other.counts[v])
+            other.outside[v] if v in other.outside else int(other_counts[v])
             for v in new
         )
         found.append(
