@@ -98,7 +98,24 @@ def _add_validation_args(parser, config_required=True) -> None:
         action="store_true",
         help="submit the job and exit; `classgate conclude` gives the verdict later",
     )
+    parser.add_argument(
+        "--classes-per-range",
+        type=_positive_int,
+        metavar="N",
+        help="classes per key range of the per-class counts, each range combined "
+        "apart (default 1048576: 8 MiB per range)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and logs")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -359,6 +376,11 @@ def _run_validation(args, beam_args, patterns, models):
         strict=args.strict,
         beam_args=tuple(beam_args),
         wait=not args.no_wait,
+        **(
+            {"class_range_width": args.classes_per_range}
+            if args.classes_per_range
+            else {}
+        ),
     )
     # Beam's SDK worker prints a failing bundle's traceback to stderr; classgate
     # reports the error itself, as one line, unless --debug asks for everything.

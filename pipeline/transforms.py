@@ -46,28 +46,55 @@ class ReadSplit(beam.PTransform):
         )
 
 
-class LabelStatsCombineFn(beam.CombineFn):
-    """Beam adapter for the Beam-free `LabelStatsCombiner`."""
+class TallyLabels(beam.DoFn):
+    """A batch -> its `LabelStats`, and (tagged CLASSES) its class counts by key range.
 
-    def __init__(self, spec: label.LabelSpec):
-        self._combiner = label.LabelStatsCombiner(spec)
+    The class counts leave the statistics here so that each key range is combined
+    apart, on whichever worker holds that key: no accumulator holds all classes.
+    """
+
+    CLASSES = "classes"
+
+    def __init__(self, spec: label.LabelSpec, range_width: int):
+        self._spec = spec
+        self._range_width = range_width
         self._missing = Metrics.counter(progress.NAMESPACE, "missing_labels")
         self._outside = Metrics.counter(progress.NAMESPACE, "out_of_range_labels")
 
-    def create_accumulator(self):
-        return self._combiner.create_accumulator()
+    def process(self, batch: label.LocatedBatch):
+        stats = label.LabelStats(self._spec)
+        self._outside.inc(stats.add_batch(batch))
+        self._missing.inc(stats.missing)
+        for keyed in stats.take_class_counts(self._range_width):
+            yield beam.pvalue.TaggedOutput(self.CLASSES, keyed)
+        yield stats
 
-    def add_input(self, accumulator, batch):
-        missing = accumulator.missing
-        self._outside.inc(accumulator.add_batch(batch))
-        self._missing.inc(accumulator.missing - missing)
+
+class MergeFn(beam.CombineFn):
+    """Combines values that merge into one another (LabelStats, ClassCounts).
+
+    `empty` makes the starting accumulator; inputs are never changed.
+    """
+
+    def __init__(self, empty):
+        self._empty = empty
+
+    def create_accumulator(self):
+        return self._empty()
+
+    def add_input(self, accumulator, value):
+        accumulator.merge(value)
         return accumulator
 
     def merge_accumulators(self, accumulators):
-        return self._combiner.merge_accumulators(accumulators)
+        accumulators = iter(accumulators)
+        merged = next(accumulators, None) or self._empty()
+        for accumulator in accumulators:
+            merged.merge(accumulator)
+        return merged
 
     def extract_output(self, accumulator):
-        return self._combiner.extract_output(accumulator)
+        return accumulator
 
 
 class WriteResult(beam.PTransform):
@@ -82,13 +109,31 @@ class WriteResult(beam.PTransform):
         return pcoll | "Write" >> beam.Map(_write_file, self._path, self._encode)
 
 
+class WriteKeyedResults(beam.PTransform):
+    """Writes each (key, value) of a PCollection to `path_of(key)`."""
+
+    def __init__(self, path_of, encode):
+        super().__init__()
+        self._path_of = path_of
+        self._encode = encode
+
+    def expand(self, pcoll):
+        return pcoll | "Write" >> beam.Map(_write_keyed, self._path_of, self._encode)
+
+
+def _write_keyed(keyed, path_of, encode):
+    key, value = keyed
+    _write_file(value, path_of(key), encode)
+
+
 def _write_file(element, path, encode):
     with FileSystems.create(path) as f:
         f.write(encode(element))
 
 
-def encode_label_stats(stats: label.LabelStats) -> bytes:
-    return pickle.dumps(stats, protocol=pickle.HIGHEST_PROTOCOL)
+def encode_pickle(value) -> bytes:
+    """LabelStats and ClassCounts: plain objects of numpy arrays and counters."""
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def encode_proto(message) -> bytes:

@@ -8,6 +8,7 @@ and the outputs are written atomically with report.json last.
 
 import dataclasses
 import datetime
+import functools
 import json
 import pickle
 
@@ -21,6 +22,7 @@ from pipeline import checks, config, errors, output, schema, transforms
 from pipeline.checks.anomaly import Anomaly, Severity
 from pipeline.io import files
 from pipeline.report import html, markdown
+from pipeline.stats import label, tally
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Request:
     # False: submit the job and leave the verdict to `conclude` (a Flex Template's
     # launcher does not wait for the job it starts).
     wait: bool = True
+    # Classes per key range of the per-class counts, each range combined apart.
+    class_range_width: int = tally.RANGE_WIDTH
 
     @property
     def training_split(self) -> str:
@@ -84,6 +88,13 @@ def _label_stats_path(staging: str, split_index: int, spec_index: int) -> str:
     return f"{staging}/labels-{split_index}-{spec_index}.pkl"
 
 
+def _class_counts_path(
+    staging: str, split_index: int, spec_index: int, range_index: int
+) -> str:
+    """Where the job stages one key range of a label spec's class counts."""
+    return f"{staging}/classes-{split_index}-{spec_index}-{range_index}.pkl"
+
+
 def _tfdv_stats_path(staging: str, split_index: int) -> str:
     """Where the job stages one split's TFDV statistics (full mode)."""
     return f"{staging}/stats-{split_index}.pb"
@@ -99,13 +110,35 @@ def build(root: beam.Pipeline, request: Request, staging: str) -> None:
         )
         for spec_index, spec in enumerate(specs):
             step = f"[{split.name}][{_spec_name(spec, specs)}]"
-            path = _label_stats_path(staging, split_index, spec_index)
+            width = request.class_range_width
+            tallied = batches | f"TallyLabels{step}" >> beam.ParDo(
+                transforms.TallyLabels(spec, width)
+            ).with_outputs(transforms.TallyLabels.CLASSES, main="stats")
             _ = (
-                batches
+                tallied.stats
                 | f"LabelStats{step}"
-                >> beam.CombineGlobally(transforms.LabelStatsCombineFn(spec))
+                >> beam.CombineGlobally(
+                    transforms.MergeFn(functools.partial(label.LabelStats, spec))
+                )
                 | f"WriteLabelStats{step}"
-                >> transforms.WriteResult(path, transforms.encode_label_stats)
+                >> transforms.WriteResult(
+                    _label_stats_path(staging, split_index, spec_index),
+                    transforms.encode_pickle,
+                )
+            )
+            _ = (
+                tallied[transforms.TallyLabels.CLASSES]
+                | f"ClassCounts{step}"
+                >> beam.CombinePerKey(
+                    transforms.MergeFn(functools.partial(tally.ClassCounts, width))
+                )
+                | f"WriteClassCounts{step}"
+                >> transforms.WriteKeyedResults(
+                    functools.partial(
+                        _class_counts_path, staging, split_index, spec_index
+                    ),
+                    transforms.encode_pickle,
+                )
             )
         if not request.labels_only:
             _ = (
@@ -190,6 +223,7 @@ def _pending(request: Request, staging: str, started: str) -> dict:
         "labels_only": request.labels_only,
         "baseline_schema": request.baseline_schema,
         "strict": request.strict,
+        "class_range_width": request.class_range_width,
     }
 
 
@@ -210,6 +244,7 @@ def _request_of(pending: dict) -> Request:
         labels_only=pending["labels_only"],
         baseline_schema=pending["baseline_schema"],
         strict=pending["strict"],
+        class_range_width=pending["class_range_width"],
     )
 
 
@@ -278,14 +313,31 @@ def _lines(*columns: np.ndarray, chunk: int = 1 << 20):
         yield "\n".join(map("\t".join, rows)) + "\n"
 
 
+def _staged_label_stats(request: Request, staging: str) -> dict:
+    """(split, spec) -> LabelStats, with the class counts of every key range back."""
+    found = {}
+    width = request.class_range_width
+    for split_index, split in enumerate(request.splits):
+        for spec_index, spec in enumerate(request.specs):
+            path = _label_stats_path(staging, split_index, spec_index)
+            stats = pickle.loads(output.read(path))
+            pieces = []
+            for index in sorted(stats.class_ranges):
+                path = _class_counts_path(staging, split_index, spec_index, index)
+                if not output.exists(path):
+                    raise errors.InputError(
+                        f"the job's results are incomplete: no {path}"
+                    )
+                pieces.append((index, pickle.loads(output.read(path))))
+            stats.put_class_counts(width, pieces)
+            found[(split.name, spec)] = stats
+    return found
+
+
 def _conclude(request, folder, staging, started, model_files, counters) -> Outcome:
     specs = request.specs
     names = [s.name for s in request.splits]
-    label_stats = {}
-    for split_index, split in enumerate(names):
-        for spec_index, spec in enumerate(specs):
-            path = _label_stats_path(staging, split_index, spec_index)
-            label_stats[(split, spec)] = pickle.loads(output.read(path))
+    label_stats = _staged_label_stats(request, staging)
 
     statistics = {}
     for split_index, split in enumerate(names):

@@ -81,3 +81,24 @@ def test_train_does_not_take_no_wait(ws, capsys):
         ]
     )
     assert code == 2 and "--no-wait is for validate" in capsys.readouterr().err
+
+
+def test_each_key_range_of_class_counts_is_its_own_result(ws, capsys):
+    """12 classes in ranges of 5: three staged range files, each one required."""
+    pattern = ws.labels(list(range(12)))
+    out = ws.root / "out"
+    argv = ["--data", pattern, "--model-config", ws.model(12), "--output", str(out)]
+    flags = ["--no-wait", "--labels-only", "--classes-per-range", "5"]
+    assert cli.main(["validate", *argv, *flags]) == 0
+    staged = (
+        out
+        / json.loads((out / "pending.json").read_text())["staging"].rsplit("/", 1)[-1]
+    )
+    ranges = sorted(p.name for p in staged.glob("classes-*"))
+    assert ranges == ["classes-0-0-0.pkl", "classes-0-0-1.pkl", "classes-0-0-2.pkl"]
+    (staged / ranges[1]).unlink()  # one worker's range never arrived
+    capsys.readouterr()
+    assert cli.main(["conclude", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "incomplete" in err and ranges[1] in err and err.count("\n") == 1
+    assert not (out / "report.json").exists()

@@ -45,4 +45,10 @@ def test_job_has_the_stable_step_names(ws):
     steps = {
         t.unique_name for t in result.job.proto_pipeline.components.transforms.values()
     }
-    assert {"Read[train]", "LabelStats[train][label]", "TFDVStats[train]"} <= steps
+    assert {
+        "Read[train]",
+        "TallyLabels[train][label]",
+        "LabelStats[train][label]",
+        "ClassCounts[train][label]",  # the per-class counts, combined by key range
+        "TFDVStats[train]",
+    } <= steps

@@ -1,19 +1,20 @@
 """Exact, mergeable statistics of one label feature, computed batch by batch.
 
-`LabelStatsCombiner` follows the combiner contract of TFDV's CombinerStatsGenerator
-(create_accumulator / add_input / merge_accumulators / extract_output) on plain
-objects, so Beam is a 10-line adapter and every result can be checked without it.
+A `LabelStats` takes batches (`add_batch`) and other LabelStats (`merge`), in any
+order and grouping, with the same result: Beam is a thin adapter around it and every
+figure can be checked without Beam.
 
-Class ids inside [0, num_classes) are counted in a dense int64 array; every value
+Class ids inside [0, num_classes) are counted in a `tally.ClassCounts`; every value
 outside it goes to a sparse {value: count} map, so a label of 2**63-1 costs one dict
-entry, not memory that grows with the value. Offending locations keep the first
-`MAX_LOCATIONS` by (file, record), whatever order batches arrive and merge in, so the
-result is the same however a runner splits the work.
+entry, not memory that grows with the value. A pipeline takes the class counts out
+by key range (`take_class_counts`), combines each range apart and puts them back on
+the driver (`put_class_counts`). Offending locations keep the first `MAX_LOCATIONS`
+by (file, record), whatever order batches arrive and merge in, so the result is the
+same however a runner splits the work.
 """
 
 import collections
 import dataclasses
-from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
@@ -85,6 +86,8 @@ class LabelStats:
     )
     # Counts of ids in [0, num_classes): sparse while few, dense once many.
     class_counts: tally.ClassCounts = None
+    # Key ranges whose class counts were taken out (`take_class_counts`).
+    class_ranges: set = dataclasses.field(default_factory=set)
     # Integer values outside [0, num_classes) -> how often they occur.
     outside: collections.Counter = dataclasses.field(
         default_factory=collections.Counter
@@ -294,6 +297,7 @@ class LabelStats:
         self.missing += other.missing
         self.values_per_example.update(other.values_per_example)
         self.class_counts.merge(other.class_counts)
+        self.class_ranges |= other.class_ranges
         self.outside.update(other.outside)
         self.non_integer += other.non_integer
         self.not_in_vocabulary.update(other.not_in_vocabulary)
@@ -302,29 +306,22 @@ class LabelStats:
             self.locations[problem] = _first_locations(self.locations[problem], found)
         return self
 
+    def take_class_counts(self, width: int) -> list[tuple[int, tally.ClassCounts]]:
+        """Removes the class counts, as (key range index, counts) of `width` classes.
 
-class LabelStatsCombiner:
-    """The Beam-free combiner contract over `LocatedBatch`es for one `LabelSpec`."""
+        The ranges taken are remembered (and merged), so whoever puts the counts
+        back knows which ranges to expect.
+        """
+        pieces = self.class_counts.split(width)
+        self.class_ranges.update(index for index, _ in pieces)
+        self.class_counts = tally.ClassCounts(self.spec.num_classes)
+        return pieces
 
-    def __init__(self, spec: LabelSpec):
-        self.spec = spec
-
-    def create_accumulator(self) -> LabelStats:
-        return LabelStats(self.spec)
-
-    def add_input(self, accumulator: LabelStats, batch: LocatedBatch) -> LabelStats:
-        accumulator.add_batch(batch)
-        return accumulator
-
-    def merge_accumulators(self, accumulators: Iterable[LabelStats]) -> LabelStats:
-        accumulators = iter(accumulators)
-        merged = next(accumulators, None) or self.create_accumulator()
-        for accumulator in accumulators:
-            merged.merge(accumulator)
-        return merged
-
-    def extract_output(self, accumulator: LabelStats) -> LabelStats:
-        return accumulator
+    def put_class_counts(self, width: int, pieces) -> None:
+        """Puts back the counts `take_class_counts` took, each range merged whole."""
+        self.class_counts.merge(
+            tally.ClassCounts.join(self.spec.num_classes, width, pieces)
+        )
 
 
 def _flatten(column: pa.Array | None, rows: int):

@@ -5,12 +5,18 @@ partial accumulator would cost 80 MB each, and a runner may hold one per bundle
 before merging (seen here: 24 GB on 10M classes). Sparse (sorted ids, counts) costs
 16 bytes per seen id; past DENSE_SHARE of n that is more than the dense array's
 8 bytes per class would cost, so the counts turn dense.
+
+Counts also split into key ranges of RANGE_WIDTH classes (`split`, `join`): a
+pipeline combines each range apart, so 1B classes spread over workers as about a
+thousand ranges of at most 8 MiB each instead of one 8 GB accumulator.
 """
 
 import numpy as np
 
 # Seen ids per class past which a dense array is smaller than the sparse pairs.
 DENSE_SHARE = 1 / 16
+# Classes per key range: 8 MiB dense, a size any worker holds many of.
+RANGE_WIDTH = 1 << 20
 
 
 class ClassCounts:
@@ -36,6 +42,43 @@ class ClassCounts:
             self._dense += other._dense
         else:
             self._add_pairs(other._ids, other._counts)
+
+    def split(self, width: int) -> list[tuple[int, "ClassCounts"]]:
+        """(range index, counts of the ids in that range) for each range with a count.
+
+        Range i holds ids [i * width, (i + 1) * width), counted relative to its start
+        in a ClassCounts of `width` classes (the last range's tail stays empty).
+        """
+        ids, counts = self.pairs()
+        ranges = ids // width
+        cuts = np.flatnonzero(np.diff(ranges)) + 1
+        pieces = []
+        for range_ids, range_counts in zip(
+            np.split(ids, cuts), np.split(counts, cuts), strict=True
+        ):
+            if range_ids.size:
+                index = int(range_ids[0] // width)
+                piece = ClassCounts(width)
+                piece._add_pairs(range_ids - index * width, range_counts)
+                pieces.append((index, piece))
+        return pieces
+
+    @classmethod
+    def join(cls, num_classes: int, width: int, pieces) -> "ClassCounts":
+        """The counts over [0, num_classes) of `split`'s (index, counts) pieces."""
+        joined = cls(num_classes)
+        for index, piece in pieces:
+            ids, counts = piece.pairs()
+            joined._add_pairs(ids + index * width, counts)
+        return joined
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted ids counted at least once, and their counts."""
+        if self._dense is not None:
+            ids = np.flatnonzero(self._dense)
+            return ids, self._dense[ids]
+        seen = self._counts > 0
+        return self._ids[seen], self._counts[seen]
 
     def seen_ids(self) -> np.ndarray:
         """Sorted ids counted at least once, without building a dense array."""

@@ -1,4 +1,4 @@
-"""The label combiner, without Beam: any split of the data gives the same result."""
+"""Label statistics, without Beam: any split of the data gives the same result."""
 
 import random
 
@@ -23,14 +23,14 @@ def batches(values, size, file="f", type=None):
 
 
 def combine(spec, parts):
-    combiner = label.LabelStatsCombiner(spec)
-    accs = []
+    """Each part added batch by batch into its own LabelStats, then all merged."""
+    merged = label.LabelStats(spec)
     for part in parts:
-        acc = combiner.create_accumulator()
+        stats = label.LabelStats(spec)
         for batch in part:
-            acc = combiner.add_input(acc, batch)
-        accs.append(acc)
-    return combiner.extract_output(combiner.merge_accumulators(accs))
+            stats.add_batch(batch)
+        merged.merge(stats)
+    return merged
 
 
 def fingerprint(stats):

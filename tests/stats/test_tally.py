@@ -31,3 +31,20 @@ def test_stays_sparse_over_many_classes_and_turns_dense_when_full():
     small = tally.ClassCounts(100)
     small.add(np.arange(60))
     assert small._dense is not None and small.array().sum() == 60
+
+
+@pytest.mark.parametrize(("num_classes", "width"), [(1000, 64), (10_000_003, 1 << 20)])
+def test_key_ranges_split_merge_and_join_back_exactly(num_classes, width):
+    rng = np.random.default_rng(1)
+    parts = [rng.integers(0, num_classes, size) for size in (5, 900, 20_000)]
+    by_range = {}  # what a CombinePerKey does: each range merged apart
+    for part in parts:
+        piece = tally.ClassCounts(num_classes)
+        piece.add(part)
+        for index, counts in piece.split(width):
+            assert counts.num_classes == width
+            by_range.setdefault(index, tally.ClassCounts(width)).merge(counts)
+    assert max(by_range) <= (num_classes - 1) // width
+    joined = tally.ClassCounts.join(num_classes, width, by_range.items())
+    expected = np.bincount(np.concatenate(parts), minlength=num_classes)
+    assert np.array_equal(joined.array(), expected)
