@@ -8,6 +8,8 @@ anything else is read as uncompressed TFRecord. Decoding uses tfx_bsl's
 tf.Example -> Arrow decoder, which does not import TensorFlow.
 """
 
+import collections
+import concurrent.futures
 import gzip
 import struct
 import zlib
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 import google_crc32c
+import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
@@ -28,7 +31,9 @@ CHUNK_SIZE = 8 << 20
 # Rows per decoded batch: large enough for numpy to pay off, small enough to keep
 # a worker's memory flat.
 BATCH_SIZE = 4096
-_HEADER = struct.Struct("<QI")
+# Batches framed ahead of the one being decoded: enough to keep both busy.
+DECODE_AHEAD = 2
+_LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
 _MASK_DELTA = 0xA282EAD8
 
@@ -52,12 +57,14 @@ def read_records(path: str) -> Iterator[bytes]:
 def read_batches(path: str, batch_size: int) -> Iterator[list[bytes]]:
     """Yields lists of up to batch_size records, CRC-checked, in file order.
 
-    The file is read in CHUNK_SIZE pieces and the frames are cut out of each piece:
-    one stream read per chunk rather than two per record, and the per-record loop
-    kept to a few C calls, is what keeps Python's share of the work small.
+    The file is read in CHUNK_SIZE pieces and the frames are cut out of each piece
+    by a loop of a few C calls per record; the checksums of a piece's frames are
+    compared all at once, in numpy, before the piece is let go or a batch leaves.
+    A length is trusted before its check only while it points inside the piece at
+    hand, so a damaged header never sends the reader after bytes it does not have.
     """
-    crc, header, footer = google_crc32c.value, _HEADER.unpack_from, _CRC.unpack_from
-    index = 0
+    crc, length_of = google_crc32c.value, _LENGTH.unpack_from
+    index = 0  # of the record at `at`
     try:
         with FileSystems.open(
             path, compression_type=CompressionTypes.UNCOMPRESSED
@@ -66,9 +73,11 @@ def read_batches(path: str, batch_size: int) -> Iterator[list[bytes]]:
             raw.seek(0)
             stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
             data, at, size, batch = b"", 0, 0, []
+            starts, crcs = [], []  # of the frames cut from `data`, not yet checked
             while True:
                 if size - at < 12:
-                    data, at = data[at:], 0
+                    _check_frames(path, data, starts, crcs, index)
+                    data, at, starts, crcs = data[at:], 0, [], []
                     while len(data) < 12:  # a stream may return short reads
                         more = stream.read(CHUNK_SIZE)
                         if not more:
@@ -79,34 +88,91 @@ def read_batches(path: str, batch_size: int) -> Iterator[list[bytes]]:
                         break
                     if size < 12:
                         raise _damaged(path, index, "truncated record header")
-                length, expected = header(data, at)
-                c = crc(data[at : at + 8])
-                if (((c >> 15) | (c << 17)) + _MASK_DELTA) & 0xFFFFFFFF != expected:
-                    raise _damaged(path, index, "bad length checksum (not a TFRecord?)")
-                end = at + 16 + length
-                while size < end:
-                    more = stream.read(max(CHUNK_SIZE, end - size))
-                    if not more:
-                        raise _damaged(path, index, "truncated record")
-                    data, end, at = data[at:] + more, end - at, 0
-                    size = len(data)
+                end = at + 16 + length_of(data, at)[0]
+                if end > size:  # the length leads out of this piece: check it first
+                    _check_frames(path, data, starts, crcs, index)
+                    _check_frames(path, data, [at], None, index + 1)
+                    starts, crcs = [], []
+                    while size < end:
+                        more = stream.read(max(CHUNK_SIZE, end - size))
+                        if not more:
+                            raise _damaged(path, index, "truncated record")
+                        data, end, at = data[at:] + more, end - at, 0
+                        size = len(data)
                 record = data[at + 12 : end - 4]
-                c = crc(record)
-                expected = footer(data, end - 4)[0]
-                if (((c >> 15) | (c << 17)) + _MASK_DELTA) & 0xFFFFFFFF != expected:
-                    raise _damaged(path, index, "bad data checksum")
                 batch.append(record)
-                if len(batch) == batch_size:
-                    yield batch
-                    batch = []
+                starts.append(at)
+                crcs.append(crc(record))
                 at = end
                 index += 1
+                if len(batch) == batch_size:
+                    _check_frames(path, data, starts, crcs, index)
+                    starts, crcs = [], []
+                    yield batch
+                    batch = []
             if batch:
                 yield batch
     except errors.InputError:
         raise
     except (OSError, EOFError, gzip.BadGzipFile, ValueError, zlib.error) as e:
         raise errors.InputError(f"{path}: cannot read past record {index}: {e}") from e
+
+
+def _check_frames(path, data: bytes, starts: list, crcs: list | None, end_index):
+    """Checks the frames at `starts` in `data`, the last being record end_index - 1.
+
+    The length header's CRC always; the data's against `crcs` (their computed
+    CRCs) unless None. Raises for the first bad record, its header before its data.
+    """
+    if not starts:
+        return
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    at = np.asarray(starts, dtype=np.int64)
+    header = buffer[at[:, None] + np.arange(12)].astype(np.uint32)
+    c = np.full(len(at), 0xFFFFFFFF, dtype=np.uint32)
+    for byte in header[:, :8].T:
+        c = _CRC32C_TABLE[(c ^ byte) & 0xFF] ^ (c >> 8)
+    bad_header = _masked(c ^ np.uint32(0xFFFFFFFF)) != _uint32(header[:, 8:])
+    bad_data = np.zeros(len(at), dtype=bool)
+    if crcs is not None:
+        good = ~bad_header
+        lengths = (header[good, :8].astype(np.uint64) << _SHIFTS64).sum(axis=1)
+        footers = at[good] + 12 + lengths.astype(np.int64)
+        stored = _uint32(buffer[footers[:, None] + np.arange(4)].astype(np.uint32))
+        computed = np.asarray(crcs, dtype=np.uint32)[good]
+        bad_data[good] = _masked(computed) != stored
+    bad = np.flatnonzero(bad_header | bad_data)
+    if bad.size:
+        first = int(bad[0])
+        problem = (
+            "bad length checksum (not a TFRecord?)"
+            if bad_header[first]
+            else "bad data checksum"
+        )
+        raise _damaged(path, end_index - len(starts) + first, problem)
+
+
+def _masked(crc: np.ndarray) -> np.ndarray:
+    """TFRecord's masked CRC, on uint32 arrays (which wrap as the format's do)."""
+    return ((crc >> 15) | (crc << 17)) + np.uint32(_MASK_DELTA)
+
+
+def _uint32(little_endian: np.ndarray) -> np.ndarray:
+    """Rows of 4 bytes (as uint32) -> their little-endian uint32 values."""
+    return (little_endian << _SHIFTS32).sum(axis=1, dtype=np.uint32)
+
+
+def _crc32c_table() -> np.ndarray:
+    """CRC-32C (Castagnoli, reflected) byte table, for checking headers in numpy."""
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(0x82F63B78), table >> 1)
+    return table.astype(np.uint32)
+
+
+_CRC32C_TABLE = _crc32c_table()
+_SHIFTS32 = np.arange(0, 32, 8, dtype=np.uint32)
+_SHIFTS64 = np.arange(0, 64, 8, dtype=np.uint64)
 
 
 def write_records(path: str, records, compress: bool = True) -> None:
@@ -124,7 +190,13 @@ def _damaged(path: str, index: int, problem: str) -> errors.InputError:
 
 
 class DecodeTFRecordFile(beam.DoFn):
-    """A (path, size) -> `LocatedBatch`es of the file's tf.Examples, in file order."""
+    """A (path, size) -> `LocatedBatch`es of the file's tf.Examples, in file order.
+
+    Framing is Python and holds the GIL; tfx_bsl's decoder releases it. So each
+    batch is decoded on a helper thread while the next ones are framed: two cores
+    at work on one file, at most DECODE_AHEAD batches in flight, and every batch
+    still yielded from the bundle's own thread, in order.
+    """
 
     def __init__(self, batch_size: int = BATCH_SIZE):
         self._batch_size = batch_size
@@ -138,9 +210,15 @@ class DecodeTFRecordFile(beam.DoFn):
     def process(self, element: tuple[str, int]):
         path, size = element
         first = 0
-        for records in read_batches(path, self._batch_size):
-            yield self._decode(path, first, records)
-            first += len(records)
+        with concurrent.futures.ThreadPoolExecutor(1) as decoding:
+            pending = collections.deque()
+            for records in read_batches(path, self._batch_size):
+                pending.append(decoding.submit(self._decode, path, first, records))
+                first += len(records)
+                if len(pending) > DECODE_AHEAD:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
         self._progress.file_done(size)
 
     def _decode(self, path, first, records):

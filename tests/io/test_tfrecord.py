@@ -68,3 +68,26 @@ def test_frames_cut_across_chunk_boundaries(tmp_path, monkeypatch, chunk):
         batches = list(tfrecord.read_batches(path, 16))
         assert [len(b) for b in batches] == [16, 16, 8]
         assert [r for b in batches for r in b] == records
+
+
+@pytest.mark.parametrize(
+    ("byte", "flip", "problem"),
+    [
+        (0, 1, "bad length checksum"),  # the length now points inside the file
+        (7, 0x40, "bad length checksum"),  # ... and now 2**62 bytes ahead
+        (8, 1, "bad length checksum"),  # the length's own checksum
+        (-1, 1, "bad data checksum"),
+    ],
+)
+def test_damage_anywhere_in_a_frame_names_that_record(tmp_path, byte, flip, problem):
+    """Record 1 of 3 damaged: its header checksum is checked before its length is
+    followed out of the bytes at hand, and before any batch holding it leaves."""
+    records = examples(3)
+    path = tmp_path / "bad"
+    tfrecord.write_records(str(path), records, compress=False)
+    data = bytearray(path.read_bytes())
+    frame = 16 + len(records[0])
+    data[frame + (byte if byte >= 0 else frame + byte)] ^= flip
+    path.write_bytes(bytes(data))
+    with pytest.raises(errors.InputError, match=rf"bad: record 1: {problem}"):
+        list(tfrecord.read_batches(str(path), batch_size=2))
