@@ -216,10 +216,16 @@ class DecodeTFRecordFile(beam.DoFn):
                 pending.append(decoding.submit(self._decode, path, first, records))
                 first += len(records)
                 if len(pending) > DECODE_AHEAD:
-                    yield pending.popleft().result()
+                    yield self._done(pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield self._done(pending.popleft())
         self._progress.file_done(size)
+
+    def _done(self, decoded: concurrent.futures.Future) -> label.LocatedBatch:
+        # Counted here, on the bundle's thread: Beam's counters are per thread.
+        batch = decoded.result()
+        self._progress.examples(batch.records.num_rows)
+        return batch
 
     def _decode(self, path, first, records):
         try:
@@ -229,5 +235,4 @@ class DecodeTFRecordFile(beam.DoFn):
                 f"{path}: records {first}..{first + len(records) - 1} are not "
                 f"tf.Examples: {str(e).splitlines()[0]}"
             ) from e
-        self._progress.examples(batch.num_rows)
         return label.LocatedBatch(path, first, batch)

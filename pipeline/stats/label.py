@@ -251,7 +251,7 @@ class LabelStats:
         if values is None or len(values) == 0:
             return 0
         self.value_types.add(str(values.type))
-        value_rows = np.repeat(np.arange(rows), lengths)
+        value_rows = _RowsOf(lengths)
         if self.spec.vocabulary_file and _is_text(values.type):
             ids, id_rows, unknown = _vocabulary_ids(self.spec, values, value_rows)
             self.not_in_vocabulary.update(unknown)
@@ -342,7 +342,32 @@ def _flatten(column: pa.Array | None, rows: int):
     return lengths, column.drop_null()
 
 
-def _as_ids(values: pa.Array, value_rows: np.ndarray):
+class _RowsOf:
+    """The row of each flat label value, worked out only for the values asked about.
+
+    Indexed like an array over the values (by positions, a mask or a slice); most
+    batches never ask, as only offending values are located.
+    """
+
+    def __init__(self, lengths: np.ndarray):
+        self._lengths = lengths
+        self._ends = None
+
+    def __len__(self) -> int:
+        return int(self._lengths.sum())
+
+    def __getitem__(self, which) -> np.ndarray:
+        if isinstance(which, slice):
+            positions = np.arange(len(self))[which]
+        else:
+            which = np.asarray(which)
+            positions = np.flatnonzero(which) if which.dtype == bool else which
+        if self._ends is None:
+            self._ends = np.cumsum(self._lengths)
+        return np.searchsorted(self._ends, positions, side="right")
+
+
+def _as_ids(values: pa.Array, value_rows: _RowsOf):
     """Splits values into int64 ids and the non-integer rest, with their rows."""
     kind = values.type
     none = np.empty(0, dtype=np.int64)
@@ -393,7 +418,7 @@ def _is_text(kind: pa.DataType) -> bool:
     )
 
 
-def _vocabulary_ids(spec: LabelSpec, values: pa.Array, value_rows: np.ndarray):
+def _vocabulary_ids(spec: LabelSpec, values: pa.Array, value_rows: _RowsOf):
     """Ids of strings by vocabulary line; unknown ones hash into the OOV buckets.
 
     The hash is Fingerprint64 modulo num_oov_buckets, what

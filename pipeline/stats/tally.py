@@ -30,11 +30,17 @@ class ClassCounts:
         """Counts ids, all within [0, num_classes)."""
         if ids.size == 0:
             return
-        if self._dense is not None and self.num_classes <= 8 * ids.size:
-            self._dense += np.bincount(ids, minlength=self.num_classes)
+        if self.num_classes > 8 * ids.size:  # few ids among many classes: sort them
+            self._add_pairs(*np.unique(ids, return_counts=True))
             return
-        unique, counts = np.unique(ids, return_counts=True)
-        self._add_pairs(unique, counts)
+        counts = np.bincount(ids, minlength=self.num_classes)
+        if self._dense is None:
+            seen = np.flatnonzero(counts)
+            if seen.size <= DENSE_SHARE * self.num_classes:
+                self._add_pairs(seen, counts[seen])
+                return
+            self._densify()
+        self._dense += counts
 
     def merge(self, other: "ClassCounts") -> None:
         if other._dense is not None:
@@ -100,6 +106,14 @@ class ClassCounts:
         if self._dense is not None:
             self._dense[ids] += counts
             return
+        if self._ids.size == 0:  # callers pass sorted, distinct ids
+            self._ids, self._counts = ids.copy(), counts.astype(np.int64)
+        else:
+            self._merge_pairs(ids, counts)
+        if len(self._ids) > DENSE_SHARE * self.num_classes:
+            self._densify()
+
+    def _merge_pairs(self, ids: np.ndarray, counts: np.ndarray) -> None:
         merged, inverse = np.unique(
             np.concatenate([self._ids, ids]), return_inverse=True
         )
@@ -109,8 +123,6 @@ class ClassCounts:
             weights=np.concatenate([self._counts, counts]),
             minlength=len(merged),
         ).astype(np.int64)
-        if len(merged) > DENSE_SHARE * self.num_classes:
-            self._densify()
 
     def _densify(self) -> None:
         if self._dense is None:
