@@ -37,8 +37,6 @@ import sys, numpy as np, pyarrow.parquet as pq
 for path in sys.argv[1:]:
     np.bincount(pq.read_table(path, columns=["label"]).column(0).to_numpy())
 """
-# The DirectRunner's opt-in threads (not the default: see README, Performance).
-_THREADS = ("--direct_num_workers=2", "--direct_running_mode=multi_threading")
 # Key ranges the class counts are split into for the small-scale cost of ranges.
 _RANGES = 10
 _TFDV = """
@@ -163,10 +161,6 @@ def _contenders(folder: pathlib.Path, sets: dict, taxi, args) -> dict:
                 _classgate(config, pattern, out, "--labels-only"),
             )
             found[f"classgate full {size}"] = (size, _classgate(config, pattern, out))
-            found[f"classgate labels-only {size}, 2 threads"] = (
-                size,
-                _classgate(config, pattern, out, "--labels-only", *_THREADS),
-            )
             if size == max(s[1] for s in sets.values() if s[0] == "tfrecord"):
                 found[f"classgate labels-only {size}, {_RANGES} key ranges"] = (
                     size,
@@ -222,11 +216,6 @@ def _targets(t: dict, rss: dict, args, folder: pathlib.Path) -> list[tuple]:
         (
             "TFRecord labels-only >= 4x faster than TFDV",
             t[f"TFDV {big}"] / t[f"classgate labels-only {big}"],
-            lambda r: r >= 4,
-        ),
-        (
-            "... with 2 threads (opt-in flags)",
-            t[f"TFDV {big}"] / t[f"classgate labels-only {big}, 2 threads"],
             lambda r: r >= 4,
         ),
         (

@@ -330,14 +330,35 @@ def _staged_label_stats(request: Request, staging: str) -> dict:
                     )
                 pieces.append((index, pickle.loads(output.read(path))))
             stats.put_class_counts(width, pieces)
+            if stats.class_counts.total() != stats.in_range:
+                raise errors.InputError(
+                    f"{split.name}/{spec.feature}: the runner lost results: the "
+                    f"class counts hold {stats.class_counts.total()} ids, the "
+                    f"statistics counted {stats.in_range}; nothing was validated"
+                )
             found[(split.name, spec)] = stats
     return found
+
+
+def _check_examples(label_stats: dict, specs, counters: dict) -> None:
+    """The examples the readers counted must all be in the statistics."""
+    if "examples" not in counters:  # a runner without metrics
+        return
+    held = sum(
+        stats.examples for (_, spec), stats in label_stats.items() if spec == specs[0]
+    )
+    if held != counters["examples"]:
+        raise errors.InputError(
+            f"the runner lost results: {counters['examples']} examples were read, "
+            f"the statistics hold {held}; nothing was validated"
+        )
 
 
 def _conclude(request, folder, staging, started, model_files, counters) -> Outcome:
     specs = request.specs
     names = [s.name for s in request.splits]
     label_stats = _staged_label_stats(request, staging)
+    _check_examples(label_stats, specs, counters)
 
     statistics = {}
     for split_index, split in enumerate(names):

@@ -1,8 +1,10 @@
 """A run submitted without waiting (a Flex Template launch) and its later verdict."""
 
 import json
+import pickle
 
 from pipeline import cli
+from pipeline.stats import tally
 
 
 def test_submit_then_conclude(ws, capsys):
@@ -101,4 +103,25 @@ def test_each_key_range_of_class_counts_is_its_own_result(ws, capsys):
     assert cli.main(["conclude", "--output", str(out)]) == 2
     err = capsys.readouterr().err
     assert "incomplete" in err and ranges[1] in err and err.count("\n") == 1
+    assert not (out / "report.json").exists()
+
+
+def test_a_range_that_lost_counts_is_no_verdict(ws, capsys):
+    """Counts lost between workers (seen with the DirectRunner's multi_threading
+    mode) must end in exit 2, never in a report built on part of the data."""
+    pattern = ws.labels(list(range(12)) * 2)
+    out = ws.root / "out"
+    argv = ["--data", pattern, "--model-config", ws.model(12), "--output", str(out)]
+    flags = ["--no-wait", "--labels-only", "--classes-per-range", "5"]
+    assert cli.main(["validate", *argv, *flags]) == 0
+    staging = json.loads((out / "pending.json").read_text())["staging"]
+    staged = out / staging.rsplit("/", 1)[-1] / "classes-0-0-1.pkl"
+    counts = pickle.loads(staged.read_bytes())
+    half = tally.ClassCounts(counts.num_classes)
+    half.add(counts.seen_ids())  # each id once: one of two accumulators lost
+    staged.write_bytes(pickle.dumps(half))
+    capsys.readouterr()
+    assert cli.main(["conclude", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "train/label: the runner lost results" in err and "19 ids" in err
     assert not (out / "report.json").exists()

@@ -88,6 +88,8 @@ class LabelStats:
     class_counts: tally.ClassCounts = None
     # Key ranges whose class counts were taken out (`take_class_counts`).
     class_ranges: set = dataclasses.field(default_factory=set)
+    # Ids counted into class_counts: what the ranges must add up to when put back.
+    in_range: int = 0
     # Integer values outside [0, num_classes) -> how often they occur.
     outside: collections.Counter = dataclasses.field(
         default_factory=collections.Counter
@@ -272,6 +274,7 @@ class LabelStats:
         inside = (ids >= 0) & (ids < n)
         in_range = ids[inside]
         self.class_counts.add(in_range)
+        self.in_range += int(in_range.size)
         if in_range.size < ids.size:
             unique, counts = np.unique(ids[~inside], return_counts=True)
             self.outside.update(
@@ -298,6 +301,7 @@ class LabelStats:
         self.values_per_example.update(other.values_per_example)
         self.class_counts.merge(other.class_counts)
         self.class_ranges |= other.class_ranges
+        self.in_range += other.in_range
         self.outside.update(other.outside)
         self.non_integer += other.non_integer
         self.not_in_vocabulary.update(other.not_in_vocabulary)

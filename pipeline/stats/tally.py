@@ -86,6 +86,10 @@ class ClassCounts:
         seen = self._counts > 0
         return self._ids[seen], self._counts[seen]
 
+    def total(self) -> int:
+        """How many ids were counted."""
+        return int(self._dense.sum() if self._dense is not None else self._counts.sum())
+
     def seen_ids(self) -> np.ndarray:
         """Sorted ids counted at least once, without building a dense array."""
         if self._dense is not None:
