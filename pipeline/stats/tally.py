@@ -73,9 +73,20 @@ class ClassCounts:
     def join(cls, num_classes: int, width: int, pieces) -> "ClassCounts":
         """The counts over [0, num_classes) of `split`'s (index, counts) pieces."""
         joined = cls(num_classes)
-        for index, piece in pieces:
-            ids, counts = piece.pairs()
-            joined._add_pairs(ids + index * width, counts)
+        pieces = sorted(pieces, key=lambda piece: piece[0])
+        indices = [index for index, _ in pieces]
+        if len(set(indices)) < len(indices):  # a range twice: merge as they come
+            for index, piece in pieces:
+                ids, counts = piece.pairs()
+                joined._add_pairs(ids + index * width, counts)
+            return joined
+        # Disjoint ranges in order: their pairs, end to end, are sorted and distinct.
+        pairs = [(piece.pairs(), index * width) for index, piece in pieces]
+        if pairs:
+            joined._add_pairs(
+                np.concatenate([ids + start for (ids, _), start in pairs]),
+                np.concatenate([counts for (_, counts), _ in pairs]),
+            )
         return joined
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:

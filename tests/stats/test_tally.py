@@ -38,13 +38,18 @@ def test_key_ranges_split_merge_and_join_back_exactly(num_classes, width):
     rng = np.random.default_rng(1)
     parts = [rng.integers(0, num_classes, size) for size in (5, 900, 20_000)]
     by_range = {}  # what a CombinePerKey does: each range merged apart
+    unmerged = []
     for part in parts:
         piece = tally.ClassCounts(num_classes)
         piece.add(part)
         for index, counts in piece.split(width):
             assert counts.num_classes == width
+            unmerged.append((index, counts))
             by_range.setdefault(index, tally.ClassCounts(width)).merge(counts)
     assert max(by_range) <= (num_classes - 1) // width
-    joined = tally.ClassCounts.join(num_classes, width, by_range.items())
     expected = np.bincount(np.concatenate(parts), minlength=num_classes)
+    joined = tally.ClassCounts.join(num_classes, width, by_range.items())
+    assert np.array_equal(joined.array(), expected)
+    # The same range more than once (not merged first) adds up as well.
+    joined = tally.ClassCounts.join(num_classes, width, unmerged[::-1])
     assert np.array_equal(joined.array(), expected)
