@@ -130,7 +130,12 @@ def build(root: beam.Pipeline, request: Request, staging: str) -> None:
                 tallied[transforms.TallyLabels.CLASSES]
                 | f"ClassCounts{step}"
                 >> beam.CombinePerKey(
-                    transforms.MergeFn(functools.partial(tally.ClassCounts, width))
+                    transforms.MergeFn(
+                        functools.partial(
+                            tally.ClassCounts,
+                            tally.range_size(spec.num_classes, width),
+                        )
+                    )
                 )
                 | f"WriteClassCounts{step}"
                 >> transforms.WriteKeyedResults(

@@ -241,14 +241,16 @@ class LabelStats:
         column = batch.records.column(index) if index >= 0 else None
         lengths, values = _flatten(column, rows)
 
-        self.values_per_example.update(
-            {int(k): int(n) for k, n in enumerate(np.bincount(lengths)) if n}
-        )
-        missing_rows = np.flatnonzero(lengths == 0)
-        self.missing += int(missing_rows.size)
-        self._locate(MISSING, batch, missing_rows, None)
-        wrong = np.flatnonzero((lengths != 0) & (lengths != self.spec.num_true))
-        self._locate(COUNT_MISMATCH, batch, wrong, lengths[wrong])
+        per_example = {int(k): int(n) for k, n in enumerate(np.bincount(lengths)) if n}
+        self.values_per_example.update(per_example)
+        # Rows are scanned for a problem only when the tally says it is there.
+        if per_example.get(0):
+            missing_rows = np.flatnonzero(lengths == 0)
+            self.missing += int(missing_rows.size)
+            self._locate(MISSING, batch, missing_rows, None)
+        if set(per_example) - {0, self.spec.num_true}:
+            wrong = np.flatnonzero((lengths != 0) & (lengths != self.spec.num_true))
+            self._locate(COUNT_MISMATCH, batch, wrong, lengths[wrong])
 
         if values is None or len(values) == 0:
             return 0
@@ -263,14 +265,19 @@ class LabelStats:
         self.non_integer += len(bad_rows)
         self._locate(NON_INTEGER, batch, bad_rows, bad_values)
         outside = self._count_ids(ids)
-        above = np.flatnonzero(ids >= self.spec.num_classes)
-        self._locate(ABOVE_RANGE, batch, id_rows[above], ids[above])
-        below = np.flatnonzero(ids < 0)
-        self._locate(BELOW_RANGE, batch, id_rows[below], ids[below])
+        if outside:
+            above = np.flatnonzero(ids >= self.spec.num_classes)
+            self._locate(ABOVE_RANGE, batch, id_rows[above], ids[above])
+            below = np.flatnonzero(ids < 0)
+            self._locate(BELOW_RANGE, batch, id_rows[below], ids[below])
         return outside
 
     def _count_ids(self, ids: np.ndarray) -> int:
         n = self.spec.num_classes
+        if ids.size and 0 <= ids.min() and ids.max() < n:  # the common case: no copy
+            self.class_counts.add(ids)
+            self.in_range += int(ids.size)
+            return 0
         inside = (ids >= 0) & (ids < n)
         in_range = ids[inside]
         self.class_counts.add(in_range)

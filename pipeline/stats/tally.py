@@ -19,6 +19,11 @@ DENSE_SHARE = 1 / 16
 RANGE_WIDTH = 1 << 20
 
 
+def range_size(num_classes: int, width: int) -> int:
+    """Classes in each key range: `width`, or all of them when they are fewer."""
+    return min(width, num_classes)
+
+
 class ClassCounts:
     def __init__(self, num_classes: int):
         self.num_classes = num_classes
@@ -53,8 +58,9 @@ class ClassCounts:
         """(range index, counts of the ids in that range) for each range with a count.
 
         Range i holds ids [i * width, (i + 1) * width), counted relative to its start
-        in a ClassCounts of `width` classes (the last range's tail stays empty).
+        in a ClassCounts of `range_size` classes (the last range's tail stays empty).
         """
+        size = range_size(self.num_classes, width)
         ids, counts = self.pairs()
         ranges = ids // width
         cuts = np.flatnonzero(np.diff(ranges)) + 1
@@ -64,7 +70,7 @@ class ClassCounts:
         ):
             if range_ids.size:
                 index = int(range_ids[0] // width)
-                piece = ClassCounts(width)
+                piece = ClassCounts(size)
                 piece._add_pairs(range_ids - index * width, range_counts)
                 pieces.append((index, piece))
         return pieces
