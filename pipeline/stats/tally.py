@@ -2,9 +2,11 @@
 
 A batch over 10M classes touches a few thousand of them. A dense int64 array per
 partial accumulator would cost 80 MB each, and a runner may hold one per bundle
-before merging (seen here: 24 GB on 10M classes). Sparse (sorted ids, counts) costs
-16 bytes per seen id; past DENSE_SHARE of n that is more than the dense array's
-8 bytes per class would cost, so the counts turn dense.
+before merging. Sparse (sorted ids, counts) costs 16 bytes per seen id; past
+DENSE_SHARE of n that is more than the dense array's 8 bytes per class would cost,
+so the counts turn dense. Sparse additions wait in a list and are merged (one sort)
+once they outnumber the ids already merged: merging every small batch on arrival
+would sort the growing whole each time.
 
 Counts also split into key ranges of RANGE_WIDTH classes (`split`, `join`): a
 pipeline combines each range apart, so 1B classes spread over workers as about a
@@ -17,6 +19,8 @@ import numpy as np
 DENSE_SHARE = 1 / 16
 # Classes per key range: 8 MiB dense, a size any worker holds many of.
 RANGE_WIDTH = 1 << 20
+# Pending sparse ids that always wait for more before a merge.
+_MIN_PENDING = 1 << 16
 
 
 def range_size(num_classes: int, width: int) -> int:
@@ -28,8 +32,11 @@ class ClassCounts:
     def __init__(self, num_classes: int):
         self.num_classes = num_classes
         self._dense: np.ndarray | None = None
+        # Sparse: sorted distinct ids and their counts, plus pairs not merged yet.
         self._ids = np.empty(0, dtype=np.int64)
         self._counts = np.empty(0, dtype=np.int64)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_size = 0
 
     def add(self, ids: np.ndarray) -> None:
         """Counts ids, all within [0, num_classes)."""
@@ -52,7 +59,7 @@ class ClassCounts:
             self._densify()
             self._dense += other._dense
         else:
-            self._add_pairs(other._ids, other._counts)
+            self._add_pairs(*other.pairs())
 
     def split(self, width: int) -> list[tuple[int, "ClassCounts"]]:
         """(range index, counts of the ids in that range) for each range with a count.
@@ -79,20 +86,9 @@ class ClassCounts:
     def join(cls, num_classes: int, width: int, pieces) -> "ClassCounts":
         """The counts over [0, num_classes) of `split`'s (index, counts) pieces."""
         joined = cls(num_classes)
-        pieces = sorted(pieces, key=lambda piece: piece[0])
-        indices = [index for index, _ in pieces]
-        if len(set(indices)) < len(indices):  # a range twice: merge as they come
-            for index, piece in pieces:
-                ids, counts = piece.pairs()
-                joined._add_pairs(ids + index * width, counts)
-            return joined
-        # Disjoint ranges in order: their pairs, end to end, are sorted and distinct.
-        pairs = [(piece.pairs(), index * width) for index, piece in pieces]
-        if pairs:
-            joined._add_pairs(
-                np.concatenate([ids + start for (ids, _), start in pairs]),
-                np.concatenate([counts for (_, counts), _ in pairs]),
-            )
+        for index, piece in sorted(pieces, key=lambda piece: piece[0]):
+            ids, counts = piece.pairs()
+            joined._add_pairs(ids + index * width, counts)
         return joined
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -100,50 +96,58 @@ class ClassCounts:
         if self._dense is not None:
             ids = np.flatnonzero(self._dense)
             return ids, self._dense[ids]
+        self._merge_pending()
         seen = self._counts > 0
         return self._ids[seen], self._counts[seen]
 
     def total(self) -> int:
         """How many ids were counted."""
-        return int(self._dense.sum() if self._dense is not None else self._counts.sum())
+        return int(self.pairs()[1].sum() if self._dense is None else self._dense.sum())
 
     def seen_ids(self) -> np.ndarray:
         """Sorted ids counted at least once, without building a dense array."""
-        if self._dense is not None:
-            return np.flatnonzero(self._dense)
-        return self._ids[self._counts > 0]
+        return self.pairs()[0]
 
     def array(self) -> np.ndarray:
         """The dense counts (a new array while sparse)."""
         if self._dense is not None:
             return self._dense
+        ids, counts = self.pairs()
         dense = np.zeros(self.num_classes, dtype=np.int64)
-        dense[self._ids] = self._counts
+        dense[ids] = counts
         return dense
 
+    def __getstate__(self) -> dict:
+        self._merge_pending()  # what travels between workers is merged
+        return self.__dict__
+
     def _add_pairs(self, ids: np.ndarray, counts: np.ndarray) -> None:
+        """Adds counts of sorted, distinct ids (the arrays are kept, never changed)."""
         if ids.size == 0:
             return
         if self._dense is not None:
             self._dense[ids] += counts
             return
-        if self._ids.size == 0:  # callers pass sorted, distinct ids
-            self._ids, self._counts = ids.copy(), counts.astype(np.int64)
-        else:
-            self._merge_pairs(ids, counts)
-        if len(self._ids) > DENSE_SHARE * self.num_classes:
+        self._pending.append((ids, counts.astype(np.int64, copy=False)))
+        self._pending_size += ids.size
+        if self._pending_size >= max(self._ids.size, _MIN_PENDING):
+            self._merge_pending()
+        if self._ids.size + self._pending_size > DENSE_SHARE * self.num_classes:
             self._densify()
 
-    def _merge_pairs(self, ids: np.ndarray, counts: np.ndarray) -> None:
-        merged, inverse = np.unique(
-            np.concatenate([self._ids, ids]), return_inverse=True
-        )
-        self._ids = merged
-        self._counts = np.bincount(
-            inverse,
-            weights=np.concatenate([self._counts, counts]),
-            minlength=len(merged),
-        ).astype(np.int64)
+    def _merge_pending(self) -> None:
+        if not self._pending:
+            return
+        if self._ids.size == 0 and len(self._pending) == 1:
+            self._ids, self._counts = self._pending[0]
+        else:
+            ids = np.concatenate([self._ids, *(i for i, _ in self._pending)])
+            counts = np.concatenate([self._counts, *(c for _, c in self._pending)])
+            order = np.argsort(ids, kind="stable")
+            ids, counts = ids[order], counts[order]
+            starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+            self._ids, self._counts = ids[starts], np.add.reduceat(counts, starts)
+        self._pending, self._pending_size = [], 0
 
     def _densify(self) -> None:
         if self._dense is None:

@@ -56,3 +56,22 @@ def test_key_ranges_split_merge_and_join_back_exactly(num_classes, width):
     # The same range more than once (not merged first) adds up as well.
     joined = tally.ClassCounts.join(num_classes, width, unmerged[::-1])
     assert np.array_equal(joined.array(), expected)
+
+
+def test_many_small_additions_merge_exactly_and_pickle_merged():
+    """Pending sparse pairs are merged once they outnumber the merged ids."""
+    import pickle
+
+    rng = np.random.default_rng(2)
+    parts = [rng.integers(0, 10_000_000, 2000) for _ in range(200)]  # 400k ids
+    counts = tally.ClassCounts(10_000_000)
+    for part in parts:
+        counts.add(part)
+    assert counts._dense is None and counts._pending  # some still waiting
+    copy = pickle.loads(pickle.dumps(counts))
+    assert not copy._pending
+    ids, totals = np.unique(np.concatenate(parts), return_counts=True)
+    for result in (counts, copy):
+        assert np.array_equal(result.seen_ids(), ids)
+        assert np.array_equal(result.pairs()[1], totals)
+        assert result.total() == 400_000
