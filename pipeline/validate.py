@@ -9,13 +9,16 @@ and the outputs are written atomically with report.json last.
 import dataclasses
 import datetime
 import functools
+import io
 import json
 import pickle
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 from apache_beam.runners.runner import PipelineState
+from pyarrow import csv
 
 import pipeline
 from pipeline import checks, config, errors, output, schema, transforms
@@ -313,11 +316,6 @@ def _lines(*columns: np.ndarray, chunk: int = 1 << 20):
     Arrow's CSV writer formats them in C++: 10M lines in about 0.4 s, never one
     string (Python's str and join took 1.4 s).
     """
-    import io
-
-    import pyarrow as pa
-    from pyarrow import csv
-
     options = csv.WriteOptions(include_header=False, delimiter="\t")
     for start in range(0, len(columns[0]), chunk):
         table = pa.table(
