@@ -291,7 +291,7 @@ def _write_frequency_files(request, folder, label_stats, anomalies) -> None:
 
     The remapping is what would make the log-uniform sampler fit; the
     SAMPLER_FREQUENCY_ORDER check already measured by how much, so its details
-    decide (the fit is a sort over num_classes: done once).
+    decide (the fit sorts num_classes counts: done once).
     """
     from pipeline.checks import diagnoses
     from pipeline.stats import frequency
@@ -305,9 +305,12 @@ def _write_frequency_files(request, folder, label_stats, anomalies) -> None:
         counts = label_stats[(request.training_split, checks.spec_of(model))].counts
         folder.write(unigram_name(model.name), _lines(counts))
         if gains.get(model.name, 0.0) > diagnoses.REMAP_GAIN:
-            new_ids = frequency.remapping(counts)
-            old_ids = np.arange(len(new_ids))
-            folder.write(remap_name(model.name), _lines(old_ids, new_ids))
+            pieces = (
+                piece
+                for old_ids, new_ids in frequency.remapping(counts)
+                for piece in _lines(old_ids, new_ids)
+            )
+            folder.write(remap_name(model.name), pieces)
 
 
 def _lines(*columns: np.ndarray, chunk: int = 1 << 20):

@@ -5,6 +5,8 @@ past the embedding table, ids not sorted by frequency under the log-uniform samp
 and splits whose classes differ. Each reads the same single-pass statistics.
 """
 
+import numpy as np
+
 from pipeline.checks.anomaly import Anomaly, Severity
 from pipeline.config import ModelConfig
 from pipeline.stats import frequency
@@ -36,7 +38,7 @@ def check_labels(model: ModelConfig, split: str, stats: LabelStats) -> list[Anom
     """Diagnoses of one split's label values."""
     found = []
     n = model.num_classes
-    if stats.min == 1 and stats.max == n and stats.counts[0] == 0:
+    if stats.min == 1 and stats.max == n:  # min 1: 0 never occurs
         found.append(
             _anomaly(
                 "LABEL_ONE_BASED",
@@ -122,16 +124,15 @@ def check_splits(
 ) -> list[Anomaly]:
     """Classes that one split has and the training split has not, and back."""
     found = []
-    train_seen = set(train.outside) | set(train.class_counts.seen_ids().tolist())
-    other_seen = set(other.outside) | set(other.class_counts.seen_ids().tolist())
-    new = sorted(other_seen - train_seen)
-    if new:
-        # Dense counts once: the property builds them anew while the tally is sparse.
-        other_counts = other.counts
-        examples = sum(
-            other.outside[v] if v in other.outside else int(other_counts[v])
-            for v in new
+    train_seen, other_seen = _seen_values(train), _seen_values(other)
+    new = np.setdiff1d(other_seen, train_seen, assume_unique=True)
+    if new.size:
+        ids, counts = other.class_counts.pairs()
+        inside = np.isin(ids, new, assume_unique=True)
+        examples = int(counts[inside].sum()) + sum(
+            n for v, n in other.outside.items() if v not in train.outside
         )
+        new = new.tolist()
         found.append(
             _anomaly(
                 "SPLIT_LABEL_UNSEEN_IN_TRAIN",
@@ -146,7 +147,8 @@ def check_splits(
                 sample=new[: EXAMPLES_SHOWN * 2],
             )
         )
-    gone = sorted(v for v in train_seen - other_seen if 0 <= v < model.num_classes)
+    gone = np.setdiff1d(train_seen, other_seen, assume_unique=True)
+    gone = gone[(gone >= 0) & (gone < model.num_classes)].tolist()
     if gone:
         found.append(
             _anomaly(
@@ -161,6 +163,12 @@ def check_splits(
             )
         )
     return found
+
+
+def _seen_values(stats: LabelStats) -> np.ndarray:
+    """Every integer label value seen, sorted: in-range ids and the rest."""
+    outside = np.fromiter(stats.outside, dtype=np.int64, count=len(stats.outside))
+    return np.union1d(stats.class_counts.seen_ids(), outside)
 
 
 def check_context_ids(

@@ -209,7 +209,7 @@ def test_sampler_settings(ws):
 
 def test_splits_with_different_classes(ws):
     train = ws.labels(list(range(9)) * 3, name="train")
-    evaluation = ws.labels(list(range(1, 10)) * 3, name="eval")
+    evaluation = ws.labels(list(range(1, 10)) * 3 + [12, 12], name="eval")
     found, report = codes(
         ws,
         "--split",
@@ -221,7 +221,8 @@ def test_splits_with_different_classes(ws):
         num_sampled=2,
         max_unseen_fraction=0.2,
     )
-    assert anomaly(report, "SPLIT_LABEL_UNSEEN_IN_TRAIN")["details"]["sample"] == [9]
+    unseen = anomaly(report, "SPLIT_LABEL_UNSEEN_IN_TRAIN")["details"]
+    assert (unseen["sample"], unseen["labels"], unseen["examples"]) == ([9, 12], 2, 5)
     assert anomaly(report, "SPLIT_CLASSES_MISSING")["details"]["sample"] == [0]
     same = ws.labels(list(range(9)) * 2, name="eval2")
     found = codes(
