@@ -47,8 +47,15 @@ class _Groups:
 
     @classmethod
     def of(cls, counts: np.ndarray) -> "_Groups":
-        values, sizes = np.unique(counts, return_counts=True)
-        return cls(values, sizes)
+        # Zeros are counted apart: in a wide vocabulary most classes are unseen, and
+        # sorting 100M counts that are mostly equal took 34 s here.
+        seen = counts[counts > 0]
+        values, sizes = np.unique(seen, return_counts=True)
+        zeros = len(counts) - len(seen)
+        if zeros:
+            values = np.concatenate([[0], values])
+            sizes = np.concatenate([[zeros], sizes])
+        return cls(values.astype(counts.dtype), sizes)
 
     def index(self, counts: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.values, counts)
