@@ -118,7 +118,7 @@ class LabelStats:
 
     @property
     def integer_values(self) -> int:
-        return int(self.counts.sum()) + sum(self.outside.values())
+        return self.class_counts.total() + sum(self.outside.values())
 
     @property
     def min(self) -> int | None:
@@ -192,9 +192,9 @@ class LabelStats:
         counts of label values in equal-width bins, with `num_classes` marking where
         the valid range ends and the counts beyond the plotted range.
         """
-        counts = self.counts
+        ids, id_counts = self.class_counts.pairs()  # no array over every class
         seen = np.sort(
-            np.concatenate([counts[counts > 0], np.array(list(self.outside.values()))])
+            np.concatenate([id_counts, np.array(list(self.outside.values()))])
         )[::-1].astype(np.int64)
         ranks = np.unique(
             np.geomspace(1, max(len(seen), 1), PROFILE_POINTS).astype(int)
@@ -206,11 +206,11 @@ class LabelStats:
         low = max(min(0, self.min if self.min is not None else 0), -n)
         high = min(max(n, (self.max if self.max is not None else 0) + 1), 2 * n)
         edges = _aligned_edges(low, high, (0, n))
-        # In-range ids: bin sums from a running total of the dense counts (bins
-        # start on whole ids, edges fall on 0 and n), no per-id float arrays.
+        # In-range ids: each seen id goes to the last bin starting at or before it
+        # (bins start on whole ids, edges fall on 0 and n; empty bins share a start).
         starts = np.clip(np.ceil(edges), 0, n).astype(np.int64)
-        running = np.concatenate([[0], np.cumsum(counts)])
-        bins = running[starts[1:]] - running[starts[:-1]]
+        bins = np.zeros(len(edges) - 1, dtype=np.int64)
+        np.add.at(bins, np.searchsorted(starts, ids, side="right") - 1, id_counts)
         outside = np.array(list(self.outside), dtype=np.float64)
         weights = np.array(list(self.outside.values()), dtype=np.int64)
         plotted = (outside >= low) & (outside <= high)
