@@ -291,7 +291,7 @@ def _write_frequency_files(request, folder, label_stats, anomalies) -> None:
 
     The remapping is what would make the log-uniform sampler fit; the
     SAMPLER_FREQUENCY_ORDER check already measured by how much, so its details
-    decide (the fit sorts num_classes counts: done once).
+    decide (the fit sorts the seen counts: done once).
     """
     from pipeline.checks import diagnoses
     from pipeline.stats import frequency
@@ -302,15 +302,27 @@ def _write_frequency_files(request, folder, label_stats, anomalies) -> None:
         if a.code == "SAMPLER_FREQUENCY_ORDER"
     }
     for model in request.models:
-        counts = label_stats[(request.training_split, checks.spec_of(model))].counts
-        folder.write(unigram_name(model.name), _lines(counts))
+        stats = label_stats[(request.training_split, checks.spec_of(model))]
+        n, (ids, counts) = model.num_classes, stats.class_counts.pairs()
+        folder.write(unigram_name(model.name), _count_lines(n, ids, counts))
         if gains.get(model.name, 0.0) > diagnoses.REMAP_GAIN:
             pieces = (
                 piece
-                for old_ids, new_ids in frequency.remapping(counts)
+                for old_ids, new_ids in frequency.remapping(n, ids, counts)
                 for piece in _lines(old_ids, new_ids)
             )
             folder.write(remap_name(model.name), pieces)
+
+
+def _count_lines(num_classes: int, ids: np.ndarray, counts: np.ndarray):
+    """One line per class with its count (0 when unseen), from the seen ones."""
+    chunk = 1 << 20
+    for start in range(0, num_classes, chunk):
+        stop = min(start + chunk, num_classes)
+        here = slice(*np.searchsorted(ids, [start, stop]))
+        dense = np.zeros(stop - start, dtype=np.int64)
+        dense[ids[here] - start] = counts[here]
+        yield from _lines(dense)
 
 
 def _lines(*columns: np.ndarray, chunk: int = 1 << 20):

@@ -99,7 +99,7 @@ def check_frequency_order(
     """Log-uniform sampling assumes ids sorted by falling frequency."""
     if model.sampler != "log_uniform" or not stats.classes_seen:
         return []
-    fit = frequency.fit(stats.counts)
+    fit = frequency.fit(stats.spec.num_classes, *stats.class_counts.pairs())
     if fit.spearman <= FALLING_SPEARMAN and fit.gain <= REMAP_GAIN:
         return []
     return [

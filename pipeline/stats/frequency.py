@@ -6,9 +6,10 @@ The fit is measured as the total variation distance between the empirical id
 distribution and that one, before and after remapping ids by falling frequency;
 Spearman's rank correlation of id against count says which way the ids lean.
 
-Everything works from the distinct counts and their multiplicities (one sort of
-the counts) and walks the classes in chunks: beyond the counts themselves, memory
-stays at a few chunks whatever num_classes is.
+Everything is computed from the seen classes alone (sorted ids and their counts):
+the unseen ones share the count 0, so their part of each sum has a closed form.
+Memory follows the classes seen, not num_classes; 1B classes of which 10M are seen
+cost what 10M do.
 """
 
 import dataclasses
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-# Classes per step of the walks over [0, num_classes).
+# Classes per step of the walk that writes the remapping.
 CHUNK = 1 << 20
 
 
@@ -32,99 +33,74 @@ class FrequencyFit:
         return self.distance - self.distance_remapped
 
 
-def log_uniform(start: int, stop: int, num_classes: int) -> np.ndarray:
-    """The log-uniform sampler's probabilities of ids [start, stop)."""
-    k = np.arange(start, stop, dtype=np.float64)
+def log_uniform(ids: np.ndarray, num_classes: int) -> np.ndarray:
+    """The log-uniform sampler's probability of each id (they sum to 1 over all)."""
+    k = np.asarray(ids, dtype=np.float64)
     return np.log((k + 2) / (k + 1)) / np.log(num_classes + 1)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Groups:
-    """The distinct counts, ascending, and how many classes have each."""
-
-    values: np.ndarray
-    sizes: np.ndarray
-
-    @classmethod
-    def of(cls, counts: np.ndarray) -> "_Groups":
-        # Zeros are counted apart: in a wide vocabulary most classes are unseen, and
-        # sorting 100M counts that are mostly equal took 34 s here.
-        seen = counts[counts > 0]
-        values, sizes = np.unique(seen, return_counts=True)
-        zeros = len(counts) - len(seen)
-        if zeros:
-            values = np.concatenate([[0], values])
-            sizes = np.concatenate([[zeros], sizes])
-        return cls(values.astype(counts.dtype), sizes)
-
-    def index(self, counts: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.values, counts)
-
-    def average_ranks(self) -> np.ndarray:
-        """Each group's average 0-based rank among all classes, ascending by count."""
-        first = np.cumsum(self.sizes) - self.sizes
-        return first + (self.sizes - 1) / 2.0
-
-
-def fit(counts: np.ndarray) -> FrequencyFit:
-    counts = np.asarray(counts)
-    n, total = len(counts), float(counts.sum())
+def fit(num_classes: int, ids: np.ndarray, counts: np.ndarray) -> FrequencyFit:
+    """The fit of the seen `ids` (sorted) with `counts` (> 0) among num_classes."""
+    n, total = num_classes, float(np.sum(counts))
     if total == 0 or n < 2:
         return FrequencyFit(0.0, 0.0, 0.0)
-    groups = _Groups.of(counts)
-    distance = remapped = 0.0
-    for start in range(0, n, CHUNK):
-        stop = min(start + CHUNK, n)
-        expected = log_uniform(start, stop, n)
-        distance += np.abs(counts[start:stop] / total - expected).sum()
-        remapped += np.abs(_falling(groups, start, stop) / total - expected).sum()
     return FrequencyFit(
-        spearman=_spearman(counts, groups),
-        distance=0.5 * float(distance),
-        distance_remapped=0.5 * float(remapped),
+        spearman=_spearman(n, ids, counts),
+        distance=_distance(n, ids, counts / total),
+        distance_remapped=_distance(
+            n, np.arange(len(counts)), np.sort(counts)[::-1] / total
+        ),
     )
 
 
-def remapping(counts: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(old ids, new ids) chunk by chunk: ids by falling count, ties in id order."""
-    counts = np.asarray(counts)
-    groups = _Groups.of(counts)
-    # New ids of a group start after every class with a larger count.
-    before = np.cumsum(groups.sizes[::-1])[::-1] - groups.sizes
-    taken = np.zeros(len(groups.values), dtype=np.int64)  # ids handed out per group
-    for start in range(0, len(counts), CHUNK):
-        group = groups.index(counts[start : start + CHUNK])
-        order = np.argsort(group, kind="stable")
-        in_order = group[order]
-        first = np.searchsorted(in_order, in_order)  # where each one's group begins
-        rank = np.empty(len(group), dtype=np.int64)
-        rank[order] = np.arange(len(group)) - first
-        yield (
-            np.arange(start, start + len(group)),
-            before[group] + taken[group] + rank,
-        )
-        taken += np.bincount(group, minlength=len(taken))
+def remapping(
+    num_classes: int, ids: np.ndarray, counts: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(old ids, new ids) chunk by chunk: ids by falling count, ties in id order.
+
+    The seen classes come first, by count; the unseen follow in id order.
+    """
+    seen = len(ids)
+    new_seen = np.empty(seen, dtype=np.int64)
+    new_seen[np.argsort(-counts, kind="stable")] = np.arange(seen)
+    for start in range(0, num_classes, CHUNK):
+        old = np.arange(start, min(start + CHUNK, num_classes))
+        below = np.searchsorted(ids, old)  # seen ids before each old id
+        new = seen + old - below  # an unseen id's place among the unseen
+        here = slice(below[0], np.searchsorted(ids, old[-1], side="right"))
+        new[ids[here] - start] = new_seen[here]
+        yield old, new
 
 
-def _falling(groups: _Groups, start: int, stop: int) -> np.ndarray:
-    """Ranks [start, stop) of the counts sorted by falling value."""
-    ends = np.cumsum(groups.sizes[::-1])
-    at = np.searchsorted(ends, np.arange(start, stop), side="right")
-    return groups.values[::-1][at]
+def _distance(n: int, ids: np.ndarray, observed: np.ndarray) -> float:
+    """Total variation from log-uniform of `observed` at `ids`, 0 elsewhere.
+
+    Unseen ids add their own probability, and all n of them sum to 1.
+    """
+    expected = log_uniform(ids, n)
+    return 0.5 * (1.0 + float((np.abs(observed - expected) - expected).sum()))
 
 
-def _spearman(counts: np.ndarray, groups: _Groups) -> float:
-    """Pearson correlation of id and the count's average rank, summed by chunks."""
-    n = len(counts)
+def _spearman(n: int, ids: np.ndarray, counts: np.ndarray) -> float:
+    """Pearson correlation of id and the average rank of its count (ties averaged).
+
+    The unseen ids all hold the lowest count, 0, and so one average rank; their
+    ids' deviations from the mean sum to minus the seen ones'.
+    """
+    values, sizes = np.unique(counts, return_counts=True)
+    unseen = n - len(ids)
+    if unseen:
+        values, sizes = np.concatenate([[0], values]), np.concatenate([[unseen], sizes])
+    averages = np.cumsum(sizes) - sizes + (sizes - 1) / 2.0  # 0-based, ascending
     mean = (n - 1) / 2.0  # of the ids, and of any average ranks
-    averages = groups.average_ranks()
-    var_ranks = float((groups.sizes * (averages - mean) ** 2).sum()) / n
+    var_ranks = float((sizes * (averages - mean) ** 2).sum()) / n
     if var_ranks == 0:
         return 0.0
     var_ids = (n * n - 1) / 12.0
-    covariance = 0.0
-    for start in range(0, n, CHUNK):
-        ranks = averages[groups.index(counts[start : start + CHUNK])]
-        ids = np.arange(start, start + len(ranks), dtype=np.float64)
-        covariance += float(((ids - mean) * (ranks - mean)).sum())
+    deviations = ids - mean
+    covariance = float(
+        (deviations * (averages[np.searchsorted(values, counts)] - mean)).sum()
+    )
+    if unseen:
+        covariance -= (averages[0] - mean) * float(deviations.sum())
     return covariance / n / np.sqrt(var_ids * var_ranks)

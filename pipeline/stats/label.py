@@ -112,11 +112,6 @@ class LabelStats:
             self.class_counts = tally.ClassCounts(self.spec.num_classes)
 
     @property
-    def counts(self) -> np.ndarray:
-        """Dense counts of ids in [0, num_classes)."""
-        return self.class_counts.array()
-
-    @property
     def integer_values(self) -> int:
         return self.class_counts.total() + sum(self.outside.values())
 

@@ -1,4 +1,4 @@
-"""The chunked fit and remapping against the direct, whole-array computations."""
+"""The fit and remapping from seen classes against direct, whole-array computations."""
 
 import numpy as np
 import pytest
@@ -39,18 +39,24 @@ def direct_fit(counts):
         np.sort(np.random.default_rng(1).integers(0, 9, 300))[::-1],  # falling
         np.arange(50),  # rising
         np.full(30, 4),  # all equal: no rank correlation
+        np.where(np.arange(60) % 7 == 3, 5, 0),  # few seen among many
+        np.full(20, 0),  # nothing seen
     ],
-    ids=["zipf-ties", "falling", "rising", "equal"],
+    ids=["zipf-ties", "falling", "rising", "equal", "sparse", "empty"],
 )
 def test_chunked_fit_and_remapping_equal_the_direct_ones(monkeypatch, counts, chunk):
     monkeypatch.setattr(frequency, "CHUNK", chunk)
-    fit = frequency.fit(counts)
-    rho, distance, remapped = direct_fit(counts)
-    assert fit.spearman == pytest.approx(rho, abs=1e-12)
-    assert fit.distance == pytest.approx(distance, abs=1e-12)
-    assert fit.distance_remapped == pytest.approx(remapped, abs=1e-12)
+    n, ids = len(counts), np.flatnonzero(counts)
+    fit = frequency.fit(n, ids, counts[ids])
+    if counts.sum():
+        rho, distance, remapped = direct_fit(counts)
+        assert fit.spearman == pytest.approx(rho, abs=1e-12)
+        assert fit.distance == pytest.approx(distance, abs=1e-12)
+        assert fit.distance_remapped == pytest.approx(remapped, abs=1e-12)
+    else:
+        assert fit == frequency.FrequencyFit(0.0, 0.0, 0.0)
 
-    pieces = list(frequency.remapping(counts))
+    pieces = list(frequency.remapping(n, ids, counts[ids]))
     old = np.concatenate([o for o, _ in pieces])
     new = np.concatenate([n for _, n in pieces])
     assert np.array_equal(old, np.arange(len(counts)))

@@ -37,7 +37,7 @@ def fingerprint(stats):
     summary = stats.summary()
     return (
         summary,
-        stats.counts.tolist(),
+        stats.class_counts.array().tolist(),
         dict(stats.outside),
         {k: list(v) for k, v in sorted(stats.locations.items()) if v},
     )
@@ -92,7 +92,7 @@ def test_figures_match_a_plain_python_count(messy_rows):
     assert stats.count_mismatches == sum(
         1 for row in messy_rows if row and len(row) != 1
     )
-    assert stats.counts[42] == values.count(42)
+    assert stats.class_counts.array()[42] == values.count(42)
     # The first locations in file order, whatever the batching.
     above = stats.locations[label.ABOVE_RANGE]
     expected = [
@@ -104,7 +104,7 @@ def test_figures_match_a_plain_python_count(messy_rows):
 def test_int64_max_costs_one_entry_not_memory():
     stats = combine(SPEC, [batches([np.iinfo(np.int64).max, 3], 2)])
     assert stats.max == np.iinfo(np.int64).max
-    assert stats.counts.size == SPEC.num_classes
+    assert stats.class_counts.array().size == SPEC.num_classes
     assert dict(stats.outside) == {np.iinfo(np.int64).max: 1}
 
 
@@ -134,7 +134,8 @@ def test_absent_feature_is_all_missing():
 def test_many_classes_few_ids_use_the_sparse_update():
     spec = label.LabelSpec("label", num_classes=10_000_000, num_true=1)
     stats = combine(spec, [batches([9_999_999, 0, 0], 3)])
-    assert stats.distinct == 2 and stats.counts[0] == 2 and stats.counts[-1] == 1
+    counts = stats.class_counts.array()
+    assert stats.distinct == 2 and counts[0] == 2 and counts[-1] == 1
 
 
 def test_histogram_edges_fall_on_zero_and_num_classes():
