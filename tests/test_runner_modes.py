@@ -4,6 +4,7 @@ Splitting the class counts into key ranges of 7 classes (15 ranges over 100
 classes, each combined apart) is one more way of splitting it.
 """
 
+import numpy as np
 import pytest
 
 from workspace import Workspace
@@ -84,3 +85,27 @@ def test_classic_cases_with_multi_processing(tmp_path, classic_ids, fmt, mode):
             c for c in Workspace.codes(report, "ERROR") if not c.startswith("TFDV_")
         ]
         assert (code, found) == (exit_code, errors)
+
+
+def test_many_key_ranges_over_a_wide_vocabulary(ws):
+    """30M classes, 20k labels: 29 default-width ranges, figures exact, and the
+    driver's unigram file built from the seen classes alone."""
+    rng = np.random.default_rng(4)
+    ids = rng.integers(0, 30_000_000, 20_000)
+    pattern = ws.labels(ids, fmt="parquet", shards=3)
+    config = ws.model(30_000_000, max_unseen_fraction=1.0, sampler="uniform")
+    code, report = ws.validate(
+        "--data", pattern, "--model-config", config, "--labels-only"
+    )
+    assert code == 0
+    labels = report["labels"]["train"]["label"]
+    unique, counts = np.unique(ids, return_counts=True)
+    assert (labels["distinct"], labels["min"], labels["max"]) == (
+        len(unique),
+        int(unique[0]),
+        int(unique[-1]),
+    )
+    unigram = np.loadtxt(ws.root / "out" / "unigram-m.txt", dtype=np.int64)
+    assert len(unigram) == 30_000_000
+    assert np.array_equal(np.flatnonzero(unigram), unique)
+    assert np.array_equal(unigram[unique], counts)
