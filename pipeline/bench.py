@@ -298,7 +298,7 @@ def main(argv=None) -> None:
         default=10_000_000,
         help="distinct classes of the large-vocabulary case (0: skip)",
     )
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--folder", default="bench-out")
     args = parser.parse_args(argv)
     folder = pathlib.Path(args.folder).resolve()
