@@ -360,6 +360,7 @@ def _patterns(args) -> dict[str, list[str]]:
 def _run_validation(args, beam_args, patterns, models):
     from pipeline import progress, validate
     from pipeline.io import files
+    from pipeline.stats import tally
 
     _check_beam_args(beam_args)
     progress.enable_if_terminal(args.quiet)
@@ -376,11 +377,7 @@ def _run_validation(args, beam_args, patterns, models):
         strict=args.strict,
         beam_args=tuple(beam_args),
         wait=not args.no_wait,
-        **(
-            {"class_range_width": args.classes_per_range}
-            if args.classes_per_range
-            else {}
-        ),
+        class_range_width=args.classes_per_range or tally.RANGE_WIDTH,
     )
     # Beam's SDK worker prints a failing bundle's traceback to stderr; classgate
     # reports the error itself, as one line, unless --debug asks for everything.

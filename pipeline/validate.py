@@ -352,16 +352,18 @@ def _staged_label_stats(request: Request, staging: str) -> dict:
             pieces = []
             for index in sorted(stats.class_ranges):
                 path = _class_counts_path(staging, split_index, spec_index, index)
-                if not output.exists(path):
+                try:  # one read per range, no existence check first
+                    pieces.append((index, pickle.loads(output.read(path))))
+                except OSError as e:  # Beam's BeamIOError is one too
                     raise errors.InputError(
                         f"the job's results are incomplete: no {path}"
-                    )
-                pieces.append((index, pickle.loads(output.read(path))))
+                    ) from e
             stats.put_class_counts(width, pieces)
-            if stats.class_counts.total() != stats.in_range:
+            held = stats.class_counts.total()
+            if held != stats.in_range:
                 raise errors.InputError(
                     f"{split.name}/{spec.feature}: the runner lost results: the "
-                    f"class counts hold {stats.class_counts.total()} ids, the "
+                    f"class counts hold {held} ids, the "
                     f"statistics counted {stats.in_range}; nothing was validated"
                 )
             found[(split.name, spec)] = stats

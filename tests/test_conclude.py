@@ -7,6 +7,12 @@ from pipeline import cli
 from pipeline.stats import tally
 
 
+def staged_folder(out):
+    """The staging folder a submitted run named in pending.json."""
+    staging = json.loads((out / "pending.json").read_text())["staging"]
+    return out / staging.rsplit("/", 1)[-1]
+
+
 def test_submit_then_conclude(ws, capsys):
     pattern = ws.labels(list(range(10)) * 3 + [12])
     out = ws.root / "out"
@@ -61,8 +67,7 @@ def test_conclude_before_the_job_finished(ws, capsys):
         )
         == 0
     )
-    staged = json.loads((out / "pending.json").read_text())["staging"]
-    for result in (out / staged.rsplit("/", 1)[-1]).iterdir():
+    for result in staged_folder(out).iterdir():
         result.unlink()  # as if the job were still running
     capsys.readouterr()
     assert cli.main(["conclude", "--output", str(out)]) == 2
@@ -92,10 +97,7 @@ def test_each_key_range_of_class_counts_is_its_own_result(ws, capsys):
     argv = ["--data", pattern, "--model-config", ws.model(12), "--output", str(out)]
     flags = ["--no-wait", "--labels-only", "--classes-per-range", "5"]
     assert cli.main(["validate", *argv, *flags]) == 0
-    staged = (
-        out
-        / json.loads((out / "pending.json").read_text())["staging"].rsplit("/", 1)[-1]
-    )
+    staged = staged_folder(out)
     ranges = sorted(p.name for p in staged.glob("classes-*"))
     assert ranges == ["classes-0-0-0.pkl", "classes-0-0-1.pkl", "classes-0-0-2.pkl"]
     (staged / ranges[1]).unlink()  # one worker's range never arrived
@@ -114,8 +116,7 @@ def test_a_range_that_lost_counts_is_no_verdict(ws, capsys):
     argv = ["--data", pattern, "--model-config", ws.model(12), "--output", str(out)]
     flags = ["--no-wait", "--labels-only", "--classes-per-range", "5"]
     assert cli.main(["validate", *argv, *flags]) == 0
-    staging = json.loads((out / "pending.json").read_text())["staging"]
-    staged = out / staging.rsplit("/", 1)[-1] / "classes-0-0-1.pkl"
+    staged = staged_folder(out) / "classes-0-0-1.pkl"
     counts = pickle.loads(staged.read_bytes())
     half = tally.ClassCounts(counts.num_classes)
     half.add(counts.seen_ids())  # each id once: one of two accumulators lost

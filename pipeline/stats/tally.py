@@ -102,7 +102,9 @@ class ClassCounts:
 
     def total(self) -> int:
         """How many ids were counted."""
-        return int(self.pairs()[1].sum() if self._dense is None else self._dense.sum())
+        if self._dense is not None:
+            return int(self._dense.sum())
+        return int(self.pairs()[1].sum())
 
     def seen_ids(self) -> np.ndarray:
         """Sorted ids counted at least once, without building a dense array."""
