@@ -3,26 +3,43 @@
 A YAML file holds one model as top-level keys, or `models:` with a list of them.
 Every key is a field of `ModelConfig`; adding a key is adding one field. Unknown keys
 are errors, so a typo (`num_clases`) cannot silently fall back to a default.
+
+Reading is bounded: a config file is at most MAX_BYTES, YAML aliases may expand to at
+most MAX_VALUES values (a "billion laughs" file is refused, not expanded), and a
+value echoed in an error message is cut short.
 """
 
 import difflib
 import hashlib
 import json
-from collections.abc import Sequence
+import re
+import reprlib
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal
 
 import pydantic
 import yaml
-from apache_beam.io.filesystem import BeamIOError, CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 
 from pipeline import errors
 
 # tf.nn.nce_loss examples use 64 negatives; more rarely helps and costs linearly.
 DEFAULT_NUM_SAMPLED = 64
+# A model config is a few hundred bytes; a file past 1 MiB is not one.
+MAX_BYTES = 1 << 20
+# Values a config may hold once YAML aliases are expanded: a thousand models.
+MAX_VALUES = 100_000
+# TensorFlow's class ids and sizes are int64.
+INT64_MAX = (1 << 63) - 1
+# Model names become file names (unigram-<name>.txt): plain, and short enough.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_ECHO = reprlib.Repr()
+_ECHO.maxstring = _ECHO.maxother = 60
+_ECHO.maxlist = _ECHO.maxdict = _ECHO.maxtuple = _ECHO.maxset = 4
+_ECHO.maxlevel = 2
 
-PositiveInt = Annotated[int, pydantic.Field(strict=True, gt=0)]
+PositiveInt = Annotated[int, pydantic.Field(strict=True, gt=0, le=INT64_MAX)]
 Fraction = Annotated[float, pydantic.Field(ge=0.0, le=1.0)]
+Feature = Annotated[str, pydantic.Field(min_length=1, max_length=1024)]
 
 
 class ModelConfig(pydantic.BaseModel):
@@ -30,12 +47,14 @@ class ModelConfig(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
-    name: Annotated[str, pydantic.Field(min_length=1)]
-    label_feature: Annotated[str, pydantic.Field(min_length=1)]
+    name: str
+    label_feature: Feature
     num_classes: PositiveInt
     num_true: PositiveInt = 1
     # Checked, not rejected, when out of range: NUM_SAMPLED_INVALID explains it.
-    num_sampled: Annotated[int, pydantic.Field(strict=True)]
+    num_sampled: Annotated[
+        int, pydantic.Field(strict=True, ge=-INT64_MAX, le=INT64_MAX)
+    ]
     sampler: Literal["log_uniform", "uniform", "unigram"] = "log_uniform"
     unique: bool = True
     loss: Literal["nce", "sampled_softmax"] = "nce"
@@ -44,19 +63,29 @@ class ModelConfig(pydantic.BaseModel):
     # String labels: line i of the file is class i; unknown strings hash into
     # num_oov_buckets extra ids, as tf.lookup.StaticVocabularyTable does.
     vocabulary_file: str | None = None
-    num_oov_buckets: Annotated[int, pydantic.Field(strict=True, ge=0)] = 0
+    num_oov_buckets: Annotated[int, pydantic.Field(strict=True, ge=0, le=INT64_MAX)] = 0
     # A TF checkpoint prefix or SavedModel folder whose output layer must fit.
     checkpoint: str | None = None
     weights_variable: str | None = None
     biases_variable: str | None = None
     # The built-in trainer's input: int ids embedded in a context_vocab_size table.
-    context_feature: str | None = None
+    context_feature: Feature | None = None
     context_vocab_size: PositiveInt | None = None
     embedding_dim: PositiveInt = 64
     # Training defaults; `classgate train` flags override them.
     epochs: PositiveInt = 5
     batch_size: PositiveInt = 256
-    learning_rate: Annotated[float, pydantic.Field(gt=0.0)] = 0.01
+    learning_rate: Annotated[float, pydantic.Field(gt=0.0, allow_inf_nan=False)] = 0.01
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(
+                "use 1 to 100 letters, digits, '.', '_' or '-', starting with a "
+                "letter or digit (the name is part of output file names)"
+            )
+        return name
 
     @pydantic.model_validator(mode="after")
     def _keys_that_go_together(self):
@@ -84,9 +113,27 @@ class ModelConfig(pydantic.BaseModel):
 
 def load(paths: Sequence[str]) -> tuple[ModelConfig, ...]:
     """Reads every model from the given YAML files; raises InputError naming the key."""
-    models: list[ModelConfig] = []
+    from pipeline import output
+
+    documents = {}
     for path in paths:
-        models.extend(_load_file(path))
+        try:
+            documents[path] = output.read(path, MAX_BYTES)
+        except errors.InputError as e:
+            raise errors.InputError(f"cannot read model config {e.message}") from e
+        except Exception as e:  # missing file, permissions, remote errors
+            reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
+            raise errors.InputError(
+                f"{path}: cannot read model config: {reason}"
+            ) from e
+    return parse(documents)
+
+
+def parse(documents: Mapping[str, bytes]) -> tuple[ModelConfig, ...]:
+    """The models of config files' contents ({path: bytes}); InputError naming keys."""
+    models: list[ModelConfig] = []
+    for path, data in documents.items():
+        models.extend(_parse_file(path, data))
     names = [model.name for model in models]
     for name in names:
         if names.count(name) > 1:
@@ -102,26 +149,25 @@ def fingerprint(models: Sequence[ModelConfig]) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _load_file(path: str) -> list[ModelConfig]:
+def _parse_file(path: str, data: bytes) -> list[ModelConfig]:
     try:
-        # Beam's filesystems: a config may live on gs:// (a Flex Template's does).
-        with FileSystems.open(
-            path, compression_type=CompressionTypes.UNCOMPRESSED
-        ) as f:
-            document = yaml.safe_load(f.read().decode("utf-8"))
-    except (OSError, BeamIOError, UnicodeDecodeError) as e:
-        reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
-        raise errors.InputError(f"{path}: cannot read model config: {reason}") from e
+        document = _safe_yaml(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise errors.InputError(f"{path}: not UTF-8 text (byte {e.start})") from e
+    except RecursionError as e:
+        raise errors.InputError(f"{path}: YAML nested too deeply") from e
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = f" (line {where.line + 1})" if where else ""
         raise errors.InputError(f"{path}: not valid YAML{line}") from e
+    except ValueError as e:
+        raise errors.InputError(f"{path}: {e}") from e
 
     if isinstance(document, dict) and "models" in document:
         if set(document) != {"models"}:
-            extra = sorted(set(document) - {"models"})
+            extra = sorted(map(str, set(document) - {"models"}))
             raise errors.InputError(
-                f"{path}: unknown top-level key '{extra[0]}' beside 'models'"
+                f"{path}: unknown top-level key {_ECHO.repr(extra[0])} beside 'models'"
             )
         entries, prefix = document["models"], "models"
         if not isinstance(entries, list) or not entries:
@@ -152,7 +198,7 @@ def _describe(error: pydantic.ValidationError, where: str) -> str:
     """
     problems = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
     first = problems[0]
-    field = ".".join(str(part) for part in first["loc"])
+    field = ".".join(_ECHO.repr(part).strip("'") for part in first["loc"])
     location = ".".join(part for part in (where, field) if part)
     if first["type"] == "extra_forbidden":
         close = difflib.get_close_matches(field, ModelConfig.model_fields, n=1)
@@ -164,4 +210,38 @@ def _describe(error: pydantic.ValidationError, where: str) -> str:
         return f"{location}: unknown key ({hint})"
     if first["type"] == "missing":
         return f"{location}: required key is missing"
-    return f"{location}: {first['msg']} (got {first.get('input')!r})"
+    return f"{location}: {first['msg']} (got {_ECHO.repr(first.get('input'))})"
+
+
+def _safe_yaml(text: str):
+    """yaml.safe_load, refusing documents whose aliases expand past MAX_VALUES."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_VALUES:
+            raise ValueError(
+                f"YAML aliases expand to more than {MAX_VALUES} values; a model "
+                "config needs far fewer"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node, sizes: dict) -> int:
+    """Values in `node` once every alias is expanded; shared nodes counted once each."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    sizes[id(node)] = 1  # a node that refers to itself counts once
+    if isinstance(node, yaml.MappingNode):
+        total = 1 + sum(
+            _expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value
+        )
+    elif isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_expanded_size(v, sizes) for v in node.value)
+    else:
+        total = 1
+    sizes[id(node)] = min(total, MAX_VALUES + 1)
+    return sizes[id(node)]

@@ -11,6 +11,8 @@ import re
 
 _MARKER = "classgate-input-error"
 _MARKED = re.compile(_MARKER + r"\[(.*?)\]" + _MARKER, re.DOTALL)
+# What Beam appends when it re-raises a DoFn's exception of the same type.
+_BEAM_STEP = re.compile(r"\s*\[while running '[^\n]*'\]$")
 
 
 class InputError(Exception):
@@ -30,7 +32,7 @@ def find_input_error(error: BaseException) -> InputError | None:
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, InputError):
-            return error
+            return InputError(_BEAM_STEP.sub("", error.message))
         found = _MARKED.search(str(error))
         if found:
             return InputError(found.group(1))

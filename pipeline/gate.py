@@ -1,9 +1,12 @@
 """The blessing: what "passed" means, bound to the data and configs it was given.
 
-A report blesses training only when its status is pass, the files its split patterns
-match now are exactly the ones it validated (path, size and modification time; on GCS
-the object's update time, which a rewrite changes), and the model configs are the ones
-it validated. Anything else closes the gate with a message that says what changed.
+A report blesses training only when its status is pass, that status agrees with the
+report's own anomalies and figures (re-derived here, so a failing report edited to
+say pass stays closed), its config fingerprint is that of the models it lists, the
+files its split patterns match now are exactly the ones it validated (path, size and
+modification time; on GCS the object's update time, which a rewrite changes), and the
+model configs are the ones it validated. Anything else closes the gate with a
+message that says what changed.
 Size plus modification time is what can be checked without reading the data again;
 a same-size rewrite within one filesystem timestamp tick would slip through.
 """
@@ -43,11 +46,21 @@ class Blessing:
         return env
 
 
+# A report.json past this size was not written by classgate.
+REPORT_LIMIT = 256 << 20
+
+
 def load_report(path: str) -> dict:
     try:
-        return json.loads(output.read(path))
+        report = json.loads(output.read(path, REPORT_LIMIT))
     except Exception as e:  # missing file, unreadable, not JSON
-        raise errors.InputError(f"{path}: not a readable classgate report: {e}") from e
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise errors.InputError(
+            f"{path}: not a readable classgate report: {first}"
+        ) from e
+    if not isinstance(report, dict):
+        raise errors.InputError(f"{path}: not a classgate report")
+    return report
 
 
 def check(
@@ -63,13 +76,29 @@ def check(
     report = load_report(report_path)
     if report.get("status") != "pass":
         failing = [
-            a["code"] for a in report.get("anomalies", []) if a["severity"] == "ERROR"
+            str(a.get("code"))
+            for a in report.get("anomalies", [])
+            if isinstance(a, dict) and a.get("severity") == "ERROR"
         ]
         raise GateClosed(
-            f"{report_path}: status is {report.get('status')!r}, not pass "
-            f"({', '.join(failing) or 'see the report'}): nothing was started"
+            f"{report_path}: status is {str(report.get('status'))[:20]!r}, not pass "
+            f"({', '.join(failing[:10]) or 'see the report'}): nothing was started"
         )
-    validated = tuple(config.ModelConfig.model_validate(m) for m in report["models"])
+    try:
+        validated = tuple(
+            config.ModelConfig.model_validate(m) for m in report["models"]
+        )
+        contradictions = _contradictions(report, validated)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise GateClosed(
+            f"{report_path}: not a whole classgate report ({type(e).__name__}: "
+            f"{str(e)[:100]}): validate again"
+        ) from e
+    if contradictions:
+        raise GateClosed(
+            f"{report_path}: says pass, but {contradictions[0]}: the report was "
+            "edited or damaged; validate again"
+        )
     if (
         models is not None
         and config.fingerprint(models) != report["config_fingerprint"]
@@ -130,3 +159,58 @@ def _config_change(validated, given) -> str:
                     f"{before[name][key]!r} was validated: validate again"
                 )
     return "the model configs differ"
+
+
+def _contradictions(report: dict, models) -> list[str]:
+    """Why a report's own content cannot pass, re-derived from its figures.
+
+    The config fingerprint is recomputed from the models listed; the anomalies'
+    severities and the label figures of each model's feature in each split are
+    checked again the way classgate's label checks judged them.
+    """
+    from pipeline.checks import sampler
+
+    found = []
+    if config.fingerprint(models) != report["config_fingerprint"]:
+        found.append("its config fingerprint is not that of the models it lists")
+    failing = {"ERROR"} | ({"WARNING"} if report["strict"] else set())
+    bad = [a["code"] for a in report["anomalies"] if a["severity"] in failing]
+    if bad:
+        found.append(f"it lists {bad[0]}, which fails the gate")
+    training = report["training_split"]
+    for model in models:
+        if any(a.severity == "ERROR" for a in sampler.check(model)):
+            found.append(f"model '{model.name}' has an invalid num_sampled")
+        for split, by_feature in report["labels"].items():
+            figures = by_feature[model.label_feature]
+            found += [
+                f"model '{model.name}', split '{split}': {why}"
+                for why in _label_failures(model, figures, split == training)
+            ]
+    if set(report["labels"]) != set(report["data"]):
+        found.append("its label figures and its data name different splits")
+    return found
+
+
+def _label_failures(model, figures: dict, training: bool) -> list[str]:
+    n = model.num_classes
+    found = []
+    if figures["examples"] == 0:
+        found.append("no examples")
+        return found
+    if figures["missing"]:
+        found.append(f"{figures['missing']} examples lack the label")
+    if figures["non_integer"]:
+        found.append(f"{figures['non_integer']} labels are not ids")
+    if figures["max"] is not None and figures["max"] >= n:
+        found.append(f"labels reach {figures['max']}, num_classes is {n}")
+    if figures["min"] is not None and figures["min"] < 0:
+        found.append(f"labels go down to {figures['min']}")
+    counts = {int(k) for k, v in figures["values_per_example"].items() if v}
+    if counts - {0, model.num_true}:
+        found.append(f"label counts {sorted(counts)}, num_true is {model.num_true}")
+    if training and figures["num_classes"] == n:
+        unseen = (n - figures["classes_seen"]) / n
+        if unseen > model.max_unseen_fraction:
+            found.append(f"{unseen:.1%} of the classes never occur")
+    return found

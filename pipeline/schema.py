@@ -182,8 +182,15 @@ def merge_anomalies(
     merged = anomalies_pb2.Anomalies()
     merged.anomaly_name_format = anomalies_pb2.Anomalies.SERIALIZED_PATH
     for split, source, anomalies in found:
-        for name, info in anomalies.anomaly_info.items():
-            target = merged.anomaly_info[name]
+        infos = list(anomalies.anomaly_info.items())
+        if anomalies.HasField("dataset_anomaly_info"):
+            infos.append((None, anomalies.dataset_anomaly_info))
+        for name, info in infos:
+            target = (
+                merged.dataset_anomaly_info
+                if name is None
+                else merged.anomaly_info[name]
+            )
             if not target.reason:
                 target.CopyFrom(info)
                 target.ClearField("reason")

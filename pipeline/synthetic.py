@@ -48,7 +48,7 @@ def write_tfrecord(data: pa.Table, folder: str, shards: int, prefix: str = "trai
     """Writes gzip TFRecord shards of tf.Example; returns their paths."""
     from tfx_bsl.coders import example_coder
 
-    from pipeline.io import parquet, tfrecord
+    from pipeline.io import arrow, tfrecord
 
     encoder = example_coder.RecordBatchToExamplesEncoder()
     data = _as_example_types(data)
@@ -57,7 +57,7 @@ def write_tfrecord(data: pa.Table, folder: str, shards: int, prefix: str = "trai
         path = os.path.join(folder, f"{prefix}-{shard:05d}-of-{shards:05d}.tfrecord.gz")
         records = []
         for batch in rows.to_batches(max_chunksize=65536):
-            records.extend(encoder.encode(parquet.as_lists(batch)))
+            records.extend(encoder.encode(arrow.as_lists(batch)))
         tfrecord.write_records(path, records)
         paths.append(path)
     return paths

@@ -6,35 +6,33 @@ Results leave the pipeline as one small file per result in a staging folder; eve
 decision is taken afterwards, on the driver, from those files.
 """
 
-import pickle
-
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
-from pipeline import progress
-from pipeline.io import files, parquet, tfrecord
+from pipeline import output, progress, vocabulary
+from pipeline.io import arrow, files, parquet, tfrecord
 from pipeline.stats import label
 
 
 class ReadSplit(beam.PTransform):
     """The files of a split -> `LocatedBatch`es, each file read by one worker.
 
-    `columns` limits Parquet to those columns (None: all); `as_lists` makes every
-    column a list column, as TFDV needs.
+    Parquet reads the `features` a model names (and in full mode every column,
+    as list columns, as TFDV needs); TFRecord decodes whole examples. Returns the
+    batches (main output) and, tagged files.NOTES, what the reader found per file.
     """
 
-    def __init__(self, split: files.Split, labels: tuple[str, ...], full: bool):
+    def __init__(self, split: files.Split, features: tuple[str, ...], full: bool):
         super().__init__()
         self._split = split
-        self._labels = labels
+        self._features = features
         self._full = full
 
     def expand(self, pbegin):
         if self._split.format == "parquet":
-            columns = None if self._full else list(self._labels)
-            decode = parquet.DecodeParquetFile(self._labels, columns, self._full)
+            columns = None if self._full else list(self._features)
+            decode = parquet.DecodeParquetFile(self._features, columns)
         else:
             decode = tfrecord.DecodeTFRecordFile()
         return (
@@ -42,7 +40,7 @@ class ReadSplit(beam.PTransform):
             | "ListFiles" >> beam.Create([(f.path, f.size) for f in self._split.files])
             # Spreads files over workers instead of fusing them onto one.
             | "SpreadFiles" >> beam.Reshuffle()
-            | "Decode" >> beam.ParDo(decode)
+            | "Decode" >> beam.ParDo(decode).with_outputs(files.NOTES, main="batches")
         )
 
 
@@ -51,6 +49,7 @@ class TallyLabels(beam.DoFn):
 
     The class counts leave the statistics here so that each key range is combined
     apart, on whichever worker holds that key: no accumulator holds all classes.
+    A vocabulary is read once per worker, in `setup`, and handed to the statistics.
     """
 
     CLASSES = "classes"
@@ -61,9 +60,14 @@ class TallyLabels(beam.DoFn):
         self._missing = Metrics.counter(progress.NAMESPACE, "missing_labels")
         self._outside = Metrics.counter(progress.NAMESPACE, "out_of_range_labels")
 
+    def setup(self):
+        self._words = None
+        if self._spec.vocabulary_file:
+            self._words = vocabulary.as_array(self._spec.vocabulary_file)
+
     def process(self, batch: label.LocatedBatch):
         stats = label.LabelStats(self._spec)
-        self._outside.inc(stats.add_batch(batch))
+        self._outside.inc(stats.add_batch(batch, self._words))
         self._missing.inc(stats.missing)
         for keyed in stats.take_class_counts(self._range_width):
             yield beam.pvalue.TaggedOutput(self.CLASSES, keyed)
@@ -88,7 +92,9 @@ class MergeFn(beam.CombineFn):
 
     def merge_accumulators(self, accumulators):
         accumulators = iter(accumulators)
-        merged = next(accumulators, None) or self._empty()
+        merged = next(accumulators, None)
+        if merged is None:
+            merged = self._empty()
         for accumulator in accumulators:
             merged.merge(accumulator)
         return merged
@@ -127,17 +133,8 @@ def _write_keyed(keyed, path_of, encode):
 
 
 def _write_file(element, path, encode):
-    with FileSystems.create(path) as f:
-        f.write(encode(element))
-
-
-def encode_pickle(value) -> bytes:
-    """LabelStats and ClassCounts: plain objects of numpy arrays and counters."""
-    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def encode_proto(message) -> bytes:
-    return message.SerializeToString()
+    # Atomic: a retried or killed bundle never leaves half a result behind.
+    output.write_atomic(path, encode(element))
 
 
 def counters(result) -> dict[str, int]:
@@ -159,4 +156,4 @@ def counters(result) -> dict[str, int]:
 
 def records_of(batch: label.LocatedBatch):
     """The Arrow rows of a batch, as TFDV's GenerateStatistics takes them."""
-    return batch.records
+    return arrow.for_tfdv(batch.records)[0]

@@ -1,31 +1,29 @@
-"""One validation: build and run the Beam pipeline, then check and report on the driver.
+"""One validation, start to end: lock the folder, run the job, decide, publish.
 
-The pipeline reads each split once. Every batch feeds the label accumulators, and in
-full mode TFDV's GenerateStatistics as well. Results land as small files in a staging
-folder; checks, schema inference and validation run afterwards as plain functions,
-and the outputs are written atomically with report.json last.
+The steps live apart: pipeline.job builds the Beam job, pipeline.staging reads
+its results back, pipeline.decide turns them into a verdict and pipeline.publish
+writes the outputs. This module orders them, and handles a job that was submitted
+without waiting (a Flex Template launch): `conclude` finishes it later from
+pending.json, which holds data only, and from the staging folder that --output
+names, never a path read from a file.
 """
 
 import dataclasses
-import datetime
-import functools
-import io
 import json
-import pickle
+import re
+import uuid
+from typing import Annotated
 
-import apache_beam as beam
-import numpy as np
-import pyarrow as pa
-from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
-from apache_beam.runners.runner import PipelineState
-from pyarrow import csv
+import pydantic
 
-import pipeline
-from pipeline import checks, config, errors, output, schema, transforms
-from pipeline.checks.anomaly import Anomaly, Severity
+from pipeline import checks, config, decide, errors, names, output, publish, staging
+from pipeline.checks.anomaly import Anomaly
 from pipeline.io import files
-from pipeline.report import html, markdown
-from pipeline.stats import label, tally
+from pipeline.stats import tally
+
+# pending.json larger than this was not written by classgate.
+_PENDING_LIMIT = 64 << 20
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,18 +42,17 @@ class Request:
     wait: bool = True
     # Classes per key range of the per-class counts, each range combined apart.
     class_range_width: int = tally.RANGE_WIDTH
+    junit_xml: str | None = None
 
     @property
     def training_split(self) -> str:
-        names = [s.name for s in self.splits]
-        return "train" if "train" in names else names[0]
+        split_names = [s.name for s in self.splits]
+        return "train" if "train" in split_names else split_names[0]
 
     @property
     def specs(self):
         """Label specs first, then the trainer's context ids: one accumulator each."""
-        label_specs = [checks.spec_of(m) for m in self.models]
-        contexts = [checks.context_spec_of(m) for m in self.models]
-        return list(dict.fromkeys(label_specs + [c for c in contexts if c]))
+        return checks.specs_of(self.models)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,213 +64,106 @@ class Outcome:
     report: dict | None = None
 
 
-# Written by a run submitted without waiting; `conclude` turns it into the verdict.
-PENDING = "pending.json"
-
-
-def unigram_name(model: str) -> str:
-    """Per-class counts, loadable by tf.random.fixed_unigram_candidate_sampler."""
-    return f"unigram-{_file_safe(model)}.txt"
-
-
-def remap_name(model: str) -> str:
-    """old_id<TAB>new_id by falling frequency, written when ids are not so sorted."""
-    return f"remap-{_file_safe(model)}.txt"
-
-
-def statistics_name(split: str) -> str:
-    """Where a split's TFDV statistics go, laid out as TFX's StatisticsGen does."""
-    return f"statistics/Split-{split}/FeatureStats.pb"
-
-
-def _label_stats_path(staging: str, split_index: int, spec_index: int) -> str:
-    """Where the job stages one split's statistics of one label spec."""
-    return f"{staging}/labels-{split_index}-{spec_index}.pkl"
-
-
-def _class_counts_path(
-    staging: str, split_index: int, spec_index: int, range_index: int
-) -> str:
-    """Where the job stages one key range of a label spec's class counts."""
-    return f"{staging}/classes-{split_index}-{spec_index}-{range_index}.pkl"
-
-
-def _tfdv_stats_path(staging: str, split_index: int) -> str:
-    """Where the job stages one split's TFDV statistics (full mode)."""
-    return f"{staging}/stats-{split_index}.pb"
-
-
-def build(root: beam.Pipeline, request: Request, staging: str) -> None:
-    """Adds the reads, label statistics and (full mode) TFDV statistics to `root`."""
-    labels = tuple(dict.fromkeys(m.label_feature for m in request.models))
-    specs = request.specs
-    for split_index, split in enumerate(request.splits):
-        batches = root | f"Read[{split.name}]" >> transforms.ReadSplit(
-            split, labels, full=not request.labels_only
-        )
-        for spec_index, spec in enumerate(specs):
-            step = f"[{split.name}][{_spec_name(spec, specs)}]"
-            width = request.class_range_width
-            tallied = batches | f"TallyLabels{step}" >> beam.ParDo(
-                transforms.TallyLabels(spec, width)
-            ).with_outputs(transforms.TallyLabels.CLASSES, main="stats")
-            _ = (
-                tallied.stats
-                | f"LabelStats{step}"
-                >> beam.CombineGlobally(
-                    transforms.MergeFn(functools.partial(label.LabelStats, spec))
-                )
-                | f"WriteLabelStats{step}"
-                >> transforms.WriteResult(
-                    _label_stats_path(staging, split_index, spec_index),
-                    transforms.encode_pickle,
-                )
-            )
-            _ = (
-                tallied[transforms.TallyLabels.CLASSES]
-                | f"ClassCounts{step}"
-                >> beam.CombinePerKey(
-                    transforms.MergeFn(
-                        functools.partial(
-                            tally.ClassCounts,
-                            tally.range_size(spec.num_classes, width),
-                        )
-                    )
-                )
-                | f"WriteClassCounts{step}"
-                >> transforms.WriteKeyedResults(
-                    functools.partial(
-                        _class_counts_path, staging, split_index, spec_index
-                    ),
-                    transforms.encode_pickle,
-                )
-            )
-        if not request.labels_only:
-            _ = (
-                batches
-                | f"ToArrow[{split.name}]" >> beam.Map(transforms.records_of)
-                | f"TFDVStats[{split.name}]" >> schema.generate_statistics()
-                | f"WriteTFDVStats[{split.name}]"
-                >> transforms.WriteResult(
-                    _tfdv_stats_path(staging, split_index), transforms.encode_proto
-                )
-            )
-
-
 def run(request: Request) -> Outcome:
     """Validates; raises errors.InputError when nothing could be validated."""
-    started = _now()
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
+    from apache_beam.runners.runner import PipelineState
+
+    from pipeline import job, transforms
+
+    started = publish.now()
     # The model's own files are read first: a missing vocabulary is exit 2 at once.
-    model_files = {m.name: _read_model_files(m) for m in request.models}
+    model_files = {m.name: read_model_files(m) for m in request.models}
+    baseline = _baseline(request)
     folder = output.OutputFolder(request.output)
-    folder.prepare()
-    staging = folder.staging()
-    submitted = False
-    try:
-        options = PipelineOptions(list(request.beam_args))
-        root = beam.Pipeline(options=options)
-        build(root, request, staging)
-        result = root.run()
-        if not request.wait and not options.view_as(TestOptions).dry_run:
-            folder.write(PENDING, json.dumps(_pending(request, staging, started)))
-            submitted = True
-            return Outcome("submitted")
-        result.wait_until_finish()
-        if options.view_as(TestOptions).dry_run:
-            return Outcome("dry-run")
-        if result.state != PipelineState.DONE:
-            raise RuntimeError(f"the pipeline ended in state {result.state}")
-        counters = transforms.counters(result)
-        return _conclude(request, folder, staging, started, model_files, counters)
-    finally:
-        if not submitted:
-            folder.remove(staging)
+    with folder.open(publish.declared(request)):
+        if request.junit_xml:
+            output.remove_file(request.junit_xml)  # no stale pass beside a failure
+        staging_path = folder.staging()
+        run_id = uuid.uuid4().hex
+        submitted = False
+        try:
+            options = PipelineOptions(list(request.beam_args))
+            dry_run = options.view_as(TestOptions).dry_run
+            root = beam.Pipeline(options=options)
+            job.build(root, request, staging_path, run_id)
+            try:
+                result = root.run()
+                if not request.wait and not dry_run:
+                    pending = _pending(request, run_id, started)
+                    folder.write(names.PENDING, json.dumps(pending, indent=1))
+                    submitted = True
+                    return Outcome("submitted")
+                result.wait_until_finish()
+            except Exception as e:
+                explained = job.explain(e, request)
+                if explained is e:
+                    raise
+                raise explained from e
+            if dry_run:
+                return Outcome("dry-run")
+            if result.state != PipelineState.DONE:
+                raise RuntimeError(f"the pipeline ended in state {result.state}")
+            counters = transforms.counters(result)
+            results = staging.read_results(request, staging_path, run_id)
+            staging.check_examples(results, request, counters)
+            verdict = decide.decide(request, results, model_files, baseline)
+            report = publish.publish(
+                folder, request, results, verdict, started, counters
+            )
+            return Outcome(verdict.status, verdict.anomalies, report)
+        finally:
+            if not submitted:
+                folder.remove_staging()
 
 
-def conclude(output_path: str) -> Outcome:
+def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
     """The verdict of a run submitted with wait=False, once its job has finished.
 
-    Reads what the job staged in the output folder; raises InputError when the
-    folder holds no submitted run, or the job has not (or not successfully)
-    finished: its results are missing.
+    Reads pending.json and what the job staged in the output folder; raises
+    InputError when the folder holds no submitted run, or the job has not (or not
+    successfully) finished: its results are missing.
     """
     folder = output.OutputFolder(output_path)
-    pending_path = folder.join(PENDING)
+    pending_path = folder.join(names.PENDING)
     try:
-        pending = json.loads(output.read(pending_path))
-    except Exception as e:  # no such file, unreadable, not JSON
+        pending = Pending.model_validate_json(output.read(pending_path, _PENDING_LIMIT))
+    except Exception as e:  # no such file, unreadable, not JSON, not ours
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise errors.InputError(
-            f"{pending_path}: no submitted run to conclude here ({e})"
+            f"{pending_path}: no submitted run to conclude here ({first})"
         ) from e
-    request = _request_of(pending)
-    staging = pending["staging"]
-    missing = [
-        path for path in _staged_paths(request, staging) if not output.exists(path)
-    ]
-    if missing:
-        raise errors.InputError(
-            f"{output_path}: the job has not finished, or failed: no {missing[0]}"
-        )
-    model_files = {m.name: _read_model_files(m) for m in request.models}
-    outcome = _conclude(request, folder, staging, pending["started"], model_files, {})
-    folder.remove(staging)
-    folder.remove(pending_path)
-    return outcome
+    request = pending.request(output_path, junit_xml)
+    staging_path = folder.join(output.STAGING)
+    with folder.open(publish.declared(request), sweep=False):
+        missing = [
+            path
+            for path in staging.expected_paths(request, staging_path)
+            if not output.exists(path)
+        ]
+        if missing:
+            raise errors.InputError(
+                f"{output_path}: the job has not finished, or failed: no {missing[0]}"
+            )
+        model_files = {m.name: read_model_files(m) for m in request.models}
+        results = staging.read_results(request, staging_path, pending.run)
+        verdict = decide.decide(request, results, model_files, _baseline(request))
+        report = publish.publish(folder, request, results, verdict, pending.started, {})
+        folder.remove_staging()
+        folder.remove(names.PENDING)
+    return Outcome(verdict.status, verdict.anomalies, report)
 
 
-def _pending(request: Request, staging: str, started: str) -> dict:
-    """What `conclude` needs to rebuild the request, written beside the staging."""
-    return {
-        "staging": staging,
-        "started": started,
-        "splits": [{"name": s.name, **s.describe()} for s in request.splits],
-        "models": [m.model_dump() for m in request.models],
-        "labels_only": request.labels_only,
-        "baseline_schema": request.baseline_schema,
-        "strict": request.strict,
-        "class_range_width": request.class_range_width,
-    }
-
-
-def _request_of(pending: dict) -> Request:
-    splits = tuple(
-        files.Split(
-            s["name"],
-            tuple(s["patterns"]),
-            s["format"],
-            tuple(files.DataFile(**f) for f in s["files"]),
-        )
-        for s in pending["splits"]
-    )
-    return Request(
-        splits=splits,
-        models=tuple(config.ModelConfig.model_validate(m) for m in pending["models"]),
-        output="",
-        labels_only=pending["labels_only"],
-        baseline_schema=pending["baseline_schema"],
-        strict=pending["strict"],
-        class_range_width=pending["class_range_width"],
-    )
-
-
-def _staged_paths(request: Request, staging: str) -> list[str]:
-    """Every file the job writes into the staging folder."""
-    paths = []
-    for split_index, _ in enumerate(request.splits):
-        for spec_index, _ in enumerate(request.specs):
-            paths.append(_label_stats_path(staging, split_index, spec_index))
-        if not request.labels_only:
-            paths.append(_tfdv_stats_path(staging, split_index))
-    return paths
-
-
-def _read_model_files(model: config.ModelConfig) -> checks.artifacts.ModelFiles:
+def read_model_files(model: config.ModelConfig) -> checks.artifacts.ModelFiles:
+    """What a model's vocabulary and checkpoint say, read once on the driver."""
     from pipeline import checkpoint, vocabulary
 
     found = {}
     if model.vocabulary_file:
-        found["vocabulary_size"] = len(vocabulary.load(model.vocabulary_file))
-        found["vocabulary_duplicates"] = vocabulary.duplicates(model.vocabulary_file)
+        lines = vocabulary.load(model.vocabulary_file)
+        found["vocabulary_size"] = len(lines)
+        found["vocabulary_duplicates"] = vocabulary.duplicates(lines)
     if model.checkpoint:
         variables = checkpoint.variables(model.checkpoint)
         for role in ("weights", "biases"):
@@ -286,204 +176,96 @@ def _read_model_files(model: config.ModelConfig) -> checks.artifacts.ModelFiles:
     return checks.artifacts.ModelFiles(**found)
 
 
-def _write_frequency_files(request, folder, label_stats, anomalies) -> None:
-    """The unigram counts of every model, and a remapping where ids need one.
+def _baseline(request: Request):
+    if not request.baseline_schema:
+        return None
+    from pipeline import schema
 
-    The remapping is what would make the log-uniform sampler fit; the
-    SAMPLER_FREQUENCY_ORDER check already measured by how much, so its details
-    decide (the fit sorts the seen counts: done once).
-    """
-    from pipeline.checks import diagnoses
-    from pipeline.stats import frequency
+    only = [s.feature for s in request.specs] if request.labels_only else None
+    return schema.load_baseline(request.baseline_schema, only)
 
-    gains = {
-        a.model: a.details["distance"] - a.details["distance_remapped"]
-        for a in anomalies
-        if a.code == "SAMPLER_FREQUENCY_ORDER"
-    }
-    for model in request.models:
-        stats = label_stats[(request.training_split, checks.spec_of(model))]
-        n, (ids, counts) = model.num_classes, stats.class_counts.pairs()
-        folder.write(unigram_name(model.name), _count_lines(n, ids, counts))
-        if gains.get(model.name, 0.0) > diagnoses.REMAP_GAIN:
-            pieces = (
-                piece
-                for old_ids, new_ids in frequency.remapping(n, ids, counts)
-                for piece in _lines(old_ids, new_ids)
+
+# pending.json: what `conclude` needs, as data. -------------------------------------
+
+
+class _PendingFile(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    size: Annotated[int, pydantic.Field(ge=0)]
+    modified: float
+
+
+class _PendingSplit(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    patterns: list[str]
+    format: str
+    files: list[_PendingFile]
+    skipped: list[str] = []
+
+
+class Pending(pydantic.BaseModel):
+    """pending.json: a submitted run, to be concluded once its job has finished."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    version: int = 1
+    classgate: str
+    run: Annotated[str, pydantic.Field(pattern=_RUN_ID.pattern)]
+    started: str
+    splits: list[_PendingSplit]
+    models: list[config.ModelConfig]
+    labels_only: bool
+    baseline_schema: str | None
+    strict: bool
+    class_range_width: Annotated[int, pydantic.Field(ge=1)]
+    junit_xml: str | None = None
+
+    def request(self, output_path: str, junit_xml: str | None) -> Request:
+        splits = tuple(
+            files.Split(
+                s.name,
+                tuple(s.patterns),
+                s.format,
+                tuple(files.DataFile(f.path, f.size, f.modified) for f in s.files),
+                tuple(s.skipped),
             )
-            folder.write(remap_name(model.name), pieces)
-
-
-def _count_lines(num_classes: int, ids: np.ndarray, counts: np.ndarray):
-    """One line per class with its count (0 when unseen), from the seen ones."""
-    chunk = 1 << 20
-    for start in range(0, num_classes, chunk):
-        stop = min(start + chunk, num_classes)
-        here = slice(*np.searchsorted(ids, [start, stop]))
-        dense = np.zeros(stop - start, dtype=np.int64)
-        dense[ids[here] - start] = counts[here]
-        yield from _lines(dense)
-
-
-def _lines(*columns: np.ndarray, chunk: int = 1 << 20):
-    """Tab-separated lines of integer columns, in pieces of `chunk` rows.
-
-    Arrow's CSV writer formats them in C++: 10M lines in about 0.4 s, never one
-    string (Python's str and join took 1.4 s).
-    """
-    options = csv.WriteOptions(include_header=False, delimiter="\t")
-    for start in range(0, len(columns[0]), chunk):
-        table = pa.table(
-            {str(i): c[start : start + chunk] for i, c in enumerate(columns)}
+            for s in self.splits
         )
-        piece = io.BytesIO()
-        csv.write_csv(table, piece, options)
-        yield piece.getvalue()
-
-
-def _staged_label_stats(request: Request, staging: str) -> dict:
-    """(split, spec) -> LabelStats, with the class counts of every key range back."""
-    found = {}
-    width = request.class_range_width
-    for split_index, split in enumerate(request.splits):
-        for spec_index, spec in enumerate(request.specs):
-            path = _label_stats_path(staging, split_index, spec_index)
-            stats = pickle.loads(output.read(path))
-            pieces = []
-            for index in sorted(stats.class_ranges):
-                path = _class_counts_path(staging, split_index, spec_index, index)
-                try:  # one read per range, no existence check first
-                    pieces.append((index, pickle.loads(output.read(path))))
-                except OSError as e:  # Beam's BeamIOError is one too
-                    raise errors.InputError(
-                        f"the job's results are incomplete: no {path}"
-                    ) from e
-            stats.put_class_counts(width, pieces)
-            held = stats.class_counts.total()
-            if held != stats.in_range:
-                raise errors.InputError(
-                    f"{split.name}/{spec.feature}: the runner lost results: the "
-                    f"class counts hold {held} ids, the "
-                    f"statistics counted {stats.in_range}; nothing was validated"
-                )
-            found[(split.name, spec)] = stats
-    return found
-
-
-def _check_examples(label_stats: dict, specs, counters: dict) -> None:
-    """The examples the readers counted must all be in the statistics."""
-    if "examples" not in counters:  # a runner without metrics
-        return
-    held = sum(
-        stats.examples for (_, spec), stats in label_stats.items() if spec == specs[0]
-    )
-    if held != counters["examples"]:
-        raise errors.InputError(
-            f"the runner lost results: {counters['examples']} examples were read, "
-            f"the statistics hold {held}; nothing was validated"
+        return Request(
+            splits=splits,
+            models=tuple(self.models),
+            output=output_path,
+            labels_only=self.labels_only,
+            baseline_schema=self.baseline_schema,
+            strict=self.strict,
+            class_range_width=self.class_range_width,
+            junit_xml=junit_xml or self.junit_xml,
         )
 
 
-def _conclude(request, folder, staging, started, model_files, counters) -> Outcome:
-    specs = request.specs
-    names = [s.name for s in request.splits]
-    label_stats = _staged_label_stats(request, staging)
-    _check_examples(label_stats, specs, counters)
+def _pending(request: Request, run: str, started: str) -> dict:
+    import pipeline
 
-    statistics = {}
-    for split_index, split in enumerate(names):
-        if request.labels_only:
-            by_feature = {
-                spec.feature: label_stats[(split, spec)]
-                for spec in map(checks.spec_of, request.models)
-            }
-            statistics[split] = schema.label_statistics(split, by_feature)
-        else:
-            from tensorflow_metadata.proto.v0 import statistics_pb2
-
-            statistics[split] = statistics_pb2.DatasetFeatureStatisticsList.FromString(
-                output.read(_tfdv_stats_path(staging, split_index))
-            )
-
-    anomalies = checks.evaluate(
-        request.models,
-        label_stats,
-        names,
-        request.training_split,
-        model_files,
-        {m.name: unigram_name(m.name) for m in request.models},
-    )
-    if request.labels_only:
-        # The label checks above are the validation; TFDV would only restate them.
-        inferred = schema.label_schema(request.models)
-        schemas = []
-    else:
-        inferred = schema.infer(statistics[request.training_split], request.models)
-        schemas = [(schema.INFERRED, inferred)]
-    if request.baseline_schema:
-        only = [s.feature for s in specs] if request.labels_only else None
-        schemas.append(
-            (schema.BASELINE, schema.load_baseline(request.baseline_schema, only))
-        )
-    found = []
-    for split in names:
-        for source, against in schemas:
-            result = schema.validate(statistics[split], against)
-            found.append((split, source, result))
-            anomalies += schema.as_anomalies(result, split, source, request.models)
-
-    failing = {Severity.ERROR} | ({Severity.WARNING} if request.strict else set())
-    status = "fail" if any(a.severity in failing for a in anomalies) else "pass"
-    report = {
-        "status": status,
-        "strict": request.strict,
-        "mode": "labels-only" if request.labels_only else "full",
-        "version": pipeline.__version__,
+    return {
+        "version": 1,
+        "classgate": pipeline.__version__,
+        "run": run,
         "started": started,
-        "finished": None,
-        "training_split": request.training_split,
-        "anomalies": [a.to_json() for a in anomalies],
-        "labels": {
-            split: {
-                spec.feature: label_stats[(split, spec)].summary()
-                # the first model of a feature wins
-                for spec in reversed([checks.spec_of(m) for m in request.models])
-            }
-            for split in names
-        },
+        "splits": [
+            {"name": s.name, **_pending_split(s.describe())} for s in request.splits
+        ],
         "models": [m.model_dump() for m in request.models],
-        "config_fingerprint": config.fingerprint(request.models),
-        "data": {s.name: s.describe() for s in request.splits},
-        "outputs": {
-            "schema": "schema.pbtxt",
-            "anomalies": "anomalies.pbtxt",
-            "statistics": {split: statistics_name(split) for split in names},
-            "unigram": {m.name: unigram_name(m.name) for m in request.models},
-        },
+        "labels_only": request.labels_only,
+        "baseline_schema": request.baseline_schema,
+        "strict": request.strict,
+        "class_range_width": request.class_range_width,
+        "junit_xml": request.junit_xml,
     }
-    _write_frequency_files(request, folder, label_stats, anomalies)
-    for split in names:
-        folder.write(statistics_name(split), statistics[split].SerializeToString())
-    folder.write("schema.pbtxt", schema.to_text(inferred))
-    folder.write("anomalies.pbtxt", schema.to_text(schema.merge_anomalies(found)))
-    report["counters"] = counters
-    report["finished"] = _now()
-    folder.write("report.md", markdown.render(report))
-    folder.write("report.html", html.render(report))
-    folder.write(output.REPORT, json.dumps(report, indent=2) + "\n")  # last: "done"
-    return Outcome(status, tuple(anomalies), report)
 
 
-def _spec_name(spec, specs) -> str:
-    """The feature name, qualified only when two models check it differently."""
-    if sum(s.feature == spec.feature for s in specs) == 1:
-        return spec.feature
-    return f"{spec.feature}@{spec.num_classes}x{spec.num_true}"
-
-
-def _file_safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+def _pending_split(described: dict) -> dict:
+    kept = ("patterns", "format", "files", "skipped")
+    return {key: described[key] for key in kept}

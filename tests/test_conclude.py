@@ -1,16 +1,14 @@
 """A run submitted without waiting (a Flex Template launch) and its later verdict."""
 
 import json
-import pickle
 
-from pipeline import cli
+from pipeline import cli, output, staging
 from pipeline.stats import tally
 
 
 def staged_folder(out):
-    """The staging folder a submitted run named in pending.json."""
-    staging = json.loads((out / "pending.json").read_text())["staging"]
-    return out / staging.rsplit("/", 1)[-1]
+    """The staging folder of a submitted run: derived from --output alone."""
+    return out / output.STAGING
 
 
 def test_submit_then_conclude(ws, capsys):
@@ -38,7 +36,8 @@ def test_submit_then_conclude(ws, capsys):
     assert "LABEL_ABOVE_RANGE" in [a["code"] for a in report["anomalies"]]
     assert report["labels"]["train"]["label"]["examples"] == 31
     assert junit.exists() and (out / "report.html").exists()
-    assert not (out / "pending.json").exists() and not list(out.glob(".classgate-*"))
+    assert not (out / "pending.json").exists()
+    assert not staged_folder(out).exists()
 
 
 def test_conclude_without_a_submitted_run(ws, capsys):
@@ -99,7 +98,7 @@ def test_each_key_range_of_class_counts_is_its_own_result(ws, capsys):
     assert cli.main(["validate", *argv, *flags]) == 0
     staged = staged_folder(out)
     ranges = sorted(p.name for p in staged.glob("classes-*"))
-    assert ranges == ["classes-0-0-0.pkl", "classes-0-0-1.pkl", "classes-0-0-2.pkl"]
+    assert ranges == ["classes-0-0-0.npz", "classes-0-0-1.npz", "classes-0-0-2.npz"]
     (staged / ranges[1]).unlink()  # one worker's range never arrived
     capsys.readouterr()
     assert cli.main(["conclude", "--output", str(out)]) == 2
@@ -116,11 +115,12 @@ def test_a_range_that_lost_counts_is_no_verdict(ws, capsys):
     argv = ["--data", pattern, "--model-config", ws.model(12), "--output", str(out)]
     flags = ["--no-wait", "--labels-only", "--classes-per-range", "5"]
     assert cli.main(["validate", *argv, *flags]) == 0
-    staged = staged_folder(out) / "classes-0-0-1.pkl"
-    counts = pickle.loads(staged.read_bytes())
+    staged = staged_folder(out) / "classes-0-0-1.npz"
+    run = json.loads((out / "pending.json").read_text())["run"]
+    counts = staging.decode_class_counts(staged.read_bytes(), run, str(staged))
     half = tally.ClassCounts(counts.num_classes)
     half.add(counts.seen_ids())  # each id once: one of two accumulators lost
-    staged.write_bytes(pickle.dumps(half))
+    staged.write_bytes(staging.encode_class_counts(half, run))
     capsys.readouterr()
     assert cli.main(["conclude", "--output", str(out)]) == 2
     err = capsys.readouterr().err

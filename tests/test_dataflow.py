@@ -4,7 +4,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import cli, config, validate
+from pipeline import cli, config, job, validate
 from pipeline.io import files
 
 from workspace import DATAFLOW
@@ -40,7 +40,7 @@ def test_job_has_the_stable_step_names(ws):
         output=str(ws.root / "out"),
     )
     root = beam.Pipeline(options=PipelineOptions(DATAFLOW))
-    validate.build(root, request, "gs://my-bucket/staging")
+    job.build(root, request, "gs://my-bucket/staging", "0" * 32)
     result = root.run()
     steps = {
         t.unique_name for t in result.job.proto_pipeline.components.transforms.values()

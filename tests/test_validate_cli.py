@@ -98,7 +98,8 @@ def test_outputs_are_tfdv_artifacts(classic):
     assert [f["size"] > 0 for f in report["data"]["eval"]["files"]] == [True, True]
     assert report["models"][0]["num_sampled"] == 64
     assert (out / "report.md").read_text().startswith("# classgate: FAIL")
-    assert not list(out.glob(".classgate-*")) and not list(out.rglob("*.tmp-*"))
+    assert not (out / ".classgate-staging").exists()
+    assert not list(out.rglob("*.tmp-*"))
 
 
 def test_all_models_of_a_config_file_are_checked(ws):

@@ -1,14 +1,30 @@
 """Pure checks: (label statistics, model configs) -> anomalies. No Beam, no TFDV.
 
 One module per family of checks; `evaluate` runs them all in a stable order.
+`MODEL_CHECKS` and `DATA_CHECKS` name the checks that run whatever the data, so a
+report (JUnit) can list what was checked and passed, not only what failed.
 """
 
 from collections.abc import Mapping, Sequence
 
-from pipeline.checks import artifacts, diagnoses, labels, sampler
+from pipeline.checks import artifacts, diagnoses, files, labels, sampler
 from pipeline.checks.anomaly import Anomaly
 from pipeline.config import ModelConfig
+from pipeline.stats.frequency import FrequencyFit
 from pipeline.stats.label import LabelSpec, LabelStats
+
+# What every model goes through, whatever the data.
+MODEL_CHECKS = (
+    "LABEL_ABOVE_RANGE",
+    "LABEL_BELOW_RANGE",
+    "CLASSES_UNSEEN",
+    "LABEL_MISSING",
+    "LABEL_COUNT_MISMATCH",
+    "LABEL_TYPE_INVALID",
+    "NUM_SAMPLED_INVALID",
+)
+# What every split goes through, whatever the models.
+DATA_CHECKS = ("EMPTY_DATASET",)
 
 
 def spec_of(model: ModelConfig) -> LabelSpec:
@@ -29,34 +45,51 @@ def context_spec_of(model: ModelConfig) -> LabelSpec | None:
     return LabelSpec(model.context_feature, model.context_vocab_size, num_true=1)
 
 
+def specs_of(models: Sequence[ModelConfig]) -> list[LabelSpec]:
+    """Label specs first, then the trainer's context ids: one accumulator each."""
+    label_specs = [spec_of(m) for m in models]
+    contexts = [context_spec_of(m) for m in models]
+    return list(dict.fromkeys(label_specs + [c for c in contexts if c]))
+
+
 def evaluate(
     models: Sequence[ModelConfig],
     stats: Mapping[tuple[str, LabelSpec], LabelStats],
-    splits: Sequence[str],
+    formats: Mapping[str, str],
     training_split: str,
     model_files: Mapping[str, artifacts.ModelFiles],
-    unigram_files: Mapping[str, str],
+    fits: Mapping[str, FrequencyFit],
+    file_notes: Mapping[str, Mapping[str, str]],
 ) -> list[Anomaly]:
-    """Every label, config and diagnosis anomaly, for every model and split."""
+    """Every label, config and diagnosis anomaly, for every model and split.
+
+    `formats` maps each split to its data format ("tfrecord" or "parquet"),
+    `fits` each log-uniform model to its training split's frequency fit, and
+    `file_notes` each split to what its readers found per file.
+    """
     found: list[Anomaly] = []
-    for split in splits:
+    for split, data_format in formats.items():
         examples = {stats[(split, spec_of(m))].examples for m in models}
         if examples == {0}:
             found.append(labels.empty_dataset(split))
+        found.extend(files.check_compression(split, data_format, file_notes[split]))
+        found.extend(files.check_left_out(split, file_notes[split]))
     for model in models:
         found.extend(sampler.check(model))
         found.extend(artifacts.check(model, model_files[model.name]))
         context = context_spec_of(model)
         training = stats[(training_split, spec_of(model))]
-        for split in splits:
+        for split, data_format in formats.items():
             split_stats = stats[(split, spec_of(model))]
             if not split_stats.examples:
                 continue
-            found.extend(labels.check(model, split, split_stats))
+            found.extend(labels.check(model, split, split_stats, data_format))
             found.extend(diagnoses.check_labels(model, split, split_stats))
             if context is not None:
                 found.extend(
-                    diagnoses.check_context_ids(model, split, stats[(split, context)])
+                    diagnoses.check_context_ids(
+                        model, split, stats[(split, context)], data_format
+                    )
                 )
             if split != training_split and training.examples:
                 found.extend(
@@ -66,9 +99,10 @@ def evaluate(
                 )
         if training.examples:
             found.extend(labels.check_coverage(model, training_split, training))
-            found.extend(
-                diagnoses.check_frequency_order(
-                    model, training_split, training, unigram_files[model.name]
+            if model.name in fits:
+                found.extend(
+                    diagnoses.check_frequency_order(
+                        model, training_split, fits[model.name]
+                    )
                 )
-            )
     return found

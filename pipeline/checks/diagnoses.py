@@ -7,10 +7,12 @@ and splits whose classes differ. Each reads the same single-pass statistics.
 
 import numpy as np
 
+from pipeline import names, vocabulary
+from pipeline.checks import labels
 from pipeline.checks.anomaly import Anomaly, Severity
 from pipeline.config import ModelConfig
-from pipeline.stats import frequency
-from pipeline.stats.label import LabelStats
+from pipeline.stats import frequency, label
+from pipeline.stats.label import SHOWN_CHARS, LabelStats
 
 # Spearman's rho of id vs count above this: frequency does not fall with id.
 # Zipf-distributed ids sorted by frequency measure about -0.5 (ties in the tail),
@@ -69,7 +71,10 @@ def check_labels(model: ModelConfig, split: str, stats: LabelStats) -> list[Anom
             )
     if stats.not_in_vocabulary:
         missing = sum(stats.not_in_vocabulary.values())
-        top = stats.not_in_vocabulary.most_common(EXAMPLES_SHOWN)
+        top = [
+            (_shown(w), c)
+            for w, c in stats.not_in_vocabulary.most_common(EXAMPLES_SHOWN)
+        ]
         absorbed = model.num_oov_buckets > 0
         found.append(
             _anomaly(
@@ -93,13 +98,17 @@ def check_labels(model: ModelConfig, split: str, stats: LabelStats) -> list[Anom
     return found
 
 
+def _shown(word: bytes) -> str:
+    text = vocabulary.shown(word)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
 def check_frequency_order(
-    model: ModelConfig, split: str, stats: LabelStats, unigram_file: str
+    model: ModelConfig, split: str, fit: frequency.FrequencyFit
 ) -> list[Anomaly]:
     """Log-uniform sampling assumes ids sorted by falling frequency."""
-    if model.sampler != "log_uniform" or not stats.classes_seen:
+    if model.sampler != "log_uniform":
         return []
-    fit = frequency.fit(stats.spec.num_classes, *stats.class_counts.pairs())
     if fit.spearman <= FALLING_SPEARMAN and fit.gain <= REMAP_GAIN:
         return []
     return [
@@ -109,7 +118,7 @@ def check_frequency_order(
             f"class frequency does not fall with id (Spearman rho {fit.spearman:.2f}); "
             f"the ids are {fit.distance:.2f} from log-uniform in total variation "
             f"({fit.distance_remapped:.2f} if remapped by frequency): use sampler: "
-            f"unigram with {unigram_file}, or remap the ids",
+            f"unigram with {names.unigram(model.name)}, or remap the ids",
             model,
             split,
             spearman=fit.spearman,
@@ -119,20 +128,26 @@ def check_frequency_order(
     ]
 
 
+def worth_remapping(fit: frequency.FrequencyFit) -> bool:
+    """Whether remapping ids by frequency brings them enough closer to log-uniform."""
+    return fit.gain > REMAP_GAIN
+
+
 def check_splits(
     model: ModelConfig, training: str, train: LabelStats, split: str, other: LabelStats
 ) -> list[Anomaly]:
     """Classes that one split has and the training split has not, and back."""
     found = []
-    train_seen, other_seen = _seen_values(train), _seen_values(other)
-    new = np.setdiff1d(other_seen, train_seen, assume_unique=True)
-    if new.size:
+    train_ids, other_ids = train.class_counts.seen_ids(), other.class_counts.seen_ids()
+    new_ids = np.setdiff1d(other_ids, train_ids, assume_unique=True)
+    new_outside = sorted(set(other.outside) - set(train.outside))
+    if new_ids.size or new_outside:
         ids, counts = other.class_counts.pairs()
-        inside = np.isin(ids, new, assume_unique=True)
+        inside = np.isin(ids, new_ids, assume_unique=True)
         examples = int(counts[inside].sum()) + sum(
-            n for v, n in other.outside.items() if v not in train.outside
+            other.outside[v] for v in new_outside
         )
-        new = new.tolist()
+        new = sorted(new_ids.tolist() + new_outside)
         found.append(
             _anomaly(
                 "SPLIT_LABEL_UNSEEN_IN_TRAIN",
@@ -147,8 +162,7 @@ def check_splits(
                 sample=new[: EXAMPLES_SHOWN * 2],
             )
         )
-    gone = np.setdiff1d(train_seen, other_seen, assume_unique=True)
-    gone = gone[(gone >= 0) & (gone < model.num_classes)].tolist()
+    gone = np.setdiff1d(train_ids, other_ids, assume_unique=True).tolist()
     if gone:
         found.append(
             _anomaly(
@@ -165,35 +179,72 @@ def check_splits(
     return found
 
 
-def _seen_values(stats: LabelStats) -> np.ndarray:
-    """Every integer label value seen, sorted: in-range ids and the rest."""
-    outside = np.fromiter(stats.outside, dtype=np.int64, count=len(stats.outside))
-    return np.union1d(stats.class_counts.seen_ids(), outside)
-
-
 def check_context_ids(
-    model: ModelConfig, split: str, stats: LabelStats
+    model: ModelConfig, split: str, stats: LabelStats, data_format: str
 ) -> list[Anomaly]:
-    """Input ids past the embedding table: zeros on GPU, a crash on CPU."""
-    above, below = stats.above_range, stats.below_range
-    if not above and not below:
-        return []
-    bad = sum(above.values()) + sum(below.values())
-    vocab = model.context_vocab_size
-    return [
-        _anomaly(
-            "ID_OUT_OF_RANGE",
-            Severity.ERROR,
-            f"{bad} '{model.context_feature}' ids are outside [0, {vocab}) (min "
-            f"{stats.min}, max {stats.max}): set context_vocab_size to at least "
-            f"{max(stats.max + 1, vocab)} or remap the ids; on GPU the lookup "
-            "silently returns zeros",
-            model,
-            split,
-            feature=model.context_feature,
-            values=bad,
-            min=stats.min,
-            max=stats.max,
-            context_vocab_size=vocab,
+    """The trainer's input ids: present, integers, and inside the embedding table.
+
+    Ids past the table give zeros on GPU and a crash on CPU; a feature no example
+    has, or one of strings or fractions, is data the trainer cannot read.
+    """
+    feature, vocab = model.context_feature, model.context_vocab_size
+    if not any(count for count, n in stats.values_per_example.items() if n):
+        return [
+            _anomaly(
+                "ID_FEATURE_ABSENT",
+                Severity.ERROR,
+                f"no example of split '{split}' has '{feature}', the model's "
+                "context_feature: the trainer would have no input; fix "
+                "context_feature or the data",
+                model,
+                split,
+                feature=feature,
+                examples=stats.examples,
+            )
+        ]
+    found = []
+    floats = labels.float_types(stats, data_format)
+    if stats.non_integer or floats:
+        sample = [loc.value for loc in stats.locations.get(label.NON_INTEGER, [])][:5]
+        why = (
+            f"{stats.non_integer} values are not integer ids (e.g. {sample})"
+            if stats.non_integer
+            else f"ids are stored as tf.Example float_list ({', '.join(floats)}), "
+            "which a parse as int64 fails on"
         )
-    ]
+        found.append(
+            _anomaly(
+                "ID_TYPE_INVALID",
+                Severity.ERROR,
+                f"'{feature}': {why}: the trainer reads int64 ids in [0, {vocab})",
+                model,
+                split,
+                feature=feature,
+                values=stats.non_integer,
+                value_types=sorted(stats.value_types),
+                locations=[
+                    loc._asdict() for loc in stats.locations.get(label.NON_INTEGER, [])
+                ],
+            )
+        )
+    above, below = stats.above_range, stats.below_range
+    if above or below:
+        bad = sum(above.values()) + sum(below.values())
+        found.append(
+            _anomaly(
+                "ID_OUT_OF_RANGE",
+                Severity.ERROR,
+                f"{bad} '{feature}' ids are outside [0, {vocab}) (min "
+                f"{stats.min}, max {stats.max}): set context_vocab_size to at least "
+                f"{max(stats.max + 1, vocab)} or remap the ids; on GPU the lookup "
+                "silently returns zeros",
+                model,
+                split,
+                feature=feature,
+                values=bad,
+                min=stats.min,
+                max=stats.max,
+                context_vocab_size=vocab,
+            )
+        )
+    return found

@@ -7,6 +7,7 @@ from pipeline.stats.label import LabelStats
 
 # Out-of-range values listed in details, most frequent first.
 SAMPLE_SIZE = 10
+INT64_MAX = (1 << 63) - 1
 
 
 def empty_dataset(split: str) -> Anomaly:
@@ -18,7 +19,13 @@ def empty_dataset(split: str) -> Anomaly:
     )
 
 
-def check(model: ModelConfig, split: str, stats: LabelStats) -> list[Anomaly]:
+# Arrow's names of the float types a tf.Example float_list decodes to.
+FLOAT_TYPES = ("halffloat", "float", "double")
+
+
+def check(
+    model: ModelConfig, split: str, stats: LabelStats, data_format: str
+) -> list[Anomaly]:
     """Missing, miscounted, mistyped and out-of-range labels in one split."""
     found = []
 
@@ -61,21 +68,43 @@ def check(model: ModelConfig, split: str, stats: LabelStats) -> list[Anomaly]:
         )
     if stats.non_integer:
         sample = [loc.value for loc in stats.locations.get(label.NON_INTEGER, [])][:5]
+        wanted = (
+            f"strings of {model.vocabulary_file}"
+            if model.vocabulary_file
+            else f"int64 ids in [0, {n})"
+        )
         add(
             "LABEL_TYPE_INVALID",
-            f"{stats.non_integer} label values are not integer class ids "
+            f"{stats.non_integer} label values are not "
+            f"{'strings' if model.vocabulary_file else 'integer class ids'} "
             f"(types: {', '.join(sorted(stats.value_types))}; e.g. {sample}): "
-            f"map them to int64 ids in [0, {n})",
+            f"map them to {wanted}",
             label.NON_INTEGER,
             values=stats.non_integer,
+            value_types=sorted(stats.value_types),
+        )
+    floats = float_types(stats, data_format)
+    if floats:
+        add(
+            "LABEL_TYPE_INVALID",
+            f"labels are stored as tf.Example float_list ({', '.join(floats)}): "
+            "a trainer that parses them as int64 (tf.io.parse_example with "
+            "tf.int64, as classgate's does) fails on them; store int64_list",
+            label.NON_INTEGER,
+            values=stats.integer_values,
             value_types=sorted(stats.value_types),
         )
     above = stats.above_range
     if above:
         top = max(above)
+        advice = (
+            f"set num_classes to at least {top + 1}"
+            if top < INT64_MAX
+            else "beyond any int64 class id: remap them"
+        )
         add(
             "LABEL_ABOVE_RANGE",
-            f"labels reach {top}: set num_classes to at least {top + 1} "
+            f"labels reach {top}: {advice} "
             f"({sum(above.values())} values are >= num_classes {n})",
             label.ABOVE_RANGE,
             values=sum(above.values()),
@@ -138,3 +167,10 @@ def check_coverage(model: ModelConfig, split: str, stats: LabelStats) -> list[An
 def _most_frequent(counter) -> list[dict]:
     ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
     return [{"value": v, "count": c} for v, c in ranked[:SAMPLE_SIZE]]
+
+
+def float_types(stats: LabelStats, data_format: str) -> list[str]:
+    """The float types of ids read from tf.Example, where only int64_list parses."""
+    if data_format != "tfrecord" or not stats.integer_values:
+        return []
+    return sorted(t for t in stats.value_types if t in FLOAT_TYPES)

@@ -6,10 +6,31 @@ from pipeline.config import ModelConfig
 # From half the classes on, the sampled loss does at least half the work of the
 # exact softmax and adds its estimator's variance on top.
 HIGH_SAMPLED_SHARE = 0.5
+# Lines of a per-class file (unigram, remap) at most: 2**30 lines are 2 GB of
+# unigram counts, which fixed_unigram_candidate_sampler holds in memory as 8 GB
+# of weights; past that a file of one line per class is no file to train with.
+MAX_CLASS_FILE_LINES = 1 << 30
 
 
 def check(model: ModelConfig) -> list[Anomaly]:
-    return _num_sampled(model) + _advice(model)
+    return _num_sampled(model) + _advice(model) + _class_files(model)
+
+
+def _class_files(model: ModelConfig) -> list[Anomaly]:
+    if model.num_classes <= MAX_CLASS_FILE_LINES:
+        return []
+    return [
+        Anomaly(
+            code="CLASS_FILES_SKIPPED",
+            severity=Severity.WARNING,
+            message=f"num_classes {model.num_classes} is above "
+            f"{MAX_CLASS_FILE_LINES}: no unigram or remap file is written (one "
+            "line per class would take more than 2 GB); report.json holds the "
+            "label figures",
+            model=model.name,
+            details={"num_classes": model.num_classes, "limit": MAX_CLASS_FILE_LINES},
+        )
+    ]
 
 
 def _advice(model: ModelConfig) -> list[Anomaly]:

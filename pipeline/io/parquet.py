@@ -1,18 +1,18 @@
 """Parquet files: row batches with the row index within the file, as Arrow.
 
-With `columns` only those columns are read (the labels-only path). TFDV needs every
-feature as a list column, so `as_lists` wraps scalar columns: a null scalar becomes
-a null list, which TFDV and the label statistics both count as missing.
+With `columns` only those columns are read (the labels-only path); otherwise every
+column is, and the file's note says which columns TFDV's statistics will not take
+(pipeline.io.arrow converts the rest before TFDV sees a batch).
 """
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import errors, progress
+from pipeline.io import arrow, files
 from pipeline.stats import label
 
 # Rows per batch; Parquet row groups are split or joined to this size.
@@ -22,10 +22,9 @@ BATCH_SIZE = 65536
 class DecodeParquetFile(beam.DoFn):
     """A (path, size) -> `LocatedBatch`es of the file's rows, in file order."""
 
-    def __init__(self, required: tuple[str, ...], columns=None, as_lists=False):
+    def __init__(self, required: tuple[str, ...], columns=None):
         self._required = required
         self._columns = columns
-        self._as_lists = as_lists
 
     def setup(self):
         self._progress = progress.Reader()
@@ -42,16 +41,25 @@ class DecodeParquetFile(beam.DoFn):
                 for required in self._required:
                     if required not in names:
                         raise errors.InputError(
-                            f"{path}: label column '{required}' is not in the file "
-                            f"(columns: {', '.join(names)})"
+                            f"{path}: column '{required}', which a model config "
+                            f"names, is not in the file (columns: "
+                            f"{_listed(names)})"
                         )
+                    if names.count(required) > 1:
+                        raise errors.InputError(
+                            f"{path}: column '{required}' appears "
+                            f"{names.count(required)} times; a reader cannot tell "
+                            "which one holds the data"
+                        )
+                note = {}
+                if self._columns is None:  # full mode: TFDV reads every column
+                    note["left_out"] = arrow.left_out(parquet.schema_arrow)
                 for batch in parquet.iter_batches(BATCH_SIZE, columns=self._columns):
-                    if self._as_lists:
-                        batch = as_lists(batch)
                     yield label.LocatedBatch(path, first, batch)
                     first += batch.num_rows
                     self._progress.examples(batch.num_rows)
             self._progress.file_done(size)
+            yield beam.pvalue.TaggedOutput(files.NOTES, (path, note))
         except errors.InputError:
             raise
         except (OSError, pa.ArrowException) as e:
@@ -61,18 +69,6 @@ class DecodeParquetFile(beam.DoFn):
             ) from e
 
 
-def as_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Wraps each scalar column in a one-element list column (null -> null list)."""
-    arrays = []
-    for column in batch.columns:
-        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-            arrays.append(column)
-            continue
-        # A null row becomes a null, empty list: offsets advance only on values.
-        valid = column.is_valid().to_numpy(zero_copy_only=False)
-        offsets = np.concatenate([[0], np.cumsum(valid)]).astype(np.int32)
-        wrapped = pa.ListArray.from_arrays(
-            pa.array(offsets), column.drop_null(), mask=pa.array(~valid)
-        )
-        arrays.append(wrapped)
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+def _listed(names: list[str], shown: int = 20) -> str:
+    more = f", ... ({len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

@@ -2,10 +2,13 @@
 
 Each file is read whole by one worker, in order, so every row knows its record index
 within the file: that is what lets a report point at "shard 3, record 1041". Files
-are the unit of parallelism (datasets come sharded). Compression is detected from the
-file's first bytes, not its name: gzip's magic number marks gzip whatever the suffix;
-anything else is read as uncompressed TFRecord. Decoding uses tfx_bsl's
-tf.Example -> Arrow decoder, which does not import TensorFlow.
+are the unit of parallelism (datasets come sharded). Compression is judged from the
+file's first bytes, not its name (`compression_of`): a first frame whose length
+checksum holds is uncompressed TFRecord, whatever the bytes look like; otherwise a
+whole gzip header (magic, deflate, no reserved flags) is gzip. The readers say
+what they found per file, so the driver can warn where name and bytes disagree.
+Decoding uses tfx_bsl's tf.Example -> Arrow decoder, which does not import
+TensorFlow.
 """
 
 import collections
@@ -22,9 +25,13 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import errors, progress
+from pipeline.io import files
 from pipeline.stats import label
 
-GZIP_MAGIC = b"\x1f\x8b"
+GZIP = "gzip"
+UNCOMPRESSED = "none"
+# Bytes that decide the compression: a TFRecord frame header, a gzip header.
+HEAD_SIZE = 12
 # Bytes read from the (decompressed) stream at a time: large enough that Python's
 # per-read cost vanishes, small enough to stay flat in memory whatever the file size.
 CHUNK_SIZE = 8 << 20
@@ -43,9 +50,34 @@ def _masked_crc(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-def is_gzip(path: str) -> bool:
+def compression_of(head: bytes) -> str:
+    """GZIP or UNCOMPRESSED, from a file's first HEAD_SIZE bytes.
+
+    An uncompressed TFRecord opens with a length and that length's masked CRC32C:
+    when the checksum holds (a 1 in 2**32 chance for other bytes), it is one, even
+    if its first length happens to read 1f 8b. Otherwise the gzip header must be
+    whole: magic 1f 8b, method 8 (deflate) and no reserved flag bits.
+    """
+    if len(head) >= 12:
+        (stored,) = _CRC.unpack_from(head, 8)
+        if _masked_crc(head[:8]) == stored:
+            return UNCOMPRESSED
+    gzip_header = len(head) >= 4 and head[:3] == b"\x1f\x8b\x08"
+    return GZIP if gzip_header and not head[3] & 0xE0 else UNCOMPRESSED
+
+
+def named_gzip(path: str) -> bool:
+    """Whether the file's name says gzip, as TFDV and most trainers take it."""
+    return path.lower().endswith((".gz", ".gzip"))
+
+
+def compression_of_file(path: str) -> str:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return f.read(2) == GZIP_MAGIC
+        return compression_of(f.read(HEAD_SIZE))
+
+
+def is_gzip(path: str) -> bool:
+    return compression_of_file(path) == GZIP
 
 
 def read_records(path: str) -> Iterator[bytes]:
@@ -54,7 +86,9 @@ def read_records(path: str) -> Iterator[bytes]:
         yield from batch
 
 
-def read_batches(path: str, batch_size: int) -> Iterator[list[bytes]]:
+def read_batches(
+    path: str, batch_size: int, found: list | None = None
+) -> Iterator[list[bytes]]:
     """Yields lists of up to batch_size records, CRC-checked, in file order.
 
     The file is read in CHUNK_SIZE pieces and the frames are cut out of each piece
@@ -62,6 +96,7 @@ def read_batches(path: str, batch_size: int) -> Iterator[list[bytes]]:
     compared all at once, in numpy, before the piece is let go or a batch leaves.
     A length is trusted before its check only while it points inside the piece at
     hand, so a damaged header never sends the reader after bytes it does not have.
+    The compression judged is appended to `found`, when given.
     """
     crc, length_of = google_crc32c.value, _LENGTH.unpack_from
     index = 0  # of the record at `at`
@@ -69,7 +104,10 @@ def read_batches(path: str, batch_size: int) -> Iterator[list[bytes]]:
         with FileSystems.open(
             path, compression_type=CompressionTypes.UNCOMPRESSED
         ) as raw:
-            compressed = raw.read(2) == GZIP_MAGIC
+            compression = compression_of(raw.read(HEAD_SIZE))
+            compressed = compression == GZIP
+            if found is not None:
+                found.append(compression)
             raw.seek(0)
             stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
             data, at, size, batch = b"", 0, 0, []
@@ -209,10 +247,10 @@ class DecodeTFRecordFile(beam.DoFn):
 
     def process(self, element: tuple[str, int]):
         path, size = element
-        first = 0
+        first, found = 0, []
         with concurrent.futures.ThreadPoolExecutor(1) as decoding:
             pending = collections.deque()
-            for records in read_batches(path, self._batch_size):
+            for records in read_batches(path, self._batch_size, found):
                 pending.append(decoding.submit(self._decode, path, first, records))
                 first += len(records)
                 if len(pending) > DECODE_AHEAD:
@@ -220,6 +258,7 @@ class DecodeTFRecordFile(beam.DoFn):
             while pending:
                 yield self._done(pending.popleft())
         self._progress.file_done(size)
+        yield beam.pvalue.TaggedOutput(files.NOTES, (path, {"compression": found[0]}))
 
     def _done(self, decoded: concurrent.futures.Future) -> label.LocatedBatch:
         # Counted here, on the bundle's thread: Beam's counters are per thread.
@@ -231,8 +270,11 @@ class DecodeTFRecordFile(beam.DoFn):
         try:
             batch = self._decoder.DecodeBatch(records)
         except Exception as e:  # tfx_bsl raises plain RuntimeErrors on bad protos.
-            raise errors.InputError(
-                f"{path}: records {first}..{first + len(records) - 1} are not "
-                f"tf.Examples: {str(e).splitlines()[0]}"
-            ) from e
+            where = f"{path}: records {first}..{first + len(records) - 1}"
+            reason = str(e).splitlines()[0]
+            if "wrong type" in reason:  # one feature, two list types
+                raise errors.InputError(
+                    f"{where}: {reason}; a feature must keep one type in every example"
+                ) from e
+            raise errors.InputError(f"{where} are not tf.Examples: {reason}") from e
         return label.LocatedBatch(path, first, batch)

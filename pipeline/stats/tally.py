@@ -54,6 +54,19 @@ class ClassCounts:
             self._densify()
         self._dense += counts
 
+    def add_counts(self, ids: np.ndarray, counts: np.ndarray) -> None:
+        """Adds `counts` of sorted, distinct `ids` within [0, num_classes)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        counts = np.asarray(counts, dtype=np.int64)
+        if ids.size and (
+            ids[0] < 0
+            or ids[-1] >= self.num_classes
+            or np.any(np.diff(ids) <= 0)
+            or np.any(counts < 0)
+        ):
+            raise ValueError("class counts must be of sorted, distinct ids in range")
+        self._add_pairs(ids, counts)
+
     def merge(self, other: "ClassCounts") -> None:
         if other._dense is not None:
             self._densify()

@@ -17,16 +17,15 @@ import uuid
 from collections.abc import Callable
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 # Set before TensorFlow loads: its C++ start-up chatter would bury the epoch lines.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
-from pipeline import config  # noqa: E402
+from pipeline import config, vocabulary  # noqa: E402
 from pipeline.io import tfrecord  # noqa: E402
+from pipeline.stats import label  # noqa: E402
 
 # Marks "no id here" in a padded batch of context ids; never a valid embedding row.
 PAD = -1
@@ -262,30 +261,31 @@ def _dataset(model, files, data_format, batch_size, shuffle=False) -> tf.data.Da
 
 
 def _tfrecord(model, files, batch_size, shuffle):
-    # One compression type per dataset: TFRecordDataset takes it as one argument.
-    gzipped = [tfrecord.is_gzip(path) for path in files]
-    if len(set(gzipped)) > 1:
-        compressed, plain = files[gzipped.index(True)], files[gzipped.index(False)]
-        raise ValueError(
-            "files of one split must all be gzip or all uncompressed: "
-            f"{compressed} is gzip, {plain} is not"
-        )
-    compression = "GZIP" if gzipped[0] else ""
+    # Each file with its own compression, judged from its bytes as validation did.
+    compressions = [
+        "GZIP" if tfrecord.compression_of_file(path) == tfrecord.GZIP else ""
+        for path in files
+    ]
+    label_type = tf.string if model.vocabulary_file else tf.int64
     features = {
         model.context_feature: tf.io.VarLenFeature(tf.int64),
-        model.label_feature: tf.io.FixedLenFeature([model.num_true], tf.int64),
+        model.label_feature: tf.io.FixedLenFeature([model.num_true], label_type),
     }
+    table = _vocabulary_table(model)
 
     def parse(records):
         parsed = tf.io.parse_example(records, features)
         ids = tf.sparse.to_dense(parsed[model.context_feature], default_value=PAD)
-        return ids, parsed[model.label_feature]
+        labels = parsed[model.label_feature]
+        return ids, labels if table is None else table.lookup(labels)
 
-    paths = tf.data.Dataset.from_tensor_slices(files)
+    sources = tf.data.Dataset.from_tensor_slices((files, compressions))
     if shuffle:
-        paths = paths.shuffle(len(files))
-    data = paths.interleave(
-        lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
+        sources = sources.shuffle(len(files))
+    data = sources.interleave(
+        lambda path, compression: tf.data.TFRecordDataset(
+            path, compression_type=compression
+        ),
         cycle_length=min(len(files), INTERLEAVE),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=not shuffle,
@@ -296,42 +296,53 @@ def _tfrecord(model, files, batch_size, shuffle):
     return data.batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def _vocabulary_table(model):
+    """String label -> id, as validation mapped it: line i is id i, then OOV buckets."""
+    if not model.vocabulary_file:
+        return None
+    initializer = tf.lookup.TextFileInitializer(
+        model.vocabulary_file,
+        tf.string,
+        tf.lookup.TextFileIndex.WHOLE_LINE,
+        tf.int64,
+        tf.lookup.TextFileIndex.LINE_NUMBER,
+    )
+    if model.num_oov_buckets:
+        return tf.lookup.StaticVocabularyTable(initializer, model.num_oov_buckets)
+    return tf.lookup.StaticHashTable(initializer, default_value=PAD)
+
+
 def _parquet(model, files, batch_size, shuffle):
-    columns = [model.context_feature, model.label_feature]
-    tables = []
+    words = (
+        vocabulary.as_array(model.vocabulary_file) if model.vocabulary_file else None
+    )
+    contexts, context_lengths, labels = [], [], []
     for path in files:
+        columns = [model.context_feature, model.label_feature]
         names = pq.read_schema(path).names
         for name in columns:
             if name not in names:
                 raise ValueError(f"{path}: column '{name}' is not in the file")
-        tables.append(pq.read_table(path, columns=columns))
-    table = pa.concat_tables(tables)
-    values, splits = _id_lists(table.column(model.context_feature))
-    context = tf.RaggedTensor.from_row_splits(values, splits)
-    labels = _labels(table.column(model.label_feature), model)
-    data = tf.data.Dataset.from_tensor_slices((context, labels))
+        table = pq.read_table(path, columns=columns)
+        # Each file's columns become int64 ids on their own: files of one split
+        # may store them as different Arrow types.
+        values, lengths = label.ids(table.column(model.context_feature))
+        contexts.append(values)
+        context_lengths.append(lengths)
+        labels.append(_labels(table.column(model.label_feature), model, words, path))
+    splits = np.concatenate([[0], np.cumsum(np.concatenate(context_lengths))])
+    context = tf.RaggedTensor.from_row_splits(np.concatenate(contexts), splits)
+    data = tf.data.Dataset.from_tensor_slices((context, np.concatenate(labels)))
     if shuffle:
         data = data.shuffle(SHUFFLE_BUFFER)
     return data.batch(batch_size).map(lambda ids, y: (ids.to_tensor(PAD), y))
 
 
-def _id_lists(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """A scalar or list id column as (values, row_splits); null ids become PAD."""
-    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-        lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy()
-        values = pc.list_flatten(column)
-    else:
-        lengths, values = np.ones(len(column), np.int64), column
-    values = pc.fill_null(values.cast(pa.int64()), PAD).to_numpy()
-    splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return values, splits
-
-
-def _labels(column: pa.ChunkedArray, model: config.ModelConfig) -> np.ndarray:
-    values, splits = _id_lists(column)
-    if np.any(np.diff(splits) != model.num_true) or np.any(values == PAD):
+def _labels(column, model: config.ModelConfig, words, path: str) -> np.ndarray:
+    values, lengths = label.ids(column, words, model.num_oov_buckets)
+    if np.any(lengths != model.num_true) or len(values) != lengths.sum():
         raise ValueError(
-            f"label column '{model.label_feature}': every row needs exactly "
-            f"num_true={model.num_true} non-null labels"
+            f"{path}: label column '{model.label_feature}': every row needs exactly "
+            f"num_true={model.num_true} labels"
         )
     return values.reshape(-1, model.num_true)

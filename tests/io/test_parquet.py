@@ -1,6 +1,6 @@
 import pyarrow as pa
 
-from pipeline.io import parquet
+from pipeline.io import arrow
 
 
 def test_as_lists_wraps_scalars_and_keeps_nulls_missing():
@@ -12,7 +12,7 @@ def test_as_lists_wraps_scalars_and_keeps_nulls_missing():
         ],
         ["a", "all_null", "already_list"],
     )
-    wrapped = parquet.as_lists(batch)
+    wrapped = arrow.as_lists(batch)
     assert wrapped.to_pydict() == {
         "a": [[1], None, [3]],
         "all_null": [None, None, None],

@@ -1,5 +1,6 @@
 import gzip
 
+import apache_beam as beam
 import pyarrow as pa
 import pytest
 from tfx_bsl.coders import example_coder
@@ -49,7 +50,9 @@ def test_decode_keeps_record_indices(tmp_path):
     tfrecord.write_records(path, examples(10))
     decode = tfrecord.DecodeTFRecordFile(batch_size=4)
     decode.setup()
-    batches = list(decode.process((path, 0)))
+    found = list(decode.process((path, 0)))
+    batches = [b for b in found if not isinstance(b, beam.pvalue.TaggedOutput)]
+    assert found[-1].value == (path, {"compression": tfrecord.GZIP})
     assert [(b.first_record, b.records.num_rows) for b in batches] == [
         (0, 4),
         (4, 4),

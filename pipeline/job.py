@@ -1,0 +1,165 @@
+"""The Beam job of one validation: read each split once, stage small results.
+
+Every batch feeds one label accumulator per label spec (labels, then the trainer's
+context ids), and in full mode TFDV's GenerateStatistics as well. Per-class counts
+leave the accumulators by key range and are combined apart. Every result lands as
+one file in the staging folder (pipeline.staging), stamped with the run id; all
+decisions are taken afterwards, on the driver, from those files.
+"""
+
+import functools
+
+import apache_beam as beam
+import pyarrow as pa
+
+from pipeline import schema, staging, transforms
+from pipeline.io import files
+from pipeline.stats import label, tally
+
+
+def build(root: beam.Pipeline, request, staging_path: str, run: str) -> None:
+    """Adds the reads, label statistics and (full mode) TFDV statistics to `root`."""
+    specs = request.specs
+    features = tuple(dict.fromkeys(s.feature for s in specs))
+    for split_index, split in enumerate(request.splits):
+        read = root | f"Read[{split.name}]" >> transforms.ReadSplit(
+            split, features, full=not request.labels_only
+        )
+        _ = (
+            read[files.NOTES]
+            | f"FileNotes[{split.name}]" >> beam.combiners.ToList()
+            | f"WriteFileNotes[{split.name}]"
+            >> transforms.WriteResult(
+                staging.file_notes_path(staging_path, split_index),
+                functools.partial(staging.encode_file_notes, run=run),
+            )
+        )
+        for spec_index, spec in enumerate(specs):
+            _add_label_stats(
+                read.batches,
+                request,
+                spec,
+                split.name,
+                staging_path,
+                run,
+                (split_index, spec_index),
+            )
+        if not request.labels_only:
+            _ = (
+                read.batches
+                | f"ToArrow[{split.name}]" >> beam.Map(transforms.records_of)
+                | f"TFDVStats[{split.name}]" >> schema.generate_statistics()
+                | f"WriteTFDVStats[{split.name}]"
+                >> transforms.WriteResult(
+                    staging.tfdv_stats_path(staging_path, split_index),
+                    functools.partial(staging.encode_proto, run=run),
+                )
+            )
+
+
+def _add_label_stats(batches, request, spec, split, staging_path, run, where):
+    specs = request.specs
+    step = f"[{split}][{spec_name(spec, specs)}]"
+    width = request.class_range_width
+    tallied = batches | f"TallyLabels{step}" >> beam.ParDo(
+        transforms.TallyLabels(spec, width)
+    ).with_outputs(transforms.TallyLabels.CLASSES, main="stats")
+    _ = (
+        tallied.stats
+        | f"LabelStats{step}"
+        >> beam.CombineGlobally(
+            transforms.MergeFn(functools.partial(label.LabelStats, spec))
+        )
+        | f"WriteLabelStats{step}"
+        >> transforms.WriteResult(
+            staging.label_stats_path(staging_path, *where),
+            functools.partial(staging.encode_label_stats, run=run),
+        )
+    )
+    _ = (
+        tallied[transforms.TallyLabels.CLASSES]
+        | f"ClassCounts{step}"
+        >> beam.CombinePerKey(
+            transforms.MergeFn(
+                functools.partial(
+                    tally.ClassCounts, tally.range_size(spec.num_classes, width)
+                )
+            )
+        )
+        | f"WriteClassCounts{step}"
+        >> transforms.WriteKeyedResults(
+            functools.partial(staging.class_counts_path, staging_path, *where),
+            functools.partial(staging.encode_class_counts, run=run),
+        )
+    )
+
+
+def spec_name(spec: label.LabelSpec, specs) -> str:
+    """The feature name, qualified only when two models check it differently."""
+    if sum(s.feature == spec.feature for s in specs) == 1:
+        return spec.feature
+    return f"{spec.feature}@{spec.num_classes}x{spec.num_true}"
+
+
+def explain(error: Exception, request) -> Exception:
+    """A failed job's error, made an InputError naming the cause where one is known.
+
+    TFDV's statistics fail, naming no feature, when a feature has one type in some
+    batches and another in others ("Unable to merge incompatible type"); the files
+    are then read again, on this machine, until the feature is found.
+    """
+    from pipeline import errors
+
+    if "Unable to merge incompatible type" not in str(error):
+        return error
+    found = _type_conflict(request)
+    advice = "give it one type in every file, or pass --labels-only"
+    if found is None:
+        return errors.InputError(
+            f"a feature changes type across the data (TFDV: {str(error)[:80]}); "
+            f"{advice}"
+        )
+    feature, (one, where_one), (other, where_other) = found
+    return errors.InputError(
+        f"feature '{feature}' is {one} in {where_one} but {other} in {where_other}: "
+        f"TFDV's statistics need one type per feature; {advice}"
+    )
+
+
+def _type_conflict(request):
+    """(feature, (type, where), (type, where)) of the first type conflict, or None."""
+    from pipeline.io import arrow, parquet, tfrecord
+
+    for split in request.splits:
+        seen = {}
+        for data_file in split.files:
+            if split.format == "parquet":
+                decode = parquet.DecodeParquetFile(())
+            else:
+                decode = tfrecord.DecodeTFRecordFile()
+            decode.setup()
+            for batch in decode.process((data_file.path, data_file.size)):
+                if not isinstance(batch, label.LocatedBatch):
+                    continue
+                for field in arrow.for_tfdv(batch.records)[0].schema:
+                    kind = _value_kind(field.type)
+                    if kind is None:
+                        continue
+                    where = f"{batch.file} (record {batch.first_record})"
+                    first = seen.setdefault(field.name, (kind, where))
+                    if first[0] != kind:
+                        return field.name, first, (kind, where)
+    return None
+
+
+def _value_kind(kind) -> str | None:
+    """TFDV's type of an Arrow (list) column: int, float or bytes; None if empty."""
+    while hasattr(kind, "value_type"):
+        kind = kind.value_type
+    if pa.types.is_null(kind):
+        return None
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+        return "int"
+    if pa.types.is_floating(kind):
+        return "float"
+    return "bytes"
