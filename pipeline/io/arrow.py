@@ -6,6 +6,7 @@ column is converted the way TFX's own examples would hold it, or left out:
 
 - dictionaries (pandas' category) -> their values;
 - booleans -> int64 (0, 1); half floats -> float32; decimals -> float64;
+- fixed-size binary -> binary;
 - timestamps, dates, times and durations -> int64 (their stored count of units);
 - fixed-size lists -> lists; lists -> lists of converted values;
 - structs -> one column per field, named `parent.field`, each converted;
@@ -82,6 +83,8 @@ def _values(array: pa.Array) -> pa.Array | None:
             array.to_numpy(zero_copy_only=False).astype(np.float32),
             mask=array.is_null().to_numpy(zero_copy_only=False),
         )
+    if pa.types.is_fixed_size_binary(kind):
+        return array.cast(pa.binary())
     if pa.types.is_boolean(kind):
         return array.cast(pa.int8()).cast(pa.int64())
     if pa.types.is_decimal(kind):
