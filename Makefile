@@ -32,13 +32,13 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install
-	$(BIN)/ruff check pipeline tests
-	$(BIN)/ruff format --check pipeline tests
+	$(BIN)/ruff check pipeline tests tools deploy
+	$(BIN)/ruff format --check pipeline tests tools deploy
 
 DEMO := demo-out
 demo: install
 	@rm -rf $(DEMO)
-	@PYTHONWARNINGS=ignore::FutureWarning $(BIN)/python -m pipeline.synthetic --output $(DEMO)/data --num-classes 10000 --examples 30000 --shards 4
+	@PYTHONWARNINGS=ignore::FutureWarning $(BIN)/python -m tools.synthetic --output $(DEMO)/data --num-classes 10000 --examples 30000 --shards 4
 	@for case in correct under over; do \
 	  echo; echo "=== $$case: $$(grep num_classes $(DEMO)/data/$$case.yaml) ==="; \
 	  $(BIN)/classgate validate --data '$(DEMO)/data/train-*.tfrecord.gz' \
@@ -54,9 +54,11 @@ demo: install
 	  echo "exit code $$?; model written: $$(test -d $(DEMO)/train-under/model && echo yes || echo no)"
 
 # classgate vs TFDV vs the I/O limits, interleaved; sizes: BENCH_ARGS="--examples N --rows N".
+# The taxi gate runs on TFX's files when ../shared/data is beside the checkout.
 BENCH_ARGS ?=
+TAXI ?= ../shared/data/tfx-chicago-taxi
 bench: install
-	@PYTHONWARNINGS=ignore $(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+	@PYTHONWARNINGS=ignore $(BIN)/python -m tools.bench --taxi $(TAXI) $(BENCH_ARGS)
 
 # Re-resolve the pinned set (needs the registries; about a minute).
 lock:

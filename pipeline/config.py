@@ -113,12 +113,12 @@ class ModelConfig(pydantic.BaseModel):
 
 def load(paths: Sequence[str]) -> tuple[ModelConfig, ...]:
     """Reads every model from the given YAML files; raises InputError naming the key."""
-    from pipeline import output
+    from pipeline import storage
 
     documents = {}
     for path in paths:
         try:
-            documents[path] = output.read(path, MAX_BYTES)
+            documents[path] = storage.read(path, MAX_BYTES)
         except errors.InputError as e:
             raise errors.InputError(f"cannot read model config {e.message}") from e
         except Exception as e:  # missing file, permissions, remote errors

@@ -12,11 +12,13 @@ a same-size rewrite within one filesystem timestamp tick would slip through.
 """
 
 import dataclasses
-import json
 from collections.abc import Sequence
 
-from pipeline import config, errors, output
+from pipeline import config, errors
+from pipeline.checks import sampler
+from pipeline.checks.anomaly import Severity
 from pipeline.io import files
+from pipeline.report.model import LabelSummary, Report, SplitData
 
 
 class GateClosed(Exception):
@@ -28,7 +30,7 @@ class Blessing:
     """A report that passed and still matches the data and configs on disk."""
 
     path: str
-    report: dict
+    report: Report
     splits: tuple[files.Split, ...]
     models: tuple[config.ModelConfig, ...]
 
@@ -46,23 +48,6 @@ class Blessing:
         return env
 
 
-# A report.json past this size was not written by classgate.
-REPORT_LIMIT = 256 << 20
-
-
-def load_report(path: str) -> dict:
-    try:
-        report = json.loads(output.read(path, REPORT_LIMIT))
-    except Exception as e:  # missing file, unreadable, not JSON
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise errors.InputError(
-            f"{path}: not a readable classgate report: {first}"
-        ) from e
-    if not isinstance(report, dict):
-        raise errors.InputError(f"{path}: not a classgate report")
-    return report
-
-
 def check(
     report_path: str,
     models: Sequence[config.ModelConfig] | None = None,
@@ -73,63 +58,48 @@ def check(
     `models` and `patterns`, when given, are what the caller is about to train with;
     they must be what the report validated.
     """
-    report = load_report(report_path)
-    if report.get("status") != "pass":
-        failing = [
-            str(a.get("code"))
-            for a in report.get("anomalies", [])
-            if isinstance(a, dict) and a.get("severity") == "ERROR"
-        ]
+    report = Report.load(report_path)
+    if report.status != "pass":
+        failing = [a.code for a in report.anomalies if a.severity == Severity.ERROR]
         raise GateClosed(
-            f"{report_path}: status is {str(report.get('status'))[:20]!r}, not pass "
+            f"{report_path}: status is {report.status!r}, not pass "
             f"({', '.join(failing[:10]) or 'see the report'}): nothing was started"
         )
-    try:
-        validated = tuple(
-            config.ModelConfig.model_validate(m) for m in report["models"]
-        )
-        contradictions = _contradictions(report, validated)
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise GateClosed(
-            f"{report_path}: not a whole classgate report ({type(e).__name__}: "
-            f"{str(e)[:100]}): validate again"
-        ) from e
+    contradictions = _contradictions(report)
     if contradictions:
         raise GateClosed(
             f"{report_path}: says pass, but {contradictions[0]}: the report was "
             "edited or damaged; validate again"
         )
-    if (
-        models is not None
-        and config.fingerprint(models) != report["config_fingerprint"]
-    ):
+    validated = report.models
+    if models is not None and config.fingerprint(models) != report.config_fingerprint:
         raise GateClosed(f"{report_path}: {_config_change(validated, models)}")
     splits = []
-    for name, data in report["data"].items():
+    for name, data in report.data.items():
         if patterns is not None and tuple(patterns.get(name, ())) != tuple(
-            data["patterns"]
+            data.patterns
         ):
             raise GateClosed(
-                f"{report_path}: split '{name}' was validated as {data['patterns']}, "
+                f"{report_path}: split '{name}' was validated as {data.patterns}, "
                 f"not {list(patterns.get(name, []))}"
             )
         try:
-            split = files.list_split(name, tuple(data["patterns"]), data["format"])
+            split = files.list_split(name, tuple(data.patterns), data.format)
         except errors.InputError as e:
             raise GateClosed(f"{report_path}: data changed: {e.message}") from e
-        if split.fingerprint != data["fingerprint"]:
+        if split.fingerprint != data.fingerprint:
             raise GateClosed(
                 f"{report_path}: data changed: {_file_change(name, data, split)}"
             )
         splits.append(split)
-    if patterns is not None and set(patterns) - set(report["data"]):
-        extra = sorted(set(patterns) - set(report["data"]))[0]
+    if patterns is not None and set(patterns) - set(report.data):
+        extra = sorted(set(patterns) - set(report.data))[0]
         raise GateClosed(f"{report_path}: split '{extra}' was not validated")
     return Blessing(report_path, report, tuple(splits), validated)
 
 
-def _file_change(name: str, validated: dict, now: files.Split) -> str:
-    before = {f["path"]: (f["size"], f["modified"]) for f in validated["files"]}
+def _file_change(name: str, validated: SplitData, now: files.Split) -> str:
+    before = {f.path: (f.size, f.modified) for f in validated.files}
     after = {f.path: (f.size, f.modified) for f in now.files}
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
@@ -161,56 +131,58 @@ def _config_change(validated, given) -> str:
     return "the model configs differ"
 
 
-def _contradictions(report: dict, models) -> list[str]:
+def _contradictions(report: Report) -> list[str]:
     """Why a report's own content cannot pass, re-derived from its figures.
 
     The config fingerprint is recomputed from the models listed; the anomalies'
     severities and the label figures of each model's feature in each split are
     checked again the way classgate's label checks judged them.
     """
-    from pipeline.checks import sampler
-
     found = []
-    if config.fingerprint(models) != report["config_fingerprint"]:
+    if config.fingerprint(report.models) != report.config_fingerprint:
         found.append("its config fingerprint is not that of the models it lists")
-    failing = {"ERROR"} | ({"WARNING"} if report["strict"] else set())
-    bad = [a["code"] for a in report["anomalies"] if a["severity"] in failing]
+    failing = {Severity.ERROR} | ({Severity.WARNING} if report.strict else set())
+    bad = [a.code for a in report.anomalies if a.severity in failing]
     if bad:
         found.append(f"it lists {bad[0]}, which fails the gate")
-    training = report["training_split"]
-    for model in models:
-        if any(a.severity == "ERROR" for a in sampler.check(model)):
+    for model in report.models:
+        if any(a.severity == Severity.ERROR for a in sampler.check(model)):
             found.append(f"model '{model.name}' has an invalid num_sampled")
-        for split, by_feature in report["labels"].items():
-            figures = by_feature[model.label_feature]
+        for split, by_feature in report.labels.items():
+            figures = by_feature.get(model.label_feature)
+            if figures is None:
+                found.append(
+                    f"split '{split}' has no figures of '{model.label_feature}'"
+                )
+                continue
+            training = split == report.training_split
             found += [
                 f"model '{model.name}', split '{split}': {why}"
-                for why in _label_failures(model, figures, split == training)
+                for why in _label_failures(model, figures, training)
             ]
-    if set(report["labels"]) != set(report["data"]):
+    if set(report.labels) != set(report.data):
         found.append("its label figures and its data name different splits")
     return found
 
 
-def _label_failures(model, figures: dict, training: bool) -> list[str]:
+def _label_failures(model, figures: LabelSummary, training: bool) -> list[str]:
     n = model.num_classes
     found = []
-    if figures["examples"] == 0:
-        found.append("no examples")
-        return found
-    if figures["missing"]:
-        found.append(f"{figures['missing']} examples lack the label")
-    if figures["non_integer"]:
-        found.append(f"{figures['non_integer']} labels are not ids")
-    if figures["max"] is not None and figures["max"] >= n:
-        found.append(f"labels reach {figures['max']}, num_classes is {n}")
-    if figures["min"] is not None and figures["min"] < 0:
-        found.append(f"labels go down to {figures['min']}")
-    counts = {int(k) for k, v in figures["values_per_example"].items() if v}
+    if figures.examples == 0:
+        return ["no examples"]
+    if figures.missing:
+        found.append(f"{figures.missing} examples lack the label")
+    if figures.non_integer:
+        found.append(f"{figures.non_integer} labels are not ids")
+    if figures.max is not None and figures.max >= n:
+        found.append(f"labels reach {figures.max}, num_classes is {n}")
+    if figures.min is not None and figures.min < 0:
+        found.append(f"labels go down to {figures.min}")
+    counts = {int(k) for k, v in figures.values_per_example.items() if v}
     if counts - {0, model.num_true}:
         found.append(f"label counts {sorted(counts)}, num_true is {model.num_true}")
-    if training and figures["num_classes"] == n:
-        unseen = (n - figures["classes_seen"]) / n
+    if training and figures.num_classes == n:
+        unseen = (n - figures.classes_seen) / n
         if unseen > model.max_unseen_fraction:
             found.append(f"{unseen:.1%} of the classes never occur")
     return found

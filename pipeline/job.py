@@ -13,8 +13,8 @@ import apache_beam as beam
 import pyarrow as pa
 
 from pipeline import schema, staging, transforms
-from pipeline.io import files
-from pipeline.stats import label, tally
+from pipeline.io import batches, files
+from pipeline.stats import class_counts, label
 
 
 def build(root: beam.Pipeline, request, staging_path: str, run: str) -> None:
@@ -68,7 +68,7 @@ def _add_label_stats(batches, request, spec, split, staging_path, run, where):
         tallied.stats
         | f"LabelStats{step}"
         >> beam.CombineGlobally(
-            transforms.MergeFn(functools.partial(label.LabelStats, spec))
+            transforms.MergingCombineFn(functools.partial(label.LabelStats, spec))
         )
         | f"WriteLabelStats{step}"
         >> transforms.WriteResult(
@@ -80,9 +80,10 @@ def _add_label_stats(batches, request, spec, split, staging_path, run, where):
         tallied[transforms.TallyLabels.CLASSES]
         | f"ClassCounts{step}"
         >> beam.CombinePerKey(
-            transforms.MergeFn(
+            transforms.MergingCombineFn(
                 functools.partial(
-                    tally.ClassCounts, tally.range_size(spec.num_classes, width)
+                    class_counts.ClassCounts,
+                    class_counts.range_size(spec.num_classes, width),
                 )
             )
         )
@@ -139,7 +140,7 @@ def _type_conflict(request):
                 decode = tfrecord.DecodeTFRecordFile()
             decode.setup()
             for batch in decode.process((data_file.path, data_file.size)):
-                if not isinstance(batch, label.LocatedBatch):
+                if not isinstance(batch, batches.LocatedBatch):
                     continue
                 for field in arrow.for_tfdv(batch.records)[0].schema:
                     kind = _value_kind(field.type)

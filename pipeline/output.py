@@ -22,7 +22,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Iterator
 
-from pipeline import errors
+from pipeline import errors, storage
 from pipeline.names import REPORT
 
 # What the previous run may have written, so that this one can sweep it.
@@ -32,13 +32,7 @@ LOCK = ".classgate.lock"
 STAGING = ".classgate-staging"
 # A manifest longer than this was not written by classgate.
 _MANIFEST_LIMIT = 1 << 20
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 _GLOB = re.compile(r"[*?\[]")
-
-
-def is_remote(path: str) -> bool:
-    """True for scheme://... paths (gs://, s3://), handled by Beam's filesystems."""
-    return bool(_SCHEME.match(path))
 
 
 class OutputFolder:
@@ -49,7 +43,7 @@ class OutputFolder:
             raise errors.InputError(
                 "--output is empty (an unset variable?): name the folder to write"
             )
-        self.remote = is_remote(path)
+        self.remote = storage.is_remote(path)
         if self.remote and _GLOB.search(path):
             raise errors.InputError(
                 f"--output {path}: '*', '?' and '[' are patterns to Beam's "
@@ -67,7 +61,7 @@ class OutputFolder:
 
     def relative(self, path: str) -> str | None:
         """`path`'s name inside this folder, or None when it lies elsewhere."""
-        if self.remote != is_remote(path):
+        if self.remote != storage.is_remote(path):
             return None
         full = path if self.remote else os.path.abspath(path)
         prefix = self.path.rstrip("/") + "/"
@@ -116,7 +110,7 @@ class OutputFolder:
         """Writes `name` (declared to `open`) atomically; returns its path."""
         if name not in self._names:
             raise RuntimeError(f"{name} was not declared in the manifest")
-        return write_atomic(self.join(name), content, within=self.path)
+        return storage.write_atomic(self.join(name), content, within=self.path)
 
     def remove(self, name: str) -> None:
         """Removes the file or folder `name`, taken literally; no error if absent."""
@@ -207,7 +201,7 @@ class OutputFolder:
             if not _is_plain_name(name):
                 raise RuntimeError(f"output name {name!r} is not a plain name")
         content = json.dumps({"version": 1, "files": sorted(self._names)}, indent=1)
-        write_atomic(self.join(MANIFEST), content, within=self.path)
+        storage.write_atomic(self.join(MANIFEST), content, within=self.path)
 
     # Filesystem calls, literal on both sides -------------------------------------
 
@@ -238,101 +232,12 @@ class OutputFolder:
             FileSystems.delete(doomed)
 
 
-def write_atomic(
-    path: str,
-    content: bytes | str | Iterable[bytes | str],
-    within: str | None = None,
-) -> str:
-    """Writes under a temporary name, then renames into place; returns `path`.
-
-    `content` may be an iterable of pieces, so a large file is never one string.
-    Locally the rename replaces the old file in one step (no moment without it),
-    and with `within` the file's folder must lie inside that folder once links
-    are followed: a planted link cannot carry a write elsewhere.
-    """
-    pieces = [content] if isinstance(content, bytes | str) else content
-    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-    if is_remote(path):
-        from apache_beam.io.filesystems import FileSystems
-
-        with FileSystems.create(temporary) as f:
-            for piece in pieces:
-                f.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
-        if FileSystems.exists(path):
-            FileSystems.delete([path])
-        FileSystems.rename([temporary], [path])
-        return path
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    if within is not None:
-        root = os.path.realpath(within)
-        if os.path.commonpath([root, os.path.realpath(parent)]) != root:
-            raise errors.InputError(
-                f"{path}: its folder leads outside {within} (a symbolic link?); "
-                "nothing was written there"
-            )
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for piece in pieces:
-                f.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
-    return path
-
-
-def remove_file(path: str) -> None:
-    """Removes one file, named literally; no error when it is absent."""
-    if is_remote(path):
-        from apache_beam.io.filesystems import FileSystems
-
-        if FileSystems.exists(path):
-            FileSystems.delete([path])
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-
-
-def read(path: str, limit: int | None = None) -> bytes:
-    """A file's bytes (at most `limit`, else InputError), local or remote."""
-    if is_remote(path):
-        from apache_beam.io.filesystem import CompressionTypes
-        from apache_beam.io.filesystems import FileSystems
-
-        with FileSystems.open(
-            path, compression_type=CompressionTypes.UNCOMPRESSED
-        ) as f:
-            data = f.read() if limit is None else f.read(limit + 1)
-    else:
-        if not os.path.isfile(path):
-            if not os.path.exists(path):
-                raise FileNotFoundError(errno.ENOENT, "No such file", path)
-            # A FIFO or a device would never end.
-            raise errors.InputError(f"{path}: not a regular file")
-        with open(path, "rb") as f:
-            data = f.read() if limit is None else f.read(limit + 1)
-    if limit is not None and len(data) > limit:
-        raise errors.InputError(f"{path}: larger than {limit} bytes")
-    return data
-
-
-def exists(path: str) -> bool:
-    if is_remote(path):
-        from apache_beam.io.filesystems import FileSystems
-
-        return FileSystems.exists(path)
-    return os.path.exists(path)
-
-
 def _read_json(path: str, limit: int):
     """The JSON in `path`, or None when there is no such file."""
-    if not exists(path):
+    if not storage.exists(path):
         return None
     try:
-        return json.loads(read(path, limit))
+        return json.loads(storage.read(path, limit))
     except (errors.InputError, ValueError) as e:
         raise errors.InputError(f"{path}: not a file classgate wrote: {e}") from e
 

@@ -65,7 +65,7 @@ def _open_terminal():
     return _terminal
 
 
-class Reader:
+class ReadProgress:
     """Counts what a reading DoFn reads as Beam metrics; prints when enabled.
 
     The status line shows this process's totals over all its reading threads.

@@ -8,16 +8,16 @@ everything else is in place, so a run that fails on the way leaves no verdict.
 
 import datetime
 import io
-import json
 
 import numpy as np
 import pyarrow as pa
 from pyarrow import csv
 
 import pipeline
-from pipeline import checks, config, names, output, schema
+from pipeline import checks, config, names, output, schema, storage
 from pipeline.checks import diagnoses, sampler
 from pipeline.report import html, junit, markdown
+from pipeline.report.model import LabelSummary, Outputs, Report, SplitData
 from pipeline.stats import frequency
 
 
@@ -40,8 +40,8 @@ def declared(request) -> list[str]:
     return found
 
 
-def publish(folder, request, results, verdict, started: str, counters: dict) -> dict:
-    """Writes every output of the verdict into `folder`; returns report.json's dict."""
+def publish(folder, request, results, verdict, started: str, counters: dict) -> Report:
+    """Writes every output of the verdict into `folder`; returns the report."""
     report = report_of(request, results, verdict, started, counters)
     _frequency_files(folder, request, results.label_stats, verdict.fits)
     for split, statistics in verdict.statistics.items():
@@ -55,48 +55,51 @@ def publish(folder, request, results, verdict, started: str, counters: dict) -> 
         if inside:
             folder.write(inside, junit.render(report))
         else:
-            output.write_atomic(request.junit_xml, junit.render(report))
-    folder.write(names.REPORT, json.dumps(report, indent=2) + "\n")  # last: "done"
+            storage.write_atomic(request.junit_xml, junit.render(report))
+    folder.write(names.REPORT, report.to_json())  # last: "done"
     return report
 
 
-def report_of(request, results, verdict, started: str, counters: dict) -> dict:
-    """report.json's content."""
+def report_of(request, results, verdict, started: str, counters: dict) -> Report:
+    """The report of a verdict: what report.json holds."""
     split_names = [s.name for s in request.splits]
     first_model_of = {}
     for model in request.models:  # the first model of a feature speaks for it
         first_model_of.setdefault(model.label_feature, checks.spec_of(model))
-    return {
-        "status": verdict.status,
-        "strict": request.strict,
-        "mode": "labels-only" if request.labels_only else "full",
-        "version": pipeline.__version__,
-        "started": started,
-        "finished": now(),
-        "training_split": request.training_split,
-        "anomalies": [a.to_json() for a in verdict.anomalies],
-        "labels": {
-            split: {
-                feature: results.label_stats[(split, spec)].summary()
-                for feature, spec in first_model_of.items()
-            }
-            for split in split_names
-        },
-        "models": [m.model_dump() for m in request.models],
-        "config_fingerprint": config.fingerprint(request.models),
-        "data": {s.name: s.describe() for s in request.splits},
-        "outputs": {
-            "schema": names.SCHEMA,
-            "anomalies": names.ANOMALIES,
-            "statistics": {split: names.statistics(split) for split in split_names},
-            "unigram": {
+    labels = {
+        split: {
+            feature: LabelSummary.model_validate(
+                results.label_stats[(split, spec)].summary()
+            )
+            for feature, spec in first_model_of.items()
+        }
+        for split in split_names
+    }
+    return Report(
+        status=verdict.status,
+        strict=request.strict,
+        mode="labels-only" if request.labels_only else "full",
+        version=pipeline.__version__,
+        started=started,
+        finished=now(),
+        training_split=request.training_split,
+        anomalies=verdict.anomalies,
+        labels=labels,
+        models=request.models,
+        config_fingerprint=config.fingerprint(request.models),
+        data={s.name: SplitData.model_validate(s.describe()) for s in request.splits},
+        outputs=Outputs(
+            schema=names.SCHEMA,
+            anomalies=names.ANOMALIES,
+            statistics={split: names.statistics(split) for split in split_names},
+            unigram={
                 m.name: names.unigram(m.name)
                 for m in request.models
                 if m.num_classes <= sampler.MAX_CLASS_FILE_LINES
             },
-        },
-        "counters": counters,
-    }
+        ),
+        counters=counters,
+    )
 
 
 def now() -> str:

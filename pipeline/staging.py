@@ -20,8 +20,8 @@ import json
 
 import numpy as np
 
-from pipeline import errors, output
-from pipeline.stats import label, tally
+from pipeline import errors, storage
+from pipeline.stats import class_counts, label
 
 VERSION = 1
 _HEADER = "header"
@@ -95,16 +95,16 @@ def decode_label_stats(
         raise errors.InputError(f"{path}: damaged statistics: {e}") from e
 
 
-def encode_class_counts(counts: tally.ClassCounts, run: str) -> bytes:
+def encode_class_counts(counts: class_counts.ClassCounts, run: str) -> bytes:
     ids, totals = counts.pairs()
     header = {"num_classes": counts.num_classes}
     return pack("class_counts", run, header, {"ids": ids, "counts": totals})
 
 
-def decode_class_counts(data: bytes, run: str, path: str) -> tally.ClassCounts:
+def decode_class_counts(data: bytes, run: str, path: str) -> class_counts.ClassCounts:
     header, arrays = unpack(data, "class_counts", run, path)
     try:
-        counts = tally.ClassCounts(int(header["num_classes"]))
+        counts = class_counts.ClassCounts(int(header["num_classes"]))
         counts.add_counts(arrays["ids"], arrays["counts"])
     except (KeyError, ValueError, TypeError) as e:
         raise errors.InputError(f"{path}: damaged class counts: {e}") from e
@@ -218,7 +218,7 @@ def check_examples(results: Results, request, counters: dict) -> None:
 
 def _read(path: str) -> bytes:
     try:  # one read per result, no existence check first
-        return output.read(path)
+        return storage.read(path)
     except errors.InputError:
         raise
     except Exception as e:  # FileNotFoundError locally, BeamIOError remotely

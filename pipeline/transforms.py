@@ -10,8 +10,8 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
-from pipeline import output, progress, vocabulary
-from pipeline.io import arrow, files, parquet, tfrecord
+from pipeline import progress, storage, vocabulary
+from pipeline.io import arrow, batches, files, parquet, tfrecord
 from pipeline.stats import label
 
 
@@ -65,7 +65,7 @@ class TallyLabels(beam.DoFn):
         if self._spec.vocabulary_file:
             self._words = vocabulary.as_array(self._spec.vocabulary_file)
 
-    def process(self, batch: label.LocatedBatch):
+    def process(self, batch: batches.LocatedBatch):
         stats = label.LabelStats(self._spec)
         self._outside.inc(stats.add_batch(batch, self._words))
         self._missing.inc(stats.missing)
@@ -74,7 +74,7 @@ class TallyLabels(beam.DoFn):
         yield stats
 
 
-class MergeFn(beam.CombineFn):
+class MergingCombineFn(beam.CombineFn):
     """Combines values that merge into one another (LabelStats, ClassCounts).
 
     `empty` makes the starting accumulator; inputs are never changed.
@@ -134,7 +134,7 @@ def _write_keyed(keyed, path_of, encode):
 
 def _write_file(element, path, encode):
     # Atomic: a retried or killed bundle never leaves half a result behind.
-    output.write_atomic(path, encode(element))
+    storage.write_atomic(path, encode(element))
 
 
 def counters(result) -> dict[str, int]:
@@ -154,6 +154,6 @@ def counters(result) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def records_of(batch: label.LocatedBatch):
+def records_of(batch: batches.LocatedBatch):
     """The Arrow rows of a batch, as TFDV's GenerateStatistics takes them."""
     return arrow.for_tfdv(batch.records)[0]

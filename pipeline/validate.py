@@ -16,10 +16,21 @@ from typing import Annotated
 
 import pydantic
 
-from pipeline import checks, config, decide, errors, names, output, publish, staging
+from pipeline import (
+    checks,
+    config,
+    decide,
+    errors,
+    names,
+    output,
+    publish,
+    staging,
+    storage,
+)
 from pipeline.checks.anomaly import Anomaly
 from pipeline.io import files
-from pipeline.stats import tally
+from pipeline.report.model import Report
+from pipeline.stats import class_counts
 
 # pending.json larger than this was not written by classgate.
 _PENDING_LIMIT = 64 << 20
@@ -41,7 +52,7 @@ class Request:
     # launcher does not wait for the job it starts).
     wait: bool = True
     # Classes per key range of the per-class counts, each range combined apart.
-    class_range_width: int = tally.RANGE_WIDTH
+    class_range_width: int = class_counts.RANGE_WIDTH
     junit_xml: str | None = None
 
     @property
@@ -61,7 +72,7 @@ class Outcome:
     # "submitted" when the verdict waits for `conclude`.
     status: str
     anomalies: tuple[Anomaly, ...] = ()
-    report: dict | None = None
+    report: Report | None = None
 
 
 def run(request: Request) -> Outcome:
@@ -79,7 +90,7 @@ def run(request: Request) -> Outcome:
     folder = output.OutputFolder(request.output)
     with folder.open(publish.declared(request)):
         if request.junit_xml:
-            output.remove_file(request.junit_xml)  # no stale pass beside a failure
+            storage.remove_file(request.junit_xml)  # no stale pass beside a failure
         staging_path = folder.staging()
         run_id = uuid.uuid4().hex
         submitted = False
@@ -128,7 +139,9 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
     folder = output.OutputFolder(output_path)
     pending_path = folder.join(names.PENDING)
     try:
-        pending = Pending.model_validate_json(output.read(pending_path, _PENDING_LIMIT))
+        pending = Pending.model_validate_json(
+            storage.read(pending_path, _PENDING_LIMIT)
+        )
     except Exception as e:  # no such file, unreadable, not JSON, not ours
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise errors.InputError(
@@ -140,7 +153,7 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
         missing = [
             path
             for path in staging.expected_paths(request, staging_path)
-            if not output.exists(path)
+            if not storage.exists(path)
         ]
         if missing:
             raise errors.InputError(

@@ -46,10 +46,10 @@ def parse(data: bytes, path: str) -> tuple[bytes, ...]:
 @functools.cache
 def load(path: str) -> tuple[bytes, ...]:
     """The lines of a vocabulary file; cached, since every worker batch asks."""
-    from pipeline import output
+    from pipeline import storage
 
     try:
-        data = output.read(path, MAX_BYTES)
+        data = storage.read(path, MAX_BYTES)
     except errors.InputError as e:
         raise errors.InputError(f"vocabulary_file {e.message}") from e
     except Exception as e:  # missing file, permissions, remote errors

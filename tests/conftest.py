@@ -5,8 +5,7 @@ import pathlib
 
 import pytest
 
-from pipeline import synthetic
-
+from tools import synthetic
 from workspace import Workspace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -3,7 +3,7 @@
 import json
 
 from pipeline import cli, output, staging
-from pipeline.stats import tally
+from pipeline.stats import class_counts
 
 
 def staged_folder(out):
@@ -118,7 +118,7 @@ def test_a_range_that_lost_counts_is_no_verdict(ws, capsys):
     staged = staged_folder(out) / "classes-0-0-1.npz"
     run = json.loads((out / "pending.json").read_text())["run"]
     counts = staging.decode_class_counts(staged.read_bytes(), run, str(staged))
-    half = tally.ClassCounts(counts.num_classes)
+    half = class_counts.ClassCounts(counts.num_classes)
     half.add(counts.seen_ids())  # each id once: one of two accumulators lost
     staged.write_bytes(staging.encode_class_counts(half, run))
     capsys.readouterr()

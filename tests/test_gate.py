@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline import cli
+from pipeline import cli, commands
 from pipeline.io import tfrecord
 
 CONFIG = (
@@ -77,7 +77,7 @@ def test_no_training_on_a_fail(ws, learnable, capsys):
     assert code == 1
     assert "LABEL_ABOVE_RANGE" in capsys.readouterr().out
     assert json.loads((out / "report.json").read_text())["status"] == "fail"
-    for name in cli.TRAINING_OUTPUTS:
+    for name in commands.TRAINING_OUTPUTS:
         assert not (out / name).exists(), name
 
 

@@ -5,7 +5,9 @@ import pathlib
 
 import pyarrow as pa
 
-from pipeline import cli, synthetic
+from pipeline import cli
+
+from tools import synthetic
 
 # Dataflow options that translate a job offline: dry run, no credentials. A bucket
 # name Beam finds malformed makes it look one up over the network, so: my-bucket.

@@ -8,23 +8,23 @@ report (JUnit) can list what was checked and passed, not only what failed.
 from collections.abc import Mapping, Sequence
 
 from pipeline.checks import artifacts, diagnoses, files, labels, sampler
-from pipeline.checks.anomaly import Anomaly
+from pipeline.checks.anomaly import Anomaly, Code
 from pipeline.config import ModelConfig
 from pipeline.stats.frequency import FrequencyFit
 from pipeline.stats.label import LabelSpec, LabelStats
 
 # What every model goes through, whatever the data.
 MODEL_CHECKS = (
-    "LABEL_ABOVE_RANGE",
-    "LABEL_BELOW_RANGE",
-    "CLASSES_UNSEEN",
-    "LABEL_MISSING",
-    "LABEL_COUNT_MISMATCH",
-    "LABEL_TYPE_INVALID",
-    "NUM_SAMPLED_INVALID",
+    Code.LABEL_ABOVE_RANGE,
+    Code.LABEL_BELOW_RANGE,
+    Code.CLASSES_UNSEEN,
+    Code.LABEL_MISSING,
+    Code.LABEL_COUNT_MISMATCH,
+    Code.LABEL_TYPE_INVALID,
+    Code.NUM_SAMPLED_INVALID,
 )
 # What every split goes through, whatever the models.
-DATA_CHECKS = ("EMPTY_DATASET",)
+DATA_CHECKS = (Code.EMPTY_DATASET,)
 
 
 def spec_of(model: ModelConfig) -> LabelSpec:

@@ -1,7 +1,13 @@
-"""The anomaly: one finding, with a stable code and a message that says what to do."""
+"""The anomaly: one finding, with a stable code and a message that says what to do.
 
-import dataclasses
+`Code` names every finding classgate's own checks make; TFDV's findings keep TFDV's
+names behind a `TFDV_` prefix. Codes are a contract: CI rules, dashboards and the
+report's readers match on them.
+"""
+
 import enum
+
+import pydantic
 
 
 class Severity(enum.StrEnum):
@@ -9,26 +15,55 @@ class Severity(enum.StrEnum):
     WARNING = "WARNING"
 
 
-@dataclasses.dataclass(frozen=True)
-class Anomaly:
-    code: str
+class Code(enum.StrEnum):
+    """classgate's anomaly codes (see the README's tables for when each fires)."""
+
+    # Labels against num_classes and num_true.
+    LABEL_ABOVE_RANGE = "LABEL_ABOVE_RANGE"
+    LABEL_BELOW_RANGE = "LABEL_BELOW_RANGE"
+    CLASSES_UNSEEN = "CLASSES_UNSEEN"
+    LABEL_MISSING = "LABEL_MISSING"
+    LABEL_COUNT_MISMATCH = "LABEL_COUNT_MISMATCH"
+    LABEL_TYPE_INVALID = "LABEL_TYPE_INVALID"
+    EMPTY_DATASET = "EMPTY_DATASET"
+    # The sampler's settings, which need no data.
+    NUM_SAMPLED_INVALID = "NUM_SAMPLED_INVALID"
+    NUM_SAMPLED_HIGH = "NUM_SAMPLED_HIGH"
+    ACCIDENTAL_HITS_WITH_NCE = "ACCIDENTAL_HITS_WITH_NCE"
+    CLASS_FILES_SKIPPED = "CLASS_FILES_SKIPPED"
+    # Diagnoses: why the config and the data disagree.
+    LABEL_ONE_BASED = "LABEL_ONE_BASED"
+    LABEL_SENTINEL = "LABEL_SENTINEL"
+    LABEL_NOT_IN_VOCABULARY = "LABEL_NOT_IN_VOCABULARY"
+    VOCABULARY_SIZE_MISMATCH = "VOCABULARY_SIZE_MISMATCH"
+    WEIGHTS_SHAPE_MISMATCH = "WEIGHTS_SHAPE_MISMATCH"
+    ID_OUT_OF_RANGE = "ID_OUT_OF_RANGE"
+    ID_FEATURE_ABSENT = "ID_FEATURE_ABSENT"
+    ID_TYPE_INVALID = "ID_TYPE_INVALID"
+    SAMPLER_FREQUENCY_ORDER = "SAMPLER_FREQUENCY_ORDER"
+    SPLIT_LABEL_UNSEEN_IN_TRAIN = "SPLIT_LABEL_UNSEEN_IN_TRAIN"
+    SPLIT_CLASSES_MISSING = "SPLIT_CLASSES_MISSING"
+    # The data files themselves.
+    COMPRESSION_NAME_MISMATCH = "COMPRESSION_NAME_MISMATCH"
+    COLUMNS_NOT_IN_STATISTICS = "COLUMNS_NOT_IN_STATISTICS"
+
+
+# TFDV's anomaly types, as codes: TFDV_<AnomalyInfo.Type name>.
+TFDV_PREFIX = "TFDV_"
+
+
+class Anomaly(pydantic.BaseModel):
+    """One finding: which check, how bad, where, what to do, and its figures."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    code: str  # a Code, or TFDV_<type>
     severity: Severity
-    message: str
     model: str | None = None
     feature: str | None = None
     split: str | None = None
-    details: dict = dataclasses.field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return {
-            "code": self.code,
-            "severity": self.severity.value,
-            "model": self.model,
-            "feature": self.feature,
-            "split": self.split,
-            "message": self.message,
-            "details": self.details,
-        }
+    message: str
+    details: dict = {}
 
     def line(self) -> str:
         """One line for a terminal or a log."""

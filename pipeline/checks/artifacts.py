@@ -6,7 +6,7 @@ pipeline.checkpoint); these functions only compare what was read with the config
 
 import dataclasses
 
-from pipeline.checks.anomaly import Anomaly, Severity
+from pipeline.checks.anomaly import Anomaly, Code, Severity
 from pipeline.config import ModelConfig
 
 
@@ -41,7 +41,7 @@ def check(model: ModelConfig, files: ModelFiles) -> list[Anomaly]:
                 parts.append(f"duplicate lines: {shown}")
             found.append(
                 Anomaly(
-                    code="VOCABULARY_SIZE_MISMATCH",
+                    code=Code.VOCABULARY_SIZE_MISMATCH,
                     severity=Severity.ERROR,
                     message="; ".join(parts),
                     model=model.name,
@@ -63,7 +63,7 @@ def check(model: ModelConfig, files: ModelFiles) -> list[Anomaly]:
         if not shape or shape[0] != n:
             found.append(
                 Anomaly(
-                    code="WEIGHTS_SHAPE_MISMATCH",
+                    code=Code.WEIGHTS_SHAPE_MISMATCH,
                     severity=Severity.ERROR,
                     message=f"{role} '{name}' in {model.checkpoint} has shape "
                     f"{list(shape)} ({axis_name} {shape[0] if shape else 'none'}), "

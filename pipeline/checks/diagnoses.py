@@ -9,10 +9,11 @@ import numpy as np
 
 from pipeline import names, vocabulary
 from pipeline.checks import labels
-from pipeline.checks.anomaly import Anomaly, Severity
+from pipeline.checks.anomaly import Anomaly, Code, Severity
 from pipeline.config import ModelConfig
 from pipeline.stats import frequency, label
-from pipeline.stats.label import SHOWN_CHARS, LabelStats
+from pipeline.stats.label import LabelStats
+from pipeline.stats.values import SHOWN_CHARS
 
 # Spearman's rho of id vs count above this: frequency does not fall with id.
 # Zipf-distributed ids sorted by frequency measure about -0.5 (ties in the tail),
@@ -43,7 +44,7 @@ def check_labels(model: ModelConfig, split: str, stats: LabelStats) -> list[Anom
     if stats.min == 1 and stats.max == n:  # min 1: 0 never occurs
         found.append(
             _anomaly(
-                "LABEL_ONE_BASED",
+                Code.LABEL_ONE_BASED,
                 Severity.ERROR,
                 f"labels span 1..{n} and 0 never occurs: labels look 1-based: "
                 f"subtract 1, or set num_classes to {n + 1}",
@@ -58,7 +59,7 @@ def check_labels(model: ModelConfig, split: str, stats: LabelStats) -> list[Anom
         if count > 1:
             found.append(
                 _anomaly(
-                    "LABEL_SENTINEL",
+                    Code.LABEL_SENTINEL,
                     Severity.ERROR,
                     f"every out-of-range label is the value {value} ({count} times): a "
                     "padding or sentinel value; drop those examples or give them a "
@@ -78,7 +79,7 @@ def check_labels(model: ModelConfig, split: str, stats: LabelStats) -> list[Anom
         absorbed = model.num_oov_buckets > 0
         found.append(
             _anomaly(
-                "LABEL_NOT_IN_VOCABULARY",
+                Code.LABEL_NOT_IN_VOCABULARY,
                 Severity.WARNING if absorbed else Severity.ERROR,
                 f"{missing} labels in {len(stats.not_in_vocabulary)} distinct strings "
                 f"are not in {model.vocabulary_file} (most frequent: "
@@ -113,7 +114,7 @@ def check_frequency_order(
         return []
     return [
         _anomaly(
-            "SAMPLER_FREQUENCY_ORDER",
+            Code.SAMPLER_FREQUENCY_ORDER,
             Severity.WARNING,
             f"class frequency does not fall with id (Spearman rho {fit.spearman:.2f}); "
             f"the ids are {fit.distance:.2f} from log-uniform in total variation "
@@ -150,7 +151,7 @@ def check_splits(
         new = sorted(new_ids.tolist() + new_outside)
         found.append(
             _anomaly(
-                "SPLIT_LABEL_UNSEEN_IN_TRAIN",
+                Code.SPLIT_LABEL_UNSEEN_IN_TRAIN,
                 Severity.WARNING,
                 f"{len(new)} labels in '{split}' never occur in '{training}' "
                 f"({examples} examples, e.g. {new[:EXAMPLES_SHOWN]}): the model "
@@ -166,7 +167,7 @@ def check_splits(
     if gone:
         found.append(
             _anomaly(
-                "SPLIT_CLASSES_MISSING",
+                Code.SPLIT_CLASSES_MISSING,
                 Severity.WARNING,
                 f"{len(gone)} classes in '{training}' never occur in '{split}' "
                 f"(e.g. {gone[:EXAMPLES_SHOWN]}): '{split}' cannot measure them",
@@ -191,7 +192,7 @@ def check_context_ids(
     if not any(count for count, n in stats.values_per_example.items() if n):
         return [
             _anomaly(
-                "ID_FEATURE_ABSENT",
+                Code.ID_FEATURE_ABSENT,
                 Severity.ERROR,
                 f"no example of split '{split}' has '{feature}', the model's "
                 "context_feature: the trainer would have no input; fix "
@@ -214,7 +215,7 @@ def check_context_ids(
         )
         found.append(
             _anomaly(
-                "ID_TYPE_INVALID",
+                Code.ID_TYPE_INVALID,
                 Severity.ERROR,
                 f"'{feature}': {why}: the trainer reads int64 ids in [0, {vocab})",
                 model,
@@ -232,7 +233,7 @@ def check_context_ids(
         bad = sum(above.values()) + sum(below.values())
         found.append(
             _anomaly(
-                "ID_OUT_OF_RANGE",
+                Code.ID_OUT_OF_RANGE,
                 Severity.ERROR,
                 f"{bad} '{feature}' ids are outside [0, {vocab}) (min "
                 f"{stats.min}, max {stats.max}): set context_vocab_size to at least "

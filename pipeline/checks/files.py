@@ -2,8 +2,8 @@
 
 from collections.abc import Mapping
 
-from pipeline.checks.anomaly import Anomaly, Severity
-from pipeline.io import tfrecord
+from pipeline.checks.anomaly import Anomaly, Code, Severity
+from pipeline.io import compression
 
 # Files named in a message; details list up to this many.
 FILES_SHOWN = 3
@@ -22,13 +22,14 @@ def check_compression(
         return []
     found = []
     for named, really, advice in (
-        (True, tfrecord.UNCOMPRESSED, "rename them or compress them"),
-        (False, tfrecord.GZIP, "name them .gz"),
+        (True, compression.UNCOMPRESSED, "rename them or compress them"),
+        (False, compression.GZIP, "name them .gz"),
     ):
         wrong = sorted(
             path
             for path, note in notes.items()
-            if tfrecord.named_gzip(path) == named and note.get("compression") == really
+            if compression.named_gzip(path) == named
+            and note.get("compression") == really
         )
         if not wrong:
             continue
@@ -36,7 +37,7 @@ def check_compression(
         suffix = "" if named else " but not named .gz"
         found.append(
             Anomaly(
-                code="COMPRESSION_NAME_MISMATCH",
+                code=Code.COMPRESSION_NAME_MISMATCH,
                 severity=Severity.WARNING,
                 message=f"{len(wrong)} file(s) are {kind}{suffix} (e.g. "
                 f"{', '.join(wrong[:FILES_SHOWN])}): classgate read them by their "
@@ -58,7 +59,7 @@ def check_left_out(split: str, notes: Mapping[str, dict]) -> list[Anomaly]:
         return []
     return [
         Anomaly(
-            code="COLUMNS_NOT_IN_STATISTICS",
+            code=Code.COLUMNS_NOT_IN_STATISTICS,
             severity=Severity.WARNING,
             message=f"{len(left_out)} column(s) have types TFDV's statistics cannot "
             f"take and are left out of them: {', '.join(left_out[:10])}"

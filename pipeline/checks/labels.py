@@ -1,6 +1,6 @@
 """Checks of label values against a model's num_classes and num_true."""
 
-from pipeline.checks.anomaly import Anomaly, Severity
+from pipeline.checks.anomaly import Anomaly, Code, Severity
 from pipeline.config import ModelConfig
 from pipeline.stats import label
 from pipeline.stats.label import LabelStats
@@ -12,7 +12,7 @@ INT64_MAX = (1 << 63) - 1
 
 def empty_dataset(split: str) -> Anomaly:
     return Anomaly(
-        code="EMPTY_DATASET",
+        code=Code.EMPTY_DATASET,
         severity=Severity.ERROR,
         message=f"split '{split}' has no examples: check the file pattern and files",
         split=split,
@@ -48,7 +48,7 @@ def check(
     feature, n = model.label_feature, model.num_classes
     if stats.missing:
         add(
-            "LABEL_MISSING",
+            Code.LABEL_MISSING,
             f"{stats.missing} of {stats.examples} examples have no '{feature}' "
             "label: drop or fill them before training",
             label.MISSING,
@@ -58,7 +58,7 @@ def check(
     if stats.count_mismatches:
         counts = sorted(c for c in stats.values_per_example if c)
         add(
-            "LABEL_COUNT_MISMATCH",
+            Code.LABEL_COUNT_MISMATCH,
             f"{stats.count_mismatches} examples have a label count other than "
             f"num_true={model.num_true} (counts seen: {counts}): set num_true or "
             "give every example the same number of labels",
@@ -74,7 +74,7 @@ def check(
             else f"int64 ids in [0, {n})"
         )
         add(
-            "LABEL_TYPE_INVALID",
+            Code.LABEL_TYPE_INVALID,
             f"{stats.non_integer} label values are not "
             f"{'strings' if model.vocabulary_file else 'integer class ids'} "
             f"(types: {', '.join(sorted(stats.value_types))}; e.g. {sample}): "
@@ -86,7 +86,7 @@ def check(
     floats = float_types(stats, data_format)
     if floats:
         add(
-            "LABEL_TYPE_INVALID",
+            Code.LABEL_TYPE_INVALID,
             f"labels are stored as tf.Example float_list ({', '.join(floats)}): "
             "a trainer that parses them as int64 (tf.io.parse_example with "
             "tf.int64, as classgate's does) fails on them; store int64_list",
@@ -103,7 +103,7 @@ def check(
             else "beyond any int64 class id: remap them"
         )
         add(
-            "LABEL_ABOVE_RANGE",
+            Code.LABEL_ABOVE_RANGE,
             f"labels reach {top}: {advice} "
             f"({sum(above.values())} values are >= num_classes {n})",
             label.ABOVE_RANGE,
@@ -116,7 +116,7 @@ def check(
     below = stats.below_range
     if below:
         add(
-            "LABEL_BELOW_RANGE",
+            Code.LABEL_BELOW_RANGE,
             f"labels go down to {min(below)}: class ids must be >= 0; remap or drop "
             f"the {sum(below.values())} negative values",
             label.BELOW_RANGE,
@@ -143,7 +143,7 @@ def check_coverage(model: ModelConfig, split: str, stats: LabelStats) -> list[An
     too_many = fraction > model.max_unseen_fraction
     return [
         Anomaly(
-            code="CLASSES_UNSEEN",
+            code=Code.CLASSES_UNSEEN,
             severity=Severity.ERROR if too_many else Severity.WARNING,
             message=(
                 f"{unseen} of {n} classes ({fraction:.1%}) never occur in split "

@@ -1,6 +1,6 @@
 """Checks of a model's sampler settings, which need no data."""
 
-from pipeline.checks.anomaly import Anomaly, Severity
+from pipeline.checks.anomaly import Anomaly, Code, Severity
 from pipeline.config import ModelConfig
 
 # From half the classes on, the sampled loss does at least half the work of the
@@ -21,7 +21,7 @@ def _class_files(model: ModelConfig) -> list[Anomaly]:
         return []
     return [
         Anomaly(
-            code="CLASS_FILES_SKIPPED",
+            code=Code.CLASS_FILES_SKIPPED,
             severity=Severity.WARNING,
             message=f"num_classes {model.num_classes} is above "
             f"{MAX_CLASS_FILE_LINES}: no unigram or remap file is written (one "
@@ -38,7 +38,7 @@ def _advice(model: ModelConfig) -> list[Anomaly]:
     if model.loss == "nce" and model.remove_accidental_hits:
         found.append(
             Anomaly(
-                code="ACCIDENTAL_HITS_WITH_NCE",
+                code=Code.ACCIDENTAL_HITS_WITH_NCE,
                 severity=Severity.WARNING,
                 message="remove_accidental_hits with nce loss turns NCE into sampled "
                 "logistic regression: set it to false, or use loss: sampled_softmax",
@@ -49,7 +49,7 @@ def _advice(model: ModelConfig) -> list[Anomaly]:
     if share >= HIGH_SAMPLED_SHARE and 0 < model.num_sampled < model.num_classes:
         found.append(
             Anomaly(
-                code="NUM_SAMPLED_HIGH",
+                code=Code.NUM_SAMPLED_HIGH,
                 severity=Severity.WARNING,
                 message=f"num_sampled {model.num_sampled} is {share:.0%} of "
                 f"num_classes {model.num_classes}: a full softmax would be about as "
@@ -77,7 +77,7 @@ def _num_sampled(model: ModelConfig) -> list[Anomaly]:
         return []
     return [
         Anomaly(
-            code="NUM_SAMPLED_INVALID",
+            code=Code.NUM_SAMPLED_INVALID,
             severity=Severity.ERROR,
             message=message,
             model=model.name,

@@ -19,7 +19,7 @@ import posixpath
 import re
 import stat
 
-from pipeline import errors, output
+from pipeline import errors, storage
 
 # The tag of the (path, what the reader found) pairs that readers emit per file.
 NOTES = "file_notes"
@@ -63,7 +63,7 @@ class Split:
 
 def absolute(pattern: str) -> str:
     """A local pattern made absolute (its glob characters kept); URIs as they are."""
-    return pattern if output.is_remote(pattern) else os.path.abspath(pattern)
+    return pattern if storage.is_remote(pattern) else os.path.abspath(pattern)
 
 
 def is_hidden(path: str, pattern: str) -> bool:
@@ -119,7 +119,7 @@ def matches(pattern: str, path: str) -> bool:
 
 
 def _require_regular(path: str) -> None:
-    if output.is_remote(path):
+    if storage.is_remote(path):
         return
     try:
         mode = os.stat(path).st_mode

@@ -12,8 +12,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import errors, progress
-from pipeline.io import arrow, files
-from pipeline.stats import label
+from pipeline.io import arrow, batches, files
 
 # Rows per batch; Parquet row groups are split or joined to this size.
 BATCH_SIZE = 65536
@@ -27,7 +26,7 @@ class DecodeParquetFile(beam.DoFn):
         self._columns = columns
 
     def setup(self):
-        self._progress = progress.Reader()
+        self._progress = progress.ReadProgress()
 
     def process(self, element: tuple[str, int]):
         path, size = element
@@ -55,7 +54,7 @@ class DecodeParquetFile(beam.DoFn):
                 if self._columns is None:  # full mode: TFDV reads every column
                     note["left_out"] = arrow.left_out(parquet.schema_arrow)
                 for batch in parquet.iter_batches(BATCH_SIZE, columns=self._columns):
-                    yield label.LocatedBatch(path, first, batch)
+                    yield batches.LocatedBatch(path, first, batch)
                     first += batch.num_rows
                     self._progress.examples(batch.num_rows)
             self._progress.file_done(size)

@@ -25,13 +25,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import errors, progress
-from pipeline.io import files
-from pipeline.stats import label
+from pipeline.io import batches, compression, files
 
-GZIP = "gzip"
-UNCOMPRESSED = "none"
-# Bytes that decide the compression: a TFRecord frame header, a gzip header.
-HEAD_SIZE = 12
 # Bytes read from the (decompressed) stream at a time: large enough that Python's
 # per-read cost vanishes, small enough to stay flat in memory whatever the file size.
 CHUNK_SIZE = 8 << 20
@@ -45,39 +40,13 @@ _CRC = struct.Struct("<I")
 _MASK_DELTA = 0xA282EAD8
 
 
-def _masked_crc(data: bytes) -> int:
-    crc = google_crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def compression_of(head: bytes) -> str:
-    """GZIP or UNCOMPRESSED, from a file's first HEAD_SIZE bytes.
-
-    An uncompressed TFRecord opens with a length and that length's masked CRC32C:
-    when the checksum holds (a 1 in 2**32 chance for other bytes), it is one, even
-    if its first length happens to read 1f 8b. Otherwise the gzip header must be
-    whole: magic 1f 8b, method 8 (deflate) and no reserved flag bits.
-    """
-    if len(head) >= 12:
-        (stored,) = _CRC.unpack_from(head, 8)
-        if _masked_crc(head[:8]) == stored:
-            return UNCOMPRESSED
-    gzip_header = len(head) >= 4 and head[:3] == b"\x1f\x8b\x08"
-    return GZIP if gzip_header and not head[3] & 0xE0 else UNCOMPRESSED
-
-
-def named_gzip(path: str) -> bool:
-    """Whether the file's name says gzip, as TFDV and most trainers take it."""
-    return path.lower().endswith((".gz", ".gzip"))
-
-
 def compression_of_file(path: str) -> str:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return compression_of(f.read(HEAD_SIZE))
+        return compression.compression_of(f.read(compression.HEAD_SIZE))
 
 
 def is_gzip(path: str) -> bool:
-    return compression_of_file(path) == GZIP
+    return compression_of_file(path) == compression.GZIP
 
 
 def read_records(path: str) -> Iterator[bytes]:
@@ -104,10 +73,10 @@ def read_batches(
         with FileSystems.open(
             path, compression_type=CompressionTypes.UNCOMPRESSED
         ) as raw:
-            compression = compression_of(raw.read(HEAD_SIZE))
-            compressed = compression == GZIP
+            judged = compression.compression_of(raw.read(compression.HEAD_SIZE))
+            compressed = judged == compression.GZIP
             if found is not None:
-                found.append(compression)
+                found.append(judged)
             raw.seek(0)
             stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
             data, at, size, batch = b"", 0, 0, []
@@ -215,12 +184,12 @@ _SHIFTS64 = np.arange(0, 64, 8, dtype=np.uint64)
 
 def write_records(path: str, records, compress: bool = True) -> None:
     """Writes records as a TFRecord file (gzip when `compress`), as TensorFlow would."""
-    compression = CompressionTypes.GZIP if compress else CompressionTypes.UNCOMPRESSED
-    with FileSystems.create(path, compression_type=compression) as f:
+    kind = CompressionTypes.GZIP if compress else CompressionTypes.UNCOMPRESSED
+    with FileSystems.create(path, compression_type=kind) as f:
         for record in records:
             header = struct.pack("<Q", len(record))
-            f.write(header + _CRC.pack(_masked_crc(header)))
-            f.write(record + _CRC.pack(_masked_crc(record)))
+            f.write(header + _CRC.pack(compression.masked_crc(header)))
+            f.write(record + _CRC.pack(compression.masked_crc(record)))
 
 
 def _damaged(path: str, index: int, problem: str) -> errors.InputError:
@@ -243,7 +212,7 @@ class DecodeTFRecordFile(beam.DoFn):
         from tfx_bsl.coders import example_coder
 
         self._decoder = example_coder.ExamplesToRecordBatchDecoder()
-        self._progress = progress.Reader()
+        self._progress = progress.ReadProgress()
 
     def process(self, element: tuple[str, int]):
         path, size = element
@@ -260,7 +229,7 @@ class DecodeTFRecordFile(beam.DoFn):
         self._progress.file_done(size)
         yield beam.pvalue.TaggedOutput(files.NOTES, (path, {"compression": found[0]}))
 
-    def _done(self, decoded: concurrent.futures.Future) -> label.LocatedBatch:
+    def _done(self, decoded: concurrent.futures.Future) -> batches.LocatedBatch:
         # Counted here, on the bundle's thread: Beam's counters are per thread.
         batch = decoded.result()
         self._progress.examples(batch.records.num_rows)
@@ -277,4 +246,4 @@ class DecodeTFRecordFile(beam.DoFn):
                     f"{where}: {reason}; a feature must keep one type in every example"
                 ) from e
             raise errors.InputError(f"{where} are not tf.Examples: {reason}") from e
-        return label.LocatedBatch(path, first, batch)
+        return batches.LocatedBatch(path, first, batch)

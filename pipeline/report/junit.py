@@ -13,6 +13,8 @@ import datetime
 import xml.etree.ElementTree as ET
 
 from pipeline import checks
+from pipeline.checks.anomaly import Anomaly
+from pipeline.report.model import Report
 
 # The checks every model and every split go through: passing testcases when they
 # found nothing.
@@ -20,29 +22,29 @@ MODEL_CHECKS, DATA_CHECKS = checks.MODEL_CHECKS, checks.DATA_CHECKS
 DATA_SUITE = "data"
 
 
-def render(report: dict) -> str:
-    """The JUnit XML document for one finished validation (report.json's dict)."""
-    failing = {"ERROR", "WARNING"} if report["strict"] else {"ERROR"}
+def render(report: Report) -> str:
+    """The JUnit XML document for one finished validation."""
+    failing = {"ERROR", "WARNING"} if report.strict else {"ERROR"}
     root = ET.Element("testsuites", name="classgate")
-    suites = [(m["name"], MODEL_CHECKS, m) for m in report["models"]]
+    suites = [(m.name, MODEL_CHECKS, m.model_dump()) for m in report.models]
     suites.append((None, DATA_CHECKS, {}))
     for model, always, config in suites:
-        anomalies = [a for a in report["anomalies"] if a["model"] == model]
+        anomalies = [a for a in report.anomalies if a.model == model]
         suite = ET.SubElement(
-            root, "testsuite", name=model or DATA_SUITE, timestamp=report["started"]
+            root, "testsuite", name=model or DATA_SUITE, timestamp=report.started
         )
         if config:
             properties = ET.SubElement(suite, "properties")
             for key, value in config.items():
                 if value is not None:
                     ET.SubElement(properties, "property", name=key, value=str(value))
-        codes = dict.fromkeys([*always, *(a["code"] for a in anomalies)])
+        codes = dict.fromkeys([*always, *(a.code for a in anomalies)])
         for code in codes:
-            found = [a for a in anomalies if a["code"] == code]
+            found = [a for a in anomalies if a.code == code]
             _testcase(suite, model or DATA_SUITE, code, found, failing)
         _count(suite, suite.findall("testcase"))
     _count(root, root.findall("testsuite/testcase"))
-    root.set("time", _seconds(report["started"], report["finished"]))
+    root.set("time", _seconds(report.started, report.finished))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
         root, encoding="unicode"
@@ -54,14 +56,14 @@ def _testcase(suite, owner: str, code: str, found: list, failing: set) -> None:
     if not found:
         return
     text = "\n".join(_line(a) for a in found)
-    fails = [a for a in found if a["severity"] in failing]
+    fails = [a for a in found if a.severity in failing]
     if fails:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         failure = ET.SubElement(
             case,
             "failure",
-            message=fails[0]["message"] + more,
-            type=fails[0]["severity"],
+            message=fails[0].message + more,
+            type=fails[0].severity,
         )
         failure.text = text
     else:
@@ -75,11 +77,13 @@ def _count(element, cases: list) -> None:
     element.set("skipped", "0")
 
 
-def _line(anomaly: dict) -> str:
+def _line(anomaly: Anomaly) -> str:
     where = ", ".join(
-        f"{key}={anomaly[key]}" for key in ("split", "feature") if anomaly[key]
+        f"{key}={getattr(anomaly, key)}"
+        for key in ("split", "feature")
+        if getattr(anomaly, key)
     )
-    return f"{anomaly['severity']} [{where}] {anomaly['message']}"
+    return f"{anomaly.severity} [{where}] {anomaly.message}"
 
 
 def _seconds(started: str, finished: str | None) -> str:

@@ -1,70 +1,74 @@
 """report.md: the verdict first, then a table per model, then the anomalies."""
 
+from pipeline.checks.anomaly import Anomaly
+from pipeline.report.model import Report
 
-def render(report: dict) -> str:
-    errors = [a for a in report["anomalies"] if a["severity"] == "ERROR"]
-    warnings = [a for a in report["anomalies"] if a["severity"] == "WARNING"]
-    verdict = "PASS" if report["status"] == "pass" else "FAIL"
+
+def render(report: Report) -> str:
+    errors = [a for a in report.anomalies if a.severity == "ERROR"]
+    warnings = [a for a in report.anomalies if a.severity == "WARNING"]
+    verdict = "PASS" if report.status == "pass" else "FAIL"
     lines = [
         f"# classgate: {verdict}",
         "",
         f"{len(errors)} error(s), {len(warnings)} warning(s)"
-        + (" (--strict: warnings fail the gate)" if report["strict"] else "")
-        + f". Mode: {report['mode']}. classgate {report['version']}, "
-        f"{report['started']} to {report['finished']}.",
+        + (" (--strict: warnings fail the gate)" if report.strict else "")
+        + f". Mode: {report.mode}. classgate {report.version}, "
+        f"{report.started} to {report.finished}.",
         "",
     ]
     for anomaly in errors + warnings:
         lines.append(
-            f"- **{anomaly['severity']} `{anomaly['code']}`** {_where(anomaly)}"
-            f"{anomaly['message']}"
+            f"- **{anomaly.severity} `{anomaly.code}`** {_where(anomaly)}"
+            f"{anomaly.message}"
         )
-    for model in report["models"]:
-        feature = model["label_feature"]
+    for model in report.models:
+        feature = model.label_feature
         lines += [
             "",
-            f"## Model `{model['name']}`",
+            f"## Model `{model.name}`",
             "",
-            f"label `{feature}`, num_classes {model['num_classes']}, "
-            f"num_true {model['num_true']}, num_sampled {model['num_sampled']}, "
-            f"{model['sampler']} sampler, {model['loss']} loss",
+            f"label `{feature}`, num_classes {model.num_classes}, "
+            f"num_true {model.num_true}, num_sampled {model.num_sampled}, "
+            f"{model.sampler} sampler, {model.loss} loss",
             "",
             "| split | examples | missing | min | max | distinct | classes seen "
             "| above range | below range | non-integer |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
-        for split, by_feature in report["labels"].items():
+        for split, by_feature in report.labels.items():
             s = by_feature.get(feature)
             if s is None:
                 continue
             lines.append(
-                f"| {split} | {s['examples']} | {s['missing']} | {_blank(s['min'])} "
-                f"| {_blank(s['max'])} | {s['distinct']} "
-                f"| {s['classes_seen']} / {s['num_classes']} | {s['above_range']} "
-                f"| {s['below_range']} | {s['non_integer']} |"
+                f"| {split} | {s.examples} | {s.missing} | {_blank(s.min)} "
+                f"| {_blank(s.max)} | {s.distinct} "
+                f"| {s.classes_seen} / {s.num_classes} | {s.above_range} "
+                f"| {s.below_range} | {s.non_integer} |"
             )
-        mine = [a for a in report["anomalies"] if a["model"] == model["name"]]
+        mine = [a for a in report.anomalies if a.model == model.name]
         lines += [
             "",
             "| check | severity | split | message |",
             "| --- | --- | --- | --- |",
         ]
         lines += [
-            f"| `{a['code']}` | {a['severity']} | {a['split'] or ''} | {a['message']} |"
+            f"| `{a.code}` | {a.severity} | {a.split or ''} | {a.message} |"
             for a in mine
         ] or ["| all label checks | pass | | |"]
     lines += ["", "## Data", ""]
-    for split, data in report["data"].items():
+    for split, data in report.data.items():
         lines.append(
-            f"- `{split}`: {len(data['files'])} {data['format']} file(s), "
-            f"{data['bytes']} bytes, from {', '.join(data['patterns'])} "
-            f"(`{data['fingerprint'][:19]}`)"
+            f"- `{split}`: {len(data.files)} {data.format} file(s), "
+            f"{data.bytes} bytes, from {', '.join(data.patterns)} "
+            f"(`{data.fingerprint[:19]}`)"
         )
     return "\n".join(lines) + "\n"
 
 
-def _where(anomaly: dict) -> str:
-    parts = [anomaly[k] for k in ("model", "split", "feature") if anomaly[k]]
+def _where(anomaly: Anomaly) -> str:
+    parts = [getattr(anomaly, k) for k in ("model", "split", "feature")]
+    parts = [part for part in parts if part]
     return f"({' / '.join(parts)}) " if parts else ""
 
 

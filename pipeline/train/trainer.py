@@ -13,27 +13,15 @@ checkpoints/, logs/ (TensorBoard) and metrics.json into the output folder.
 import json
 import os
 import time
-import uuid
 from collections.abc import Callable
-
-import numpy as np
-import pyarrow.parquet as pq
 
 # Set before TensorFlow loads: its C++ start-up chatter would bury the epoch lines.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
-from pipeline import config, vocabulary  # noqa: E402
-from pipeline.io import tfrecord  # noqa: E402
-from pipeline.stats import label  # noqa: E402
+from pipeline import config, storage  # noqa: E402
+from pipeline.train import data  # noqa: E402
 
-# Marks "no id here" in a padded batch of context ids; never a valid embedding row.
-PAD = -1
-# Records held for shuffling: enough to mix a few thousand batches' worth of
-# neighbours, small enough that memory stays flat whatever the data set size.
-SHUFFLE_BUFFER = 10_000
-# Shards read at once, so a data set written in label order is still mixed.
-INTERLEAVE = 8
 RECALL_AT = 10
 CHECKPOINTS_KEPT = 3
 
@@ -111,10 +99,10 @@ def train(
             f"model '{model.name}': training needs context_feature and "
             "context_vocab_size in the model config (the int ids the model reads)"
         )
-    train_data = _dataset(model, train_files, data_format, batch_size, shuffle=True)
+    train_data = data.dataset(model, train_files, data_format, batch_size, shuffle=True)
     eval_data = None
     if eval_files:
-        eval_data = _dataset(model, eval_files, data_format, batch_size)
+        eval_data = data.dataset(model, eval_files, data_format, batch_size)
     tf.io.gfile.makedirs(output_dir)
     scorer = Scorer(model)
     # Adam rather than Adagrad: it reaches a usable model in a few epochs at the
@@ -216,7 +204,9 @@ def _finish(scorer, metrics, output_dir, eval_data, log, *, interrupted) -> dict
             f"{result['recall_at_10']:.4f} over {result['examples']} examples"
         )
     metrics["interrupted"] = interrupted
-    _write_atomically(os.path.join(output_dir, "metrics.json"), metrics)
+    storage.write_atomic(
+        os.path.join(output_dir, "metrics.json"), json.dumps(metrics, indent=2) + "\n"
+    )
     return metrics
 
 
@@ -236,113 +226,3 @@ def _evaluate(scorer: Scorer, data) -> dict:
         "recall_at_10": float(recall / max(examples, 1)),
         "examples": examples,
     }
-
-
-def _write_atomically(path: str, metrics: dict) -> None:
-    # A reader never sees half a file: write beside it, then rename over it.
-    # tf.io.gfile's rename is os.replace's rename(2) locally and works on gs:// too.
-    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-    with tf.io.gfile.GFile(temporary, "w") as f:
-        f.write(json.dumps(metrics, indent=2) + "\n")
-    tf.io.gfile.rename(temporary, path, overwrite=True)
-
-
-def _dataset(model, files, data_format, batch_size, shuffle=False) -> tf.data.Dataset:
-    """Batches of (context ids [batch, n] padded with -1, labels [batch, num_true])."""
-    if not files:
-        raise ValueError("no input files given")
-    if data_format == "tfrecord":
-        data = _tfrecord(model, files, batch_size, shuffle)
-    elif data_format == "parquet":
-        data = _parquet(model, files, batch_size, shuffle)
-    else:
-        raise ValueError(f"data format '{data_format}': expected tfrecord or parquet")
-    return data.prefetch(tf.data.AUTOTUNE)
-
-
-def _tfrecord(model, files, batch_size, shuffle):
-    # Each file with its own compression, judged from its bytes as validation did.
-    compressions = [
-        "GZIP" if tfrecord.compression_of_file(path) == tfrecord.GZIP else ""
-        for path in files
-    ]
-    label_type = tf.string if model.vocabulary_file else tf.int64
-    features = {
-        model.context_feature: tf.io.VarLenFeature(tf.int64),
-        model.label_feature: tf.io.FixedLenFeature([model.num_true], label_type),
-    }
-    table = _vocabulary_table(model)
-
-    def parse(records):
-        parsed = tf.io.parse_example(records, features)
-        ids = tf.sparse.to_dense(parsed[model.context_feature], default_value=PAD)
-        labels = parsed[model.label_feature]
-        return ids, labels if table is None else table.lookup(labels)
-
-    sources = tf.data.Dataset.from_tensor_slices((files, compressions))
-    if shuffle:
-        sources = sources.shuffle(len(files))
-    data = sources.interleave(
-        lambda path, compression: tf.data.TFRecordDataset(
-            path, compression_type=compression
-        ),
-        cycle_length=min(len(files), INTERLEAVE),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=not shuffle,
-    )
-    if shuffle:
-        data = data.shuffle(SHUFFLE_BUFFER)
-    # Parsing whole batches is much faster than parsing record by record.
-    return data.batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def _vocabulary_table(model):
-    """String label -> id, as validation mapped it: line i is id i, then OOV buckets."""
-    if not model.vocabulary_file:
-        return None
-    initializer = tf.lookup.TextFileInitializer(
-        model.vocabulary_file,
-        tf.string,
-        tf.lookup.TextFileIndex.WHOLE_LINE,
-        tf.int64,
-        tf.lookup.TextFileIndex.LINE_NUMBER,
-    )
-    if model.num_oov_buckets:
-        return tf.lookup.StaticVocabularyTable(initializer, model.num_oov_buckets)
-    return tf.lookup.StaticHashTable(initializer, default_value=PAD)
-
-
-def _parquet(model, files, batch_size, shuffle):
-    words = (
-        vocabulary.as_array(model.vocabulary_file) if model.vocabulary_file else None
-    )
-    contexts, context_lengths, labels = [], [], []
-    for path in files:
-        columns = [model.context_feature, model.label_feature]
-        names = pq.read_schema(path).names
-        for name in columns:
-            if name not in names:
-                raise ValueError(f"{path}: column '{name}' is not in the file")
-        table = pq.read_table(path, columns=columns)
-        # Each file's columns become int64 ids on their own: files of one split
-        # may store them as different Arrow types.
-        values, lengths = label.ids(table.column(model.context_feature))
-        contexts.append(values)
-        context_lengths.append(lengths)
-        labels.append(_labels(table.column(model.label_feature), model, words, path))
-    splits = np.concatenate([[0], np.cumsum(np.concatenate(context_lengths))])
-    context = tf.RaggedTensor.from_row_splits(np.concatenate(contexts), splits)
-    data = tf.data.Dataset.from_tensor_slices((context, np.concatenate(labels)))
-    if shuffle:
-        data = data.shuffle(SHUFFLE_BUFFER)
-    return data.batch(batch_size).map(lambda ids, y: (ids.to_tensor(PAD), y))
-
-
-def _labels(column, model: config.ModelConfig, words, path: str) -> np.ndarray:
-    values, lengths = label.ids(column, words, model.num_oov_buckets)
-    if np.any(lengths != model.num_true) or len(values) != lengths.sum():
-        raise ValueError(
-            f"{path}: label column '{model.label_feature}': every row needs exactly "
-            f"num_true={model.num_true} labels"
-        )
-    return values.reshape(-1, model.num_true)

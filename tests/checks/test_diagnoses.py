@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline import synthetic
-
+from tools import synthetic
 from workspace import Workspace
 
 

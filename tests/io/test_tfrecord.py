@@ -6,7 +6,7 @@ import pytest
 from tfx_bsl.coders import example_coder
 
 from pipeline import errors
-from pipeline.io import tfrecord
+from pipeline.io import compression, tfrecord
 
 
 def examples(n):
@@ -52,7 +52,7 @@ def test_decode_keeps_record_indices(tmp_path):
     decode.setup()
     found = list(decode.process((path, 0)))
     batches = [b for b in found if not isinstance(b, beam.pvalue.TaggedOutput)]
-    assert found[-1].value == (path, {"compression": tfrecord.GZIP})
+    assert found[-1].value == (path, {"compression": compression.GZIP})
     assert [(b.first_record, b.records.num_rows) for b in batches] == [
         (0, 4),
         (4, 4),

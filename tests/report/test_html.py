@@ -10,9 +10,10 @@ import zlib
 
 import pytest
 
-from pipeline import synthetic
 from pipeline.report import html
+from pipeline.report.model import Report
 
+from tools import synthetic
 from workspace import Workspace
 
 CHROMIUM = shutil.which("chromium")
@@ -42,6 +43,11 @@ def reports(tmp_path_factory):
     return {"failing": failing[1], "passing": passing[1], "root": ws.root}
 
 
+def render(report: dict) -> str:
+    """The page of a report.json's content, read as the gate and renderers read it."""
+    return html.render(Report.model_validate(report))
+
+
 def svgs(page: str) -> list[ET.Element]:
     """Every inline SVG, parsed: each must be well-formed XML."""
     return [ET.fromstring(s) for s in re.findall(r"<svg.*?</svg>", page, re.S)]
@@ -49,7 +55,7 @@ def svgs(page: str) -> list[ET.Element]:
 
 @pytest.mark.parametrize("case", ["failing", "passing"])
 def test_page_is_self_contained(reports, case):
-    page = html.render(reports[case])
+    page = render(reports[case])
     assert "http://" not in page and "https://" not in page
     for fetch in ("src=", "<link", "<script", "url(", "@import"):
         assert fetch not in page
@@ -61,7 +67,7 @@ def test_page_is_self_contained(reports, case):
 
 @pytest.mark.parametrize("case", ["failing", "passing"])
 def test_three_plots_per_split(reports, case):
-    page = html.render(reports[case])
+    page = render(reports[case])
     titles = ["".join(svg.itertext()) for svg in svgs(page)]
     assert len(titles) == 3 * 2  # one model, two splits
     for plot in ("Rank-frequency", "Label ids", "Classes never seen"):
@@ -71,8 +77,8 @@ def test_three_plots_per_split(reports, case):
 
 
 def test_out_of_range_bars_are_highlighted(reports):
-    failing = html.render(reports["failing"])
-    passing = html.render(reports["passing"])
+    failing = render(reports["failing"])
+    passing = render(reports["passing"])
     assert 'class="bar-out"' in failing and 'class="bar-in"' in failing
     assert 'class="bar-out"' not in passing
     assert "num_classes 80" in failing and "num_classes 100" in passing
@@ -80,12 +86,9 @@ def test_out_of_range_bars_are_highlighted(reports):
 
 def test_verdict_and_messages_are_escaped(reports):
     failing = copy.deepcopy(reports["failing"])
-    # Model names are plain now, but a report from elsewhere may hold anything.
-    failing["models"][0]["name"] = "m<b>&"
-    for anomaly in failing["anomalies"]:
-        if anomaly["model"] == "small":
-            anomaly["model"] = "m<b>&"
-    page = html.render(failing)
+    # A file path is whatever the data's owner named it.
+    failing["data"]["train"]["files"][0]["path"] = "data/m<b>&.tfrecord"
+    page = render(failing)
     assert "classgate: FAIL" in page
     above = next(
         a for a in reports["failing"]["anomalies"] if a["code"] == "LABEL_ABOVE_RANGE"
@@ -93,7 +96,7 @@ def test_verdict_and_messages_are_escaped(reports):
     assert ">=" in above["message"]
     assert above["message"].replace(">", "&gt;") in page
     assert "m&lt;b&gt;&amp;" in page and "m<b>" not in page
-    assert "classgate: PASS" in html.render(reports["passing"])
+    assert "classgate: PASS" in render(reports["passing"])
 
 
 @pytest.mark.skipif(
@@ -101,7 +104,7 @@ def test_verdict_and_messages_are_escaped(reports):
 )
 def test_chromium_renders_a_real_page(reports, tmp_path):
     page = tmp_path / "report.html"
-    page.write_text(html.render(reports["failing"]))
+    page.write_text(render(reports["failing"]))
     png = tmp_path / "report.png"
     subprocess.run(
         [

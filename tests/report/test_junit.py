@@ -5,9 +5,10 @@ import xml.etree.ElementTree as ET
 import pyarrow as pa
 import pytest
 
-from pipeline import synthetic
 from pipeline.report import junit
+from pipeline.report.model import Report
 
+from tools import synthetic
 from workspace import Workspace
 
 
@@ -33,7 +34,7 @@ def reports(tmp_path_factory):
 
 
 def parse(report: dict) -> ET.Element:
-    return ET.fromstring(junit.render(report).encode())
+    return ET.fromstring(junit.render(Report.model_validate(report)).encode())
 
 
 def cases(root: ET.Element) -> dict[tuple[str, str], ET.Element]:

@@ -6,7 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline.stats import label
+from pipeline.io.batches import LocatedBatch
+from pipeline.stats import label, profile
 
 SPEC = label.LabelSpec("label", num_classes=100, num_true=1)
 
@@ -18,7 +19,7 @@ def batches(values, size, file="f", type=None):
         rows = values[start : start + size]
         array = pa.array(rows, type=type)
         records = pa.RecordBatch.from_arrays([array], ["label"])
-        out.append(label.LocatedBatch(file, start, records))
+        out.append(LocatedBatch(file, start, records))
     return out
 
 
@@ -127,7 +128,7 @@ def test_whole_floats_are_ids_fractions_and_strings_are_not():
 
 def test_absent_feature_is_all_missing():
     records = pa.RecordBatch.from_arrays([pa.array([1, 2])], ["other"])
-    stats = combine(SPEC, [[label.LocatedBatch("f", 0, records)]])
+    stats = combine(SPEC, [[LocatedBatch("f", 0, records)]])
     assert (stats.examples, stats.missing) == (2, 2)
 
 
@@ -140,9 +141,9 @@ def test_many_classes_few_ids_use_the_sparse_update():
 
 def test_histogram_edges_fall_on_zero_and_num_classes():
     stats = combine(SPEC, [batches(list(range(-7, 250)), 64)])
-    histogram = stats.profile()["id_histogram"]
+    histogram = profile.profile(stats)["id_histogram"]
     edges = histogram["edges"]
-    assert len(edges) == label.HISTOGRAM_BINS + 1
+    assert len(edges) == profile.HISTOGRAM_BINS + 1
     assert 0.0 in edges and float(SPEC.num_classes) in edges
     # np.histogram closes its last bin: the value at the edge is plotted, once
     assert sum(histogram["counts"]) + histogram["beyond_high"] == 257

@@ -8,8 +8,10 @@ import pyarrow as pa
 import pytest
 import tensorflow as tf
 
-from pipeline import config, synthetic
+from pipeline import config
 from pipeline.train import trainer
+
+from tools import synthetic
 
 VOCAB, CLASSES = 500, 200
 METRIC_KEYS = {"num_classes", "num_sampled", "loss", "history", "eval", "interrupted"}

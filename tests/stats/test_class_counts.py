@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.stats import tally
+from pipeline.stats import class_counts
 
 
 @pytest.mark.parametrize("num_classes", [10, 1000, 10_000_000])
@@ -10,12 +10,12 @@ def test_sparse_dense_and_merged_agree(num_classes):
     parts = [
         rng.integers(0, min(num_classes, 5000), size) for size in (3, 700, 4000, 1)
     ]
-    one = tally.ClassCounts(num_classes)
+    one = class_counts.ClassCounts(num_classes)
     for part in parts:
         one.add(part)
-    merged = tally.ClassCounts(num_classes)
+    merged = class_counts.ClassCounts(num_classes)
     for part in reversed(parts):
-        piece = tally.ClassCounts(num_classes)
+        piece = class_counts.ClassCounts(num_classes)
         piece.add(part)
         merged.merge(piece)
     expected = np.bincount(np.concatenate(parts), minlength=num_classes)
@@ -25,10 +25,10 @@ def test_sparse_dense_and_merged_agree(num_classes):
 
 
 def test_stays_sparse_over_many_classes_and_turns_dense_when_full():
-    counts = tally.ClassCounts(10_000_000)
+    counts = class_counts.ClassCounts(10_000_000)
     counts.add(np.arange(1000))
     assert counts._dense is None  # 1000 pairs, not an 80 MB array
-    small = tally.ClassCounts(100)
+    small = class_counts.ClassCounts(100)
     small.add(np.arange(60))
     assert small._dense is not None and small.array().sum() == 60
 
@@ -42,19 +42,19 @@ def test_key_ranges_split_merge_and_join_back_exactly(num_classes, width):
     by_range = {}  # what a CombinePerKey does: each range merged apart
     unmerged = []
     for part in parts:
-        piece = tally.ClassCounts(num_classes)
+        piece = class_counts.ClassCounts(num_classes)
         piece.add(part)
         for index, counts in piece.split(width):
-            size = tally.range_size(num_classes, width)
+            size = class_counts.range_size(num_classes, width)
             assert counts.num_classes == size
             unmerged.append((index, counts))
-            by_range.setdefault(index, tally.ClassCounts(size)).merge(counts)
+            by_range.setdefault(index, class_counts.ClassCounts(size)).merge(counts)
     assert max(by_range) <= (num_classes - 1) // width
     expected = np.bincount(np.concatenate(parts), minlength=num_classes)
-    joined = tally.ClassCounts.join(num_classes, width, by_range.items())
+    joined = class_counts.ClassCounts.join(num_classes, width, by_range.items())
     assert np.array_equal(joined.array(), expected)
     # The same range more than once (not merged first) adds up as well.
-    joined = tally.ClassCounts.join(num_classes, width, unmerged[::-1])
+    joined = class_counts.ClassCounts.join(num_classes, width, unmerged[::-1])
     assert np.array_equal(joined.array(), expected)
 
 
@@ -64,7 +64,7 @@ def test_many_small_additions_merge_exactly_and_pickle_merged():
 
     rng = np.random.default_rng(2)
     parts = [rng.integers(0, 10_000_000, 2000) for _ in range(200)]  # 400k ids
-    counts = tally.ClassCounts(10_000_000)
+    counts = class_counts.ClassCounts(10_000_000)
     for part in parts:
         counts.add(part)
     assert counts._dense is None and counts._pending  # some still waiting

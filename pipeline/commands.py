@@ -1,0 +1,275 @@
+"""What each subcommand does, once the command line has been read.
+
+`validate` lists the data, runs the validation and announces the verdict; `train`
+validates (or takes --report), opens the gate and trains; `conclude` gives a
+submitted run its verdict; `run` starts any trainer behind the gate. Each takes the
+parsed arguments and returns an exit code; errors propagate to cli.main, the one
+place they turn into exit codes.
+"""
+
+import contextlib
+import io
+import os
+import re
+import signal
+import sys
+
+from pipeline import cli
+
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Written by `train`; cleared only when a new training starts.
+TRAINING_OUTPUTS = ("model", "checkpoints", "logs", "metrics.json")
+
+
+def validate(args, beam_args) -> int:
+    from pipeline import config, errors
+
+    patterns = _patterns(args)
+    if not patterns:
+        raise errors.InputError(
+            "no data given: pass --data PATTERN or --split NAME=PATTERN"
+        )
+    outcome = run_validation(args, beam_args, patterns, config.load(args.model_config))
+    if outcome.status == "dry-run":
+        print("classgate: dry run: the pipeline was translated; nothing was validated")
+        return cli.EXIT_PASS
+    if outcome.status == "submitted":
+        print(
+            "classgate: submitted; when the job has finished, run "
+            f"`classgate conclude --output {args.output}` for the verdict"
+        )
+        return cli.EXIT_PASS
+    return cli.EXIT_PASS if outcome.status == "pass" else cli.EXIT_FAIL
+
+
+def conclude(args) -> int:
+    from pipeline import validate
+
+    with _quiet_stderr(args.debug):
+        outcome = validate.conclude(args.output, args.junit_xml)
+    announce(outcome, args.output)
+    return cli.EXIT_PASS if outcome.status == "pass" else cli.EXIT_FAIL
+
+
+def train(args, beam_args) -> int:
+    from pipeline import config, errors, gate, names, output
+
+    patterns = _patterns(args) or None
+    models = config.load(args.model_config) if args.model_config else None
+    if args.no_wait:
+        raise errors.InputError(
+            "train waits for its validation: --no-wait is for validate"
+        )
+    if args.report:
+        cli.no_leftovers("train --report", beam_args)
+        report_path = args.report
+    else:
+        if patterns is None or models is None:
+            raise errors.InputError(
+                "train needs --data/--split and --model-config, or --report FILE"
+            )
+        _trainable(models, args.model)  # before any data is read
+        outcome = run_validation(args, beam_args, patterns, models)
+        if outcome.status != "pass":
+            print("classgate: not training: validation failed", file=sys.stderr)
+            return cli.EXIT_FAIL
+        report_path = output.OutputFolder(args.output).join(names.REPORT)
+    blessing = gate.check(report_path, models, patterns)
+    model = _trainable(blessing.models, args.model)
+    return _train_model(args, blessing, model)
+
+
+def _trainable(models, wanted: str | None):
+    """The model `train` trains: named by --model when several; it needs context ids."""
+    from pipeline import errors
+
+    by_name = {m.name: m for m in models}
+    if wanted is None and len(by_name) != 1:
+        raise errors.InputError(f"several models {sorted(by_name)}: pass --model NAME")
+    name = wanted or next(iter(by_name))
+    if name not in by_name:
+        raise errors.InputError(
+            f"--model {name}: not in the configs ({sorted(by_name)})"
+        )
+    model = by_name[name]
+    if model.context_feature is None:
+        raise errors.InputError(
+            f"model '{name}': classgate train needs context_feature and "
+            "context_vocab_size in the model config (the int ids its model reads)"
+        )
+    return model
+
+
+def _train_model(args, blessing, model) -> int:
+    from pipeline import output
+    from pipeline.train import trainer
+
+    splits = {s.name: s for s in blessing.splits}
+    training = splits.get("train") or blessing.splits[0]
+    evaluation = splits.get("eval")
+    folder = output.OutputFolder(args.output)
+    with folder.open((), sweep=False):
+        print(
+            f"classgate: training '{model.name}' with num_classes {model.num_classes} "
+            f"on {len(training.files)} file(s)"
+        )
+        # The gate is open and training starts now: only now do the outputs of an
+        # earlier training go, so a refused or failed start never loses a model.
+        for name in TRAINING_OUTPUTS:
+            folder.remove(name)
+        with _terminate_as_interrupt():
+            trainer.train(
+                model,
+                [f.path for f in training.files],
+                [f.path for f in evaluation.files] if evaluation else None,
+                training.format,
+                folder.path,
+                epochs=args.epochs or model.epochs,
+                batch_size=args.batch_size or model.batch_size,
+                learning_rate=args.learning_rate or model.learning_rate,
+            )
+    print(f"classgate: trained; model and metrics.json in {folder.path}")
+    return cli.EXIT_PASS
+
+
+def run(args, command) -> int:
+    from pipeline import config, errors, gate, progress, supervisor
+
+    if not command:
+        raise errors.InputError(
+            "run: no command given: classgate run --report R -- CMD"
+        )
+    models = config.load(args.model_config) if args.model_config else None
+    blessing = gate.check(args.report, models)
+    # The trainer sees the validated config, not classgate's own worker switches.
+    env = {k: v for k, v in os.environ.items() if k != progress.ENABLED}
+    env.update(blessing.environment())
+    try:
+        return supervisor.run(command, env)
+    except FileNotFoundError as e:
+        raise errors.InputError(f"run: cannot start {command[0]!r}: not found") from e
+    except PermissionError as e:
+        raise errors.InputError(
+            f"run: cannot start {command[0]!r}: not executable"
+        ) from e
+
+
+def _patterns(args) -> dict[str, list[str]]:
+    """Split name -> its patterns, local ones made absolute."""
+    from pipeline import errors
+    from pipeline.io import files
+
+    patterns: dict[str, list[str]] = {}
+    for pattern in args.data:
+        patterns.setdefault("train", []).append(files.absolute(pattern))
+    for item in args.split:
+        name, sep, pattern = item.partition("=")
+        if not sep or not pattern or not _SPLIT_NAME.match(name):
+            raise errors.InputError(
+                f"--split {item!r}: expected NAME=PATTERN with NAME of letters, "
+                "digits, '_', '-' or '.'"
+            )
+        patterns.setdefault(name, []).append(files.absolute(pattern))
+    return patterns
+
+
+def run_validation(args, beam_args, patterns, models):
+    from pipeline import errors, output, progress, publish, validate
+    from pipeline.io import files
+    from pipeline.stats import class_counts
+
+    progress.enable_if_terminal(args.quiet)
+    splits = tuple(
+        files.list_split(name, tuple(globs), args.format)
+        for name, globs in patterns.items()
+    )
+    request = validate.Request(
+        splits=splits,
+        models=models,
+        output=args.output,
+        labels_only=args.labels_only,
+        baseline_schema=args.baseline_schema,
+        strict=args.strict,
+        beam_args=tuple(beam_args),
+        wait=not args.no_wait,
+        class_range_width=args.classes_per_range or class_counts.RANGE_WIDTH,
+        junit_xml=args.junit_xml,
+    )
+    folder = output.OutputFolder(args.output)
+    written = [folder.join(name) for name in publish.declared(request)]
+    written.append(folder.join(output.STAGING, "labels-0-0.npz"))
+    for split, globs in patterns.items():
+        for pattern in globs:
+            hit = next((p for p in written if files.matches(pattern, p)), None)
+            if hit:
+                raise errors.InputError(
+                    f"--output {args.output} lies inside the data: split '{split}' "
+                    f"pattern {pattern} would match {hit}; write the outputs "
+                    "elsewhere"
+                )
+    # Beam's SDK workers print a failing bundle's traceback to stderr, worker
+    # processes included; classgate reports the error itself, as one line.
+    with _quiet_stderr(args.debug):
+        outcome = validate.run(request)
+    progress.finish()
+    if outcome.status not in ("dry-run", "submitted"):
+        announce(outcome, args.output)
+    return outcome
+
+
+def announce(outcome, output_path: str) -> None:
+    """The verdict on stdout, and in a GitHub Actions step summary."""
+    from pipeline.checks.anomaly import Severity
+    from pipeline.report import markdown
+
+    counts = {s: sum(a.severity == s for a in outcome.anomalies) for s in Severity}
+    print(
+        f"classgate: {outcome.status.upper()}: {counts[Severity.ERROR]} error(s), "
+        f"{counts[Severity.WARNING]} warning(s); report in {output_path}/report.md"
+    )
+    ordered = sorted(outcome.anomalies, key=lambda a: a.severity != Severity.ERROR)
+    for anomaly in ordered:
+        print("  " + anomaly.line())
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(markdown.render(outcome.report) + "\n")
+
+
+@contextlib.contextmanager
+def _quiet_stderr(debug: bool):
+    """Silences stderr, the file descriptor too, unless --debug asks for it all.
+
+    Beam's worker processes (multi_processing) inherit descriptor 2 and print a
+    failing bundle's traceback there; classgate reports the error itself, once.
+    """
+    if debug:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 2)
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM stops training as Ctrl-C does: after saving a checkpoint and model.
+
+    CI cancelling a job and Kubernetes stopping a pod send SIGTERM.
+    """
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

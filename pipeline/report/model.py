@@ -1,0 +1,153 @@
+"""The report: one typed, frozen model of a validation's verdict and figures.
+
+Built once from the verdict (pipeline.publish), written as report.json, and read
+back with `Report.load` by the gate, the renderers (markdown, html, junit) and the
+bench. report.json's keys are a contract other tools read; `schema_version` says
+which contract, and a report of another version is refused rather than guessed at.
+"""
+
+import json
+from typing import Literal
+
+import pydantic
+
+from pipeline import errors
+from pipeline.checks.anomaly import Anomaly
+from pipeline.config import ModelConfig
+
+SCHEMA_VERSION = 1
+# A report.json past this size was not written by classgate.
+MAX_BYTES = 256 << 20
+
+
+class _Frozen(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+
+class IdHistogram(_Frozen):
+    """Counts of label values in bins whose edges fall on 0 and num_classes."""
+
+    edges: list[float]
+    counts: list[int]
+    num_classes: int
+    beyond_low: int
+    beyond_high: int
+
+
+class Profile(_Frozen):
+    """The label distribution's shape, for plots."""
+
+    rank_frequency: list[list[int]]  # [rank, count], rank 1 the most frequent
+    id_histogram: IdHistogram
+
+
+class LabelSummary(_Frozen):
+    """One label feature's figures in one split."""
+
+    examples: int
+    missing: int
+    values_per_example: dict[str, int]
+    min: int | None
+    max: int | None
+    distinct: int
+    num_classes: int  # what the figures were counted against
+    classes_seen: int
+    above_range: int
+    below_range: int
+    non_integer: int
+    value_types: list[str]
+    profile: Profile
+
+
+class DataFile(_Frozen):
+    path: str
+    size: int
+    modified: float
+
+
+class SplitData(_Frozen):
+    """What a split was: its patterns, the files they matched, their fingerprint."""
+
+    patterns: list[str]
+    format: Literal["tfrecord", "parquet"]
+    files: list[DataFile]
+    skipped: list[str] = []
+    bytes: int
+    fingerprint: str
+
+
+class Outputs(_Frozen):
+    """The files beside report.json, by role."""
+
+    schema_: str = pydantic.Field(alias="schema")
+    anomalies: str
+    statistics: dict[str, str]
+    unigram: dict[str, str]
+
+    model_config = pydantic.ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True
+    )
+
+
+class Report(_Frozen):
+    """report.json."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    status: Literal["pass", "fail"]
+    strict: bool
+    mode: Literal["full", "labels-only"]
+    version: str
+    started: str
+    finished: str
+    training_split: str
+    anomalies: tuple[Anomaly, ...]
+    # split -> label feature -> figures
+    labels: dict[str, dict[str, LabelSummary]]
+    models: tuple[ModelConfig, ...]
+    config_fingerprint: str
+    data: dict[str, SplitData]
+    outputs: Outputs
+    counters: dict[str, int]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, by_alias=True) + "\n"
+
+    @classmethod
+    def parse(cls, data: bytes | str, path: str) -> "Report":
+        """A report from report.json's content; InputError naming what is wrong."""
+        try:
+            document = json.loads(data)
+        except ValueError as e:
+            raise errors.InputError(f"{path}: not a classgate report: {e}") from e
+        if not isinstance(document, dict):
+            raise errors.InputError(f"{path}: not a classgate report")
+        version = document.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise errors.InputError(
+                f"{path}: a report of schema version {str(version)[:20]}; this "
+                f"classgate reads version {SCHEMA_VERSION}: validate again"
+            )
+        try:
+            return cls.model_validate(document)
+        except pydantic.ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])[:200]
+            raise errors.InputError(
+                f"{path}: not a whole classgate report ({where}: {first['msg']})"
+            ) from e
+
+    @classmethod
+    def load(cls, path: str) -> "Report":
+        """Reads report.json (local or remote); InputError if it is not one."""
+        from pipeline import storage
+
+        try:
+            data = storage.read(path, MAX_BYTES)
+        except errors.InputError:
+            raise
+        except Exception as e:  # missing file, permissions, remote errors
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise errors.InputError(
+                f"{path}: not a readable classgate report: {first}"
+            ) from e
+        return cls.parse(data, path)

@@ -1,0 +1,288 @@
+"""The report's plots: inline SVG drawn from the report's numbers, no library.
+
+Per split of a model's label: the rank-frequency curve on log-log axes beside what
+the log-uniform sampler expects, the id histogram with the valid range
+[0, num_classes) marked and out-of-range bins in red, and the share of classes
+never seen. Every string placed in a plot is escaped.
+"""
+
+import dataclasses
+import html
+import math
+
+from pipeline.report.model import IdHistogram, LabelSummary, Profile
+
+# Colours: red and amber as in CI tools; blue/orange is a pair colour-blind eyes tell
+# apart, which matters for observed vs expected and in-range vs out-of-range.
+COLORS = {"ERROR": "#c62828", "WARNING": "#e08a00", "pass": "#2e7d32"}
+_OBSERVED, _EXPECTED, _OUTSIDE, _VALID_BAND = "#1f77b4", "#ff7f0e", "#d62728", "#e8f5e9"
+# One plot's size in SVG units; three plots fit side by side in a 1200 px window.
+_WIDTH, _HEIGHT = 400, 280
+# The top margin holds the title and the labels of the num_classes / 0 lines.
+_MARGIN = {"left": 56, "right": 14, "top": 36, "bottom": 42}
+# Pixels kept free above the data on log axes, for the legend.
+_LEGEND_ROOM = 60
+# Points of the expected curve: smooth on a log axis at any num_classes.
+_CURVE_POINTS = 80
+
+
+@dataclasses.dataclass(frozen=True)
+class _Axis:
+    """Maps data values in [low, high] to pixels in [start, end], maybe on log10."""
+
+    low: float
+    high: float
+    start: float
+    end: float
+    log: bool = False
+
+    def __call__(self, value: float) -> float:
+        f = math.log10 if self.log else float
+        share = (f(value) - f(self.low)) / ((f(self.high) - f(self.low)) or 1)
+        return self.start + share * (self.end - self.start)
+
+    def ticks(self) -> list[float]:
+        if self.log:
+            first, last = math.ceil(math.log10(self.low)), math.log10(self.high)
+            return [10.0**k for k in range(first, math.floor(last) + 1)]
+        rough = (self.high - self.low) / 5 or 1
+        power = 10 ** math.floor(math.log10(rough))
+        step = next(s * power for s in (1, 2, 5, 10) if s * power >= rough)
+        first = math.ceil(self.low / step) * step
+        return [first + i * step for i in range(int((self.high - first) / step) + 1)]
+
+
+def _frame(title: str, x: _Axis, y: _Axis, x_label: str, y_label: str) -> list[str]:
+    """The SVG opening, title, axes with ticks and labels; plots append to it."""
+    bottom, left = _HEIGHT - _MARGIN["bottom"], _MARGIN["left"]
+    out = [
+        f'<svg width="{_WIDTH}" height="{_HEIGHT}"'
+        f' viewBox="0 0 {_WIDTH} {_HEIGHT}" font-size="11">',
+        f'<text x="{_WIDTH / 2}" y="14" text-anchor="middle" font-size="13" '
+        f'font-weight="bold">{_e(title)}</text>',
+    ]
+    for value in x.ticks():
+        px = x(value)
+        out.append(
+            f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{_MARGIN["top"]}" y2="{bottom}" '
+            f'stroke="#eee"/><text x="{px:.1f}" y="{bottom + 14}" '
+            f'text-anchor="middle">{_short(value)}</text>'
+        )
+    for value in y.ticks():
+        py = y(value)
+        out.append(
+            f'<line x1="{left}" x2="{_WIDTH - _MARGIN["right"]}" y1="{py:.1f}" '
+            f'y2="{py:.1f}" stroke="#eee"/><text x="{left - 4}" y="{py + 4:.1f}" '
+            f'text-anchor="end">{_short(value)}</text>'
+        )
+    out += [
+        f'<path d="M{left},{_MARGIN["top"]}V{bottom}H{_WIDTH - _MARGIN["right"]}" '
+        'fill="none" stroke="#333"/>',
+        f'<text x="{(left + _WIDTH) / 2}" y="{_HEIGHT - 6}" text-anchor="middle">'
+        f"{_e(x_label)}</text>",
+        f'<text transform="translate(14,{(_MARGIN["top"] + bottom) / 2}) rotate(-90)"'
+        f' text-anchor="middle">{_e(y_label)}</text>',
+    ]
+    return out
+
+
+def rank_frequency(profile: Profile, stats: LabelSummary, num_classes: int) -> str:
+    """Observed count per rank beside total * P_loguniform(id = rank - 1), log-log.
+
+    The log-uniform (Zipfian) sampler draws id k with probability
+    (log(k + 2) - log(k + 1)) / log(num_classes + 1); if ids were assigned by falling
+    frequency, rank r (1-based) would be id r - 1. `total` is the label values in
+    [0, num_classes), the ones the sampler's distribution covers.
+    """
+    observed = profile.rank_frequency
+    histogram = profile.id_histogram
+    total = sum(histogram.counts) + histogram.beyond_low + histogram.beyond_high
+    total -= stats.above_range + stats.below_range
+    last = max(num_classes, observed[-1][0] if observed else 1)
+    ranks = sorted(
+        {round(last ** (i / _CURVE_POINTS)) for i in range(_CURVE_POINTS + 1)}
+    )
+    ranks = [r for r in ranks if r <= num_classes]
+    scale = total / math.log(num_classes + 1)
+    expected = [(r, scale * math.log((r + 1) / r)) for r in ranks]
+    values = [c for _, c in observed] + [c for _, c in expected if c > 0]
+    if not values:
+        return _empty("Rank-frequency", "no label values")
+    x = _Axis(1, max(last, 10), _MARGIN["left"], _WIDTH - _MARGIN["right"], log=True)
+    y = _count_axis(values)
+    out = _frame(
+        "Rank-frequency (log-log)", x, y, "rank (1 = most frequent id)", "count"
+    )
+    out.append(_marker(x(num_classes), f"num_classes {num_classes}", "#777"))
+    if total > 0:
+        out.append(_polyline(expected, x, y, _EXPECTED, 'stroke-dasharray="6,4"'))
+    out.append(_polyline(observed, x, y, _OBSERVED, ""))
+    out += [
+        f'<circle cx="{x(r):.1f}" cy="{y(c):.1f}" r="2" fill="{_OBSERVED}"/>'
+        for r, c in observed
+    ]
+    out.append(_legend([(_OBSERVED, "observed"), (_EXPECTED, "log-uniform expected")]))
+    return "".join(out) + "</svg>"
+
+
+def histogram(histogram: IdHistogram, stats: LabelSummary, num_classes: int) -> str:
+    """Counts of ids per bin on a log axis; bins holding ids outside [0, n) in red."""
+    edges, counts = histogram.edges, histogram.counts
+    positive = [c for c in counts if c > 0]
+    if not positive:
+        return _empty("Label ids", "no label values")
+    x = _Axis(edges[0], edges[-1], _MARGIN["left"], _WIDTH - _MARGIN["right"])
+    y = _count_axis(positive)
+    out = _frame("Label ids (bars: count per bin)", x, y, "label id", "count (log)")
+    band_low, band_high = x(max(0, edges[0])), x(min(num_classes, edges[-1]))
+    top, bottom = _MARGIN["top"], _HEIGHT - _MARGIN["bottom"]
+    out.insert(
+        2,
+        f'<rect x="{band_low:.1f}" y="{top}" width="{band_high - band_low:.1f}" '
+        f'height="{bottom - top}" fill="{_VALID_BAND}"/>',
+    )
+    outside = _holds_outside(histogram, stats, num_classes)
+    for low, high, count, red in zip(edges, edges[1:], counts, outside, strict=False):
+        if count <= 0:
+            continue
+        kind, color = ("bar-out", _OUTSIDE) if red else ("bar-in", _OBSERVED)
+        out.append(
+            f'<rect class="{kind}" x="{x(low) + 0.5:.1f}" y="{y(count):.1f}" '
+            f'width="{max(x(high) - x(low) - 1, 1):.1f}" '
+            f'height="{bottom - y(count):.1f}" fill="{color}"/>'
+        )
+    for edge, label in ((0, "0"), (num_classes, f"num_classes {num_classes}")):
+        if edges[0] < edge <= edges[-1]:
+            out.append(_marker(x(edge), label, _OUTSIDE))
+    legend = [
+        (_VALID_BAND, "valid range [0, num_classes)"),
+        (_OBSERVED, "ids in range"),
+    ]
+    out.append(_legend([*legend, (_OUTSIDE, "bins holding out-of-range ids")]))
+    return "".join(out) + "</svg>"
+
+
+def _holds_outside(
+    histogram: IdHistogram, stats: LabelSummary, num_classes: int
+) -> list[bool]:
+    """Which bins hold ids outside [0, num_classes).
+
+    A bin wholly outside does. The bins' edges need not fall on 0 and num_classes,
+    so a bin across one of them holds such ids unless the bins wholly beyond that
+    edge (and the counts beyond the plot) account for every below_range or
+    above_range value. That is known only when the statistics were counted against
+    this num_classes; otherwise a bin across an edge is taken to hold some.
+    """
+    edges, counts = histogram.edges, histogram.counts
+    bins = list(zip(edges, edges[1:], counts, strict=False))
+    exact = stats.num_classes == num_classes
+    below = histogram.beyond_low + sum(c for _, hi, c in bins if hi <= 0)
+    above = histogram.beyond_high + sum(c for lo, _, c in bins if lo >= num_classes)
+    below_left = not exact or below < stats.below_range
+    above_left = not exact or above < stats.above_range
+    return [
+        hi <= 0
+        or lo >= num_classes
+        or (lo < 0 and below_left)
+        or (hi > num_classes and above_left)
+        for lo, hi, _ in bins
+    ]
+
+
+def coverage(stats: LabelSummary, max_unseen_fraction: float, judged: bool) -> str:
+    """A donut: classes of [0, num_classes) seen vs never seen in this split.
+
+    The unseen arc is red only where CLASSES_UNSEEN judges it: on the training
+    split, above the model's max_unseen_fraction.
+    """
+    n, seen = stats.num_classes, stats.classes_seen
+    unseen = (n - seen) / n
+    failing = judged and unseen > max_unseen_fraction
+    color = COLORS["ERROR"] if failing else "#bbb"
+    rule = f"gate: at most {max_unseen_fraction:.0%} unseen"
+    rule = rule if judged else "not gated on this split"
+    radius, cx, cy = 66, 140, 118
+    arc = 2 * math.pi * radius
+    return (
+        f'<svg width="280" height="{_HEIGHT}" '
+        f'viewBox="0 0 280 {_HEIGHT}" font-size="12">'
+        '<text x="140" y="14" text-anchor="middle" font-size="13" '
+        'font-weight="bold">Classes never seen</text>'
+        f'<circle cx="{cx}" cy="{cy}" r="{radius}" fill="none" stroke="{color}" '
+        'stroke-width="26"/>'
+        f'<circle cx="{cx}" cy="{cy}" r="{radius}" fill="none" stroke="{_OBSERVED}" '
+        f'stroke-width="26" stroke-dasharray="{arc * (1 - unseen):.2f} {arc:.2f}" '
+        f'transform="rotate(-90 {cx} {cy})"/>'
+        f'<text x="{cx}" y="{cy + 2}" text-anchor="middle" font-size="24" '
+        f'font-weight="bold">{unseen:.1%}</text>'
+        f'<text x="{cx}" y="{cy + 20}" text-anchor="middle">unseen</text>'
+        f'<rect x="40" y="{cy + radius + 24}" width="12" height="10" '
+        f'fill="{_OBSERVED}"/><text x="58" y="{cy + radius + 33}">{seen} of {n} '
+        f'classes seen</text><rect x="40" y="{cy + radius + 42}" width="12" '
+        f'height="10" fill="{color}"/><text x="58" y="{cy + radius + 51}">{rule}'
+        "</text></svg>"
+    )
+
+
+def _count_axis(counts: list) -> _Axis:
+    """A log axis over the counts that leaves _LEGEND_ROOM pixels free on top."""
+    low, high = min(counts) / 2, max(counts) * 2
+    bottom, top = _HEIGHT - _MARGIN["bottom"], _MARGIN["top"]
+    decades = math.log10(high / low) * (bottom - top) / (bottom - top - _LEGEND_ROOM)
+    return _Axis(low, low * 10**decades, bottom, top, log=True)
+
+
+def _marker(px: float, label: str, color: str) -> str:
+    """A vertical line through the plot, labelled in the top margin."""
+    anchor = min(max(px, _MARGIN["left"] + 40), _WIDTH - _MARGIN["right"] - 40)
+    return (
+        f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{_MARGIN["top"] - 4}" '
+        f'y2="{_HEIGHT - _MARGIN["bottom"]}" stroke="{color}" stroke-width="1.5" '
+        f'stroke-dasharray="4,3"/><text x="{anchor:.1f}" y="{_MARGIN["top"] - 7}" '
+        f'text-anchor="middle" fill="{color}">{_e(label)}</text>'
+    )
+
+
+def _polyline(points, x: _Axis, y: _Axis, color: str, extra: str) -> str:
+    path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in points if b > 0)
+    return (
+        f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2" '
+        f"{extra}/>"
+    )
+
+
+def _legend(entries) -> str:
+    """Swatches and names in the top right corner, in the room the y axis left."""
+    width = 30 + 6 * max(len(text) for _, text in entries)  # ~6 px per character
+    x0, y0 = _WIDTH - _MARGIN["right"] - width, _MARGIN["top"] + 12
+    rows = [
+        f'<rect x="{x0 - 6}" y="{y0 - 10}" width="{width}" '
+        f'height="{16 * len(entries) + 4}" fill="#fff" stroke="#ccc"/>'
+    ]
+    for i, (color, text) in enumerate(entries):
+        rows.append(
+            f'<rect x="{x0}" y="{y0 + 16 * i - 6}" width="14" height="8" '
+            f'fill="{color}" stroke="#999" stroke-width="0.5"/><text x="{x0 + 20}" '
+            f'y="{y0 + 16 * i + 2}">{_e(text)}</text>'
+        )
+    return "".join(rows)
+
+
+def _empty(title: str, text: str) -> str:
+    return (
+        f'<svg width="{_WIDTH}" height="{_HEIGHT}">'
+        f'<text x="{_WIDTH / 2}" y="{_HEIGHT / 2}" text-anchor="middle">'
+        f"{_e(title)}: {_e(text)}</text></svg>"
+    )
+
+
+def _short(value: float) -> str:
+    """A tick label: 1, 20, 1.5k, 10k, 1M."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def _e(value) -> str:
+    return html.escape("" if value is None else str(value))

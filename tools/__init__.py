@@ -1,0 +1,1 @@
+"""Beside the package, never installed: the demo data generator and the bench."""
