@@ -18,8 +18,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PIP_INSTALL) --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# Tests run on every core, a module's tests on one worker (module fixtures once).
+PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadscope
+
 test: install browser
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 # Headless Chromium renders report.html in a test; Debian's package, as root.
 browser:
@@ -29,7 +32,7 @@ browser:
 
 # The suite without the end-to-end runs over real files and runner modes.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check pipeline tests tools deploy
@@ -65,7 +68,7 @@ lock:
 	rm -rf $(VENV).lock && $(PYTHON) -m venv $(VENV).lock
 	$(VENV).lock/bin/pip install --only-binary pyarrow 'tensorflow-data-validation==1.16.1' \
 	  'apache-beam[gcp]>=2.59,<2.70' 'pydantic>=2.5,<3' 'pyyaml>=6' 'pytest>=8' ruff \
-	  hypothesis duckdb polars fastparquet
+	  hypothesis pytest-xdist duckdb polars fastparquet
 	{ head -2 requirements.lock; $(VENV).lock/bin/pip freeze; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf $(VENV).lock
 

@@ -22,7 +22,7 @@ def variables(checkpoint: str) -> dict[str, list[int]]:
     try:
         return dict(tf.train.list_variables(prefix))
     except Exception as e:  # NotFoundError, DataLossError, ...
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        first = errors.first_line(e)
         raise errors.InputError(f"checkpoint {checkpoint}: cannot read: {first}") from e
 
 

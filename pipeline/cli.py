@@ -217,7 +217,7 @@ def main(argv=None) -> int:
             return EXIT_INPUT
         hint = "" if debug else "; --debug shows the traceback"
         print(
-            f"classgate: internal error: {_first_line(error)} (a classgate defect: "
+            f"classgate: internal error: {_described(error)} (a classgate defect: "
             f"please report it{hint})",
             file=sys.stderr,
         )
@@ -257,7 +257,7 @@ def _beam_options(leftovers: list[str]) -> list[str]:
             runners.create_runner(runner)
         except (ValueError, ImportError, AttributeError) as e:
             raise errors.InputError(
-                f"--runner {runner}: not a Beam runner ({_first_line(e)[:120]})"
+                f"--runner {runner}: not a Beam runner ({_described(e)[:120]})"
             ) from e
     return list(leftovers)
 
@@ -289,6 +289,6 @@ def _quiet_libraries(debug: bool) -> None:
     logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
 
 
-def _first_line(error: BaseException) -> str:
+def _described(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

@@ -38,3 +38,8 @@ def find_input_error(error: BaseException) -> InputError | None:
             return InputError(found.group(1))
         error = error.__cause__ or error.__context__
     return None
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -178,6 +178,9 @@ def _label_failures(model, figures: LabelSummary, training: bool) -> list[str]:
         found.append(f"labels reach {figures.max}, num_classes is {n}")
     if figures.min is not None and figures.min < 0:
         found.append(f"labels go down to {figures.min}")
+    if figures.num_classes == n and (figures.above_range or figures.below_range):
+        outside = figures.above_range + figures.below_range
+        found.append(f"{outside} labels lie outside [0, {n})")
     counts = {int(k) for k, v in figures.values_per_example.items() if v}
     if counts - {0, model.num_true}:
         found.append(f"label counts {sorted(counts)}, num_true is {model.num_true}")

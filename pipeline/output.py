@@ -85,7 +85,7 @@ class OutputFolder:
             raise
         except Exception as e:  # OSError locally, BeamIOError remotely
             raise errors.InputError(
-                f"--output {self.path}: not writable: {_first_line(e)}"
+                f"--output {self.path}: not writable: {errors.first_line(e)}"
             ) from e
         try:
             self._names = set(names)
@@ -260,7 +260,3 @@ def _alive(pid) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -118,7 +118,7 @@ def load_baseline(path: str, only: Sequence[str] | None = None) -> schema_pb2.Sc
     try:
         schema = _tfdv().load_schema_text(path)
     except Exception as e:  # file errors and text_format.ParseError alike
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        first = errors.first_line(e)
         raise errors.InputError(f"{path}: not a readable TFDV schema: {first}") from e
     if only is not None:
         kept = [f for f in schema.feature if f.name in only]

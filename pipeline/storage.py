@@ -44,9 +44,13 @@ def write_atomic(
         with FileSystems.create(temporary) as f:
             for piece in pieces:
                 f.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
-        if FileSystems.exists(path):
-            FileSystems.delete([path])
-        FileSystems.rename([temporary], [path])
+        try:  # object stores copy over the old object: never a moment without it
+            FileSystems.rename([temporary], [path])
+        except Exception:
+            if not FileSystems.exists(path):
+                raise
+            FileSystems.delete([path])  # a filesystem whose rename will not replace
+            FileSystems.rename([temporary], [path])
         return path
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)

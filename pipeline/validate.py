@@ -143,7 +143,7 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
             storage.read(pending_path, _PENDING_LIMIT)
         )
     except Exception as e:  # no such file, unreadable, not JSON, not ours
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        first = errors.first_line(e)
         raise errors.InputError(
             f"{pending_path}: no submitted run to conclude here ({first})"
         ) from e

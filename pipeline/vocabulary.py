@@ -53,7 +53,7 @@ def load(path: str) -> tuple[bytes, ...]:
     except errors.InputError as e:
         raise errors.InputError(f"vocabulary_file {e.message}") from e
     except Exception as e:  # missing file, permissions, remote errors
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        first = errors.first_line(e)
         raise errors.InputError(f"vocabulary_file {path}: cannot read: {first}") from e
     return parse(data, path)
 

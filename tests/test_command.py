@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 BIN = pathlib.Path(sys.executable).parent
 
 

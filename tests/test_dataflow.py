@@ -10,8 +10,14 @@ from pipeline.io import files
 from workspace import DATAFLOW
 
 
-@pytest.mark.parametrize("mode", [[], ["--labels-only"]], ids=["full", "labels-only"])
-@pytest.mark.parametrize("fmt", ["tfrecord", "parquet"])
+@pytest.mark.parametrize(
+    "mode",
+    [pytest.param([], marks=pytest.mark.slow), ["--labels-only"]],
+    ids=["full", "labels-only"],
+)
+@pytest.mark.parametrize(
+    "fmt", ["tfrecord", pytest.param("parquet", marks=pytest.mark.slow)]
+)
 def test_cli_translates_for_dataflow(ws, capsys, fmt, mode):
     pattern = ws.labels([0, 1, 2], fmt=fmt)
     code = cli.main(

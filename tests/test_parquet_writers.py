@@ -17,6 +17,8 @@ from pipeline import cli
 
 from workspace import Workspace
 
+pytestmark = pytest.mark.slow
+
 ROWS = 240
 MODES = {"full": [], "labels-only": ["--labels-only"]}
 

@@ -35,6 +35,8 @@ from pipeline.io import tfrecord
 
 from workspace import Workspace
 
+pytestmark = pytest.mark.slow
+
 
 def examples(max_examples: int):
     return settings(
@@ -166,7 +168,7 @@ WORDS = st.sampled_from(
 )
 
 
-@examples(60)
+@examples(40)
 @given(words=st.lists(WORDS | st.text(string.printable, max_size=8), max_size=10))
 def test_any_argv(scratch, words):
     root = scratch.root
@@ -238,7 +240,7 @@ def configs(draw):
     return model, text
 
 
-@examples(60)
+@examples(40)
 @given(drawn=configs())
 def test_any_config(scratch, drawn):
     model, text = drawn
@@ -334,7 +336,7 @@ def test_vocabulary_lines_are_tensorflows(tmp_path_factory, data):
         assert {line: i for i, line in enumerate(lines)} == expected
 
 
-@examples(25)
+@examples(20)
 @given(
     data=vocabulary_files(),
     labels=st.lists(LINE_BYTES, min_size=1, max_size=6),
@@ -447,7 +449,7 @@ def arrow_column(kind: pa.DataType, values: list) -> pa.Array:
     return array.dictionary_encode() if pa.types.is_dictionary(kind) else array
 
 
-@examples(40)
+@examples(30)
 @given(drawn=parquet_tables(), labels_only=st.booleans())
 def test_any_parquet_schema(scratch, drawn, labels_only):
     name, kind, values, others = drawn
@@ -484,7 +486,7 @@ def test_any_parquet_schema(scratch, drawn, labels_only):
 # TFRecord damage ----------------------------------------------------------------
 
 
-@examples(40)
+@examples(30)
 @given(
     kind=st.sampled_from(["flip", "truncate", "insert", "cut-at-record"]),
     where=st.integers(0, 10**6),

@@ -6,15 +6,9 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from workspace import Workspace
+from workspace import CLASSIC, Workspace, label_errors
 
-# num_classes for 10,000 true classes -> exit code, label errors.
-CASES = [
-    (10_000, 0, []),
-    (5_000, 1, ["LABEL_ABOVE_RANGE"]),
-    (20_000, 1, ["CLASSES_UNSEEN"]),
-]
-FORMATS = ["tfrecord", "parquet"]
+FORMATS = ["tfrecord", pytest.param("parquet", marks=pytest.mark.slow)]
 MODES = {"full": [], "labels-only": ["--labels-only"]}
 
 
@@ -26,20 +20,18 @@ def classic(tmp_path_factory, classic_ids):
         fmt: ws.labels(
             classic_ids, fmt=fmt, name=f"train_{fmt}", context=classic_ids % 997
         )
-        for fmt in FORMATS
+        for fmt in ("tfrecord", "parquet")
     }
     return ws, patterns
 
 
-def label_errors(report):
-    """ERROR codes from classgate's own checks (TFDV_ findings are separate)."""
-    return [c for c in Workspace.codes(report, "ERROR") if not c.startswith("TFDV_")]
-
-
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "mode", ["labels-only", pytest.param("full", marks=pytest.mark.slow)]
+)
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("num_classes, exit_code, errors", CASES)
-def test_classic_cases(classic, fmt, mode, num_classes, exit_code, errors):
+@pytest.mark.parametrize("num_classes", CLASSIC)
+def test_classic_cases(classic, fmt, mode, num_classes):
+    exit_code, errors = CLASSIC[num_classes]
     ws, patterns = classic
     code, report = ws.validate(
         "--data",

@@ -22,6 +22,23 @@ DATAFLOW = [
 ]
 
 
+# The classic story on 10,000 true classes: num_classes -> (exit code, label errors).
+CLASSIC = {
+    10_000: (0, []),
+    5_000: (1, ["LABEL_ABOVE_RANGE"]),
+    20_000: (1, ["CLASSES_UNSEEN"]),
+}
+
+
+def label_errors(report) -> list[str]:
+    """ERROR codes from classgate's own checks (TFDV_ findings are separate)."""
+    return [
+        a["code"]
+        for a in sorted(report["anomalies"], key=lambda a: a["code"])
+        if a["severity"] == "ERROR" and not a["code"].startswith("TFDV_")
+    ]
+
+
 class Workspace:
     """A temporary folder with helpers to write data and configs and run the CLI."""
 
@@ -32,8 +49,8 @@ class Workspace:
         """Writes a dataset with the given label column; returns its glob pattern."""
         folder = self.root / "data" / name
         folder.mkdir(parents=True, exist_ok=True)
-        data = {"label": ids if isinstance(ids, pa.Array) else pa.array(ids)}
-        data.update({k: pa.array(v) for k, v in columns.items()})
+        data = {"label": _column(ids)}
+        data.update({k: _column(v) for k, v in columns.items()})
         table = pa.table(data)
         if fmt == "tfrecord":
             synthetic.write_tfrecord(table, str(folder), shards, prefix=name)
@@ -67,3 +84,9 @@ class Workspace:
             for a in report["anomalies"]
             if severity is None or a["severity"] == severity
         )
+
+
+def _column(values):
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values
+    return pa.array(values)

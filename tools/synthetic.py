@@ -44,6 +44,32 @@ def table(ids: np.ndarray, num_classes: int, seed: int = 0) -> pa.Table:
     )
 
 
+def learnable(
+    examples: int,
+    seed: int,
+    num_classes: int = 200,
+    vocab: int = 500,
+    context_lists: bool = False,
+) -> pa.Table:
+    """Label = 7 * context mod num_classes, 10% of labels random: learnable data.
+
+    With `context_lists`, each context id comes once or twice in a list: mean
+    pooling must give the same vector.
+    """
+    rng = np.random.default_rng(seed)
+    context = rng.integers(0, vocab, examples)
+    label = (context * 7) % num_classes
+    noisy = rng.random(examples) < 0.1
+    label[noisy] = rng.integers(0, num_classes, noisy.sum())
+    if context_lists:
+        repeats = rng.integers(1, 3, examples)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(repeats)]), pa.int32())
+        context = pa.ListArray.from_arrays(
+            offsets, pa.array(np.repeat(context, repeats))
+        )
+    return pa.table({LABEL: pa.array(label), CONTEXT: context})
+
+
 def write_tfrecord(data: pa.Table, folder: str, shards: int, prefix: str = "train"):
     """Writes gzip TFRecord shards of tf.Example; returns their paths."""
     from tfx_bsl.coders import example_coder

@@ -84,7 +84,7 @@ def list_split(name: str, patterns: tuple[str, ...], data_format: str) -> Split:
             matched = FileSystems.match([pattern])[0].metadata_list
         except Exception as e:  # Beam raises BeamIOError and others for bad patterns.
             raise errors.InputError(
-                f"split '{name}': cannot list '{pattern}': {_first_line(e)}"
+                f"split '{name}': cannot list '{pattern}': {errors.first_line(e)}"
             ) from e
         matched = [m for m in matched if not m.path.endswith("/")]
         if _GLOB.search(pattern):
@@ -141,7 +141,3 @@ def _resolve_format(name: str, files: tuple[DataFile, ...], requested: str) -> s
             f"split '{name}': mixes .parquet and other files; pass --format"
         )
     return kinds.pop()
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

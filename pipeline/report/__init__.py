@@ -1,1 +1,5 @@
-"""Renderers of a finished validation: JSON for machines, Markdown for people."""
+"""The report: its typed model (model.py) and its renderers, for machines and people.
+
+report.json is the model as JSON; markdown.py, html.py (with plots.py's SVG) and
+junit.py render the same model, and nothing here decides anything.
+"""

@@ -146,7 +146,7 @@ class Report(_Frozen):
         except errors.InputError:
             raise
         except Exception as e:  # missing file, permissions, remote errors
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            first = errors.first_line(e)
             raise errors.InputError(
                 f"{path}: not a readable classgate report: {first}"
             ) from e

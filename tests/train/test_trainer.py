@@ -13,24 +13,14 @@ from pipeline.train import trainer
 
 from tools import synthetic
 
+pytestmark = pytest.mark.slow
+
 VOCAB, CLASSES = 500, 200
 METRIC_KEYS = {"num_classes", "num_sampled", "loss", "history", "eval", "interrupted"}
 
 
 def _examples(n: int, seed: int, context_lists: bool = False) -> pa.Table:
-    """label = 7 * context mod 200, with 10% of labels replaced by random ones."""
-    rng = np.random.default_rng(seed)
-    context = rng.integers(0, VOCAB, n)
-    label = (context * 7) % CLASSES
-    noisy = rng.random(n) < 0.1
-    label[noisy] = rng.integers(0, CLASSES, noisy.sum())
-    if context_lists:
-        # The same id once or twice: mean pooling must give the same vector.
-        repeats = rng.integers(1, 3, n)
-        offsets = pa.array(np.concatenate([[0], np.cumsum(repeats)]), pa.int32())
-        values = pa.array(np.repeat(context, repeats))
-        context = pa.ListArray.from_arrays(offsets, values)
-    return pa.table({"label": pa.array(label), "context": context})
+    return synthetic.learnable(n, seed, CLASSES, VOCAB, context_lists)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,124 @@
+"""The Beam layer at Beam level: TestPipeline + assert_that over the transforms that
+tally labels, combine class counts by key range and stage results."""
+
+import functools
+import random
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline import staging, transforms
+from pipeline.io.batches import LocatedBatch
+from pipeline.stats import class_counts, label
+
+SPEC = label.LabelSpec("label", num_classes=100, num_true=1)
+WIDTH = 16  # 7 key ranges over 100 classes
+
+
+def located_batches(ids: np.ndarray, size: int, shuffle_seed: int | None = None):
+    """`ids` cut into batches of `size` rows across 3 files, maybe shuffled."""
+    found = []
+    for start in range(0, len(ids), size):
+        records = pa.RecordBatch.from_arrays(
+            [pa.array(ids[start : start + size])], ["label"]
+        )
+        found.append(LocatedBatch(f"file-{start % 3}", start, records))
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(found)
+    return found
+
+
+def counts_by_range(ids: np.ndarray, num_classes: int, width: int):
+    """What the per-range combine must give: (range, ids, counts) as plain tuples."""
+    found = []
+    for index in range(-(-num_classes // width)):
+        low, high = index * width, min((index + 1) * width, num_classes)
+        inside = ids[(ids >= low) & (ids < high)]
+        if inside.size:
+            seen, counts = np.unique(inside - low, return_counts=True)
+            found.append((index, tuple(seen.tolist()), tuple(counts.tolist())))
+    return found
+
+
+def as_tuple(keyed):
+    index, counts = keyed
+    ids, totals = counts.pairs()
+    return index, tuple(ids.tolist()), tuple(totals.tolist())
+
+
+def tally(pipeline, batches, spec=SPEC, width=WIDTH):
+    return (
+        pipeline
+        | "Batches" >> beam.Create(batches)
+        | "Tally"
+        >> beam.ParDo(transforms.TallyLabels(spec, width)).with_outputs(
+            transforms.TallyLabels.CLASSES, main="stats"
+        )
+    )
+
+
+def test_tallied_class_counts_combine_by_key_range():
+    ids = np.random.default_rng(0).integers(0, 100, 3_000)
+    with test_pipeline.TestPipeline() as pipeline:
+        tallied = tally(pipeline, located_batches(ids, 64, shuffle_seed=1))
+        combined = (
+            tallied[transforms.TallyLabels.CLASSES]
+            | beam.CombinePerKey(
+                transforms.MergingCombineFn(
+                    functools.partial(class_counts.ClassCounts, WIDTH)
+                )
+            )
+            | beam.Map(as_tuple)
+        )
+        assert_that(combined, equal_to(counts_by_range(ids, 100, WIDTH)))
+
+
+def test_label_statistics_combine_to_the_reference():
+    rng = np.random.default_rng(1)
+    ids = rng.integers(-3, 110, 5_000)
+    expected = (len(ids), int(ids.min()), int(ids.max()), int((ids >= 100).sum()))
+
+    def figures(stats):
+        return (stats.examples, stats.min, stats.max, sum(stats.above_range.values()))
+
+    with test_pipeline.TestPipeline() as pipeline:
+        tallied = tally(pipeline, located_batches(ids, 100, shuffle_seed=2))
+        merged = (
+            tallied.stats
+            | beam.CombineGlobally(
+                transforms.MergingCombineFn(functools.partial(label.LabelStats, SPEC))
+            )
+            | beam.Map(figures)
+        )
+        assert_that(merged, equal_to([expected]))
+
+
+def test_results_are_staged_as_data(tmp_path):
+    ids = np.arange(100).repeat(3)
+    run = "0" * 32
+    staged = str(tmp_path)
+    with test_pipeline.TestPipeline() as pipeline:
+        tallied = tally(pipeline, located_batches(ids, 50))
+        _ = (
+            tallied[transforms.TallyLabels.CLASSES]
+            | beam.CombinePerKey(
+                transforms.MergingCombineFn(
+                    functools.partial(class_counts.ClassCounts, WIDTH)
+                )
+            )
+            | transforms.WriteKeyedResults(
+                functools.partial(staging.class_counts_path, staged, 0, 0),
+                functools.partial(staging.encode_class_counts, run=run),
+            )
+        )
+    pieces = []
+    for index in range(7):
+        path = staging.class_counts_path(staged, 0, 0, index)
+        data = open(path, "rb").read()
+        pieces.append((index, staging.decode_class_counts(data, run, path)))
+    joined = class_counts.ClassCounts.join(100, WIDTH, pieces)
+    assert np.array_equal(joined.array(), np.full(100, 3))
+    assert not list(tmp_path.glob("*.tmp-*"))
