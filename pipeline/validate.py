@@ -10,11 +10,7 @@ names, never a path read from a file.
 
 import dataclasses
 import json
-import re
 import uuid
-from typing import Annotated
-
-import pydantic
 
 from pipeline import (
     checks,
@@ -23,6 +19,7 @@ from pipeline import (
     errors,
     names,
     output,
+    pending,
     publish,
     staging,
     storage,
@@ -31,10 +28,6 @@ from pipeline.checks.anomaly import Anomaly
 from pipeline.io import files
 from pipeline.report.model import Report
 from pipeline.stats import class_counts
-
-# pending.json larger than this was not written by classgate.
-_PENDING_LIMIT = 64 << 20
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,8 +95,8 @@ def run(request: Request) -> Outcome:
             try:
                 result = root.run()
                 if not request.wait and not dry_run:
-                    pending = _pending(request, run_id, started)
-                    folder.write(names.PENDING, json.dumps(pending, indent=1))
+                    pending_json = pending.of(request, run_id, started)
+                    folder.write(names.PENDING, json.dumps(pending_json, indent=1))
                     submitted = True
                     return Outcome("submitted")
                 result.wait_until_finish()
@@ -139,15 +132,14 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
     folder = output.OutputFolder(output_path)
     pending_path = folder.join(names.PENDING)
     try:
-        pending = Pending.model_validate_json(
-            storage.read(pending_path, _PENDING_LIMIT)
-        )
+        data = storage.read(pending_path, pending.MAX_BYTES)
+        submitted_run = pending.Pending.model_validate_json(data)
     except Exception as e:  # no such file, unreadable, not JSON, not ours
         first = errors.first_line(e)
         raise errors.InputError(
             f"{pending_path}: no submitted run to conclude here ({first})"
         ) from e
-    request = pending.request(output_path, junit_xml)
+    request = submitted_run.request(output_path, junit_xml)
     staging_path = folder.join(output.STAGING)
     with folder.open(publish.declared(request), sweep=False):
         missing = [
@@ -160,9 +152,11 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
                 f"{output_path}: the job has not finished, or failed: no {missing[0]}"
             )
         model_files = {m.name: read_model_files(m) for m in request.models}
-        results = staging.read_results(request, staging_path, pending.run)
+        results = staging.read_results(request, staging_path, submitted_run.run)
         verdict = decide.decide(request, results, model_files, _baseline(request))
-        report = publish.publish(folder, request, results, verdict, pending.started, {})
+        report = publish.publish(
+            folder, request, results, verdict, submitted_run.started, {}
+        )
         folder.remove_staging()
         folder.remove(names.PENDING)
     return Outcome(verdict.status, verdict.anomalies, report)
@@ -196,89 +190,3 @@ def _baseline(request: Request):
 
     only = [s.feature for s in request.specs] if request.labels_only else None
     return schema.load_baseline(request.baseline_schema, only)
-
-
-# pending.json: what `conclude` needs, as data. -------------------------------------
-
-
-class _PendingFile(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    path: str
-    size: Annotated[int, pydantic.Field(ge=0)]
-    modified: float
-
-
-class _PendingSplit(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    patterns: list[str]
-    format: str
-    files: list[_PendingFile]
-    skipped: list[str] = []
-
-
-class Pending(pydantic.BaseModel):
-    """pending.json: a submitted run, to be concluded once its job has finished."""
-
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    version: int = 1
-    classgate: str
-    run: Annotated[str, pydantic.Field(pattern=_RUN_ID.pattern)]
-    started: str
-    splits: list[_PendingSplit]
-    models: list[config.ModelConfig]
-    labels_only: bool
-    baseline_schema: str | None
-    strict: bool
-    class_range_width: Annotated[int, pydantic.Field(ge=1)]
-    junit_xml: str | None = None
-
-    def request(self, output_path: str, junit_xml: str | None) -> Request:
-        splits = tuple(
-            files.Split(
-                s.name,
-                tuple(s.patterns),
-                s.format,
-                tuple(files.DataFile(f.path, f.size, f.modified) for f in s.files),
-                tuple(s.skipped),
-            )
-            for s in self.splits
-        )
-        return Request(
-            splits=splits,
-            models=tuple(self.models),
-            output=output_path,
-            labels_only=self.labels_only,
-            baseline_schema=self.baseline_schema,
-            strict=self.strict,
-            class_range_width=self.class_range_width,
-            junit_xml=junit_xml or self.junit_xml,
-        )
-
-
-def _pending(request: Request, run: str, started: str) -> dict:
-    import pipeline
-
-    return {
-        "version": 1,
-        "classgate": pipeline.__version__,
-        "run": run,
-        "started": started,
-        "splits": [
-            {"name": s.name, **_pending_split(s.describe())} for s in request.splits
-        ],
-        "models": [m.model_dump() for m in request.models],
-        "labels_only": request.labels_only,
-        "baseline_schema": request.baseline_schema,
-        "strict": request.strict,
-        "class_range_width": request.class_range_width,
-        "junit_xml": request.junit_xml,
-    }
-
-
-def _pending_split(described: dict) -> dict:
-    kept = ("patterns", "format", "files", "skipped")
-    return {key: described[key] for key in kept}
