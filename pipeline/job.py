@@ -17,6 +17,29 @@ from pipeline.io import batches, files
 from pipeline.stats import class_counts, label
 
 
+def pipeline(options) -> beam.Pipeline:
+    """A Beam pipeline of these options, with the runner's known races avoided.
+
+    Beam 2.68's DirectRunner, in multi_threading mode, has its SDK workers flush
+    their output buffers from a timer thread every second
+    (worker_handlers.DATA_BUFFER_TIME_LIMIT_MS, TimeBasedBufferingClosableOutputStream
+    in runners/worker/data_plane.py). That flush sends the buffer, then clears it,
+    while the bundle's own thread goes on writing into it, unlocked: bytes written
+    in between are dropped. A whole element lost is a key range's partial counts
+    gone; part of one corrupts the stream, and a garbage length read from it can
+    allocate gigabytes. Without the timer the buffer is flushed by the bundle's
+    thread alone, at element boundaries, which is how the multi_processing mode,
+    the portable runner's workers and Dataflow's run by default.
+    """
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    if options.view_as(DirectOptions).direct_running_mode == "multi_threading":
+        from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+        worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0  # size-based flushes only
+    return beam.Pipeline(options=options)
+
+
 def build(root: beam.Pipeline, request, staging_path: str, run: str) -> None:
     """Adds the reads, label statistics and (full mode) TFDV statistics to `root`."""
     specs = request.specs

@@ -70,7 +70,6 @@ class Outcome:
 
 def run(request: Request) -> Outcome:
     """Validates; raises errors.InputError when nothing could be validated."""
-    import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
     from apache_beam.runners.runner import PipelineState
 
@@ -90,7 +89,7 @@ def run(request: Request) -> Outcome:
         try:
             options = PipelineOptions(list(request.beam_args))
             dry_run = options.view_as(TestOptions).dry_run
-            root = beam.Pipeline(options=options)
+            root = job.pipeline(options)
             job.build(root, request, staging_path, run_id)
             try:
                 result = root.run()

@@ -68,11 +68,14 @@ class ClassCounts:
         self._add_pairs(ids, counts)
 
     def merge(self, other: "ClassCounts") -> None:
+        """Adds `other`'s counts; `other` is only read, not even its cache changes."""
         if other._dense is not None:
             self._densify()
             self._dense += other._dense
         else:
-            self._add_pairs(*other.pairs())
+            ids, counts = other._merged()
+            seen = counts > 0
+            self._add_pairs(ids[seen], counts[seen])
 
     def split(self, width: int) -> list[tuple[int, "ClassCounts"]]:
         """(range index, counts of the ids in that range) for each range with a count.
@@ -133,11 +136,20 @@ class ClassCounts:
         return dense
 
     def __getstate__(self) -> dict:
-        self._merge_pending()  # what travels between workers is merged
-        return self.__dict__
+        """What travels between workers is merged; the object itself is left as is."""
+        state = dict(self.__dict__)
+        if self._dense is None:
+            state["_ids"], state["_counts"] = self._merged()
+        state["_pending"], state["_pending_size"] = [], 0
+        return state
 
     def _add_pairs(self, ids: np.ndarray, counts: np.ndarray) -> None:
-        """Adds counts of sorted, distinct ids (the arrays are kept, never changed)."""
+        """Adds counts of sorted, distinct ids.
+
+        The arrays are kept, not copied, and never changed in place: every update
+        below makes new arrays, but for the dense array, which is always this
+        object's own. So an accumulator never aliases an input it may later change.
+        """
         if ids.size == 0:
             return
         if self._dense is not None:
@@ -151,18 +163,22 @@ class ClassCounts:
             self._densify()
 
     def _merge_pending(self) -> None:
+        if self._pending:
+            self._ids, self._counts = self._merged()
+            self._pending, self._pending_size = [], 0
+
+    def _merged(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sparse ids and counts with the pending pairs merged in; no change."""
         if not self._pending:
-            return
+            return self._ids, self._counts
         if self._ids.size == 0 and len(self._pending) == 1:
-            self._ids, self._counts = self._pending[0]
-        else:
-            ids = np.concatenate([self._ids, *(i for i, _ in self._pending)])
-            counts = np.concatenate([self._counts, *(c for _, c in self._pending)])
-            order = np.argsort(ids, kind="stable")
-            ids, counts = ids[order], counts[order]
-            starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
-            self._ids, self._counts = ids[starts], np.add.reduceat(counts, starts)
-        self._pending, self._pending_size = [], 0
+            return self._pending[0]
+        ids = np.concatenate([self._ids, *(i for i, _ in self._pending)])
+        counts = np.concatenate([self._counts, *(c for _, c in self._pending)])
+        order = np.argsort(ids, kind="stable")
+        ids, counts = ids[order], counts[order]
+        starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+        return ids[starts], np.add.reduceat(counts, starts)
 
     def _densify(self) -> None:
         if self._dense is None:

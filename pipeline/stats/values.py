@@ -9,6 +9,8 @@ so what passed the checks reads the same for training.
 """
 
 import collections
+import types
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -116,6 +118,7 @@ class RowsOf:
 
 
 _NONE = np.empty(0, dtype=np.int64)
+_NONE.setflags(write=False)  # shared by every batch: never written
 
 
 class Ids(NamedTuple):
@@ -135,7 +138,7 @@ class Ids(NamedTuple):
     huge_at: np.ndarray = _NONE
     bad: np.ndarray = _NONE
     bad_values: np.ndarray | None = None
-    unknown: collections.Counter = collections.Counter()
+    unknown: Mapping[bytes, int] = types.MappingProxyType({})
 
 
 def ids_of(values: pa.Array, words: pa.Array | None, oov_buckets: int) -> Ids:
