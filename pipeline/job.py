@@ -7,7 +7,11 @@ one file in the staging folder (pipeline.staging), stamped with the run id; all
 decisions are taken afterwards, on the driver, from those files.
 """
 
+import contextlib
 import functools
+import os
+import signal
+import threading
 
 import apache_beam as beam
 import pyarrow as pa
@@ -125,23 +129,126 @@ def spec_name(spec: label.LabelSpec, specs) -> str:
     return f"{spec.feature}@{spec.num_classes}x{spec.num_true}"
 
 
-def explain(error: Exception, request) -> Exception:
-    """A failed job's error, made an InputError naming the cause where one is known.
+def explain(error: BaseException, request) -> BaseException:
+    """A failed job's error, as the exit code it deserves.
 
-    TFDV's statistics fail, naming no feature, when a feature has one type in some
-    batches and another in others ("Unable to merge incompatible type"); the files
-    are then read again, on this machine, until the feature is found.
+    classgate's own InputErrors pass as they are (exit 2). TFDV's statistics fail,
+    naming no feature, when a feature has one type in some batches and another in
+    others; the files are then read again, on this machine, until it is found
+    (exit 2). A failure whose traceback runs through classgate's code is a defect
+    of ours (left as it is: exit 3). Anything else failed in the runner itself: a
+    worker that died, a service that cannot be reached, a runner's own bug; no
+    verdict, exit 2, with the runner's first line.
     """
+    import pipeline
     from pipeline import errors
 
-    if "Unable to merge incompatible type" not in str(error):
+    text = str(error)
+    if errors.find_input_error(error) is not None:
         return error
+    if "Unable to merge incompatible type" in text:
+        return _type_conflict_error(request, text)
+    ours = os.path.dirname(os.path.abspath(pipeline.__file__)) + os.sep
+    if ours in text or _raised_in(error, ours):
+        return error
+    return errors.InputError(
+        f"the job failed in the runner, so nothing was validated: "
+        f"{errors.first_line(error)[:300]} (the runner's logs say more)"
+    )
+
+
+def _raised_in(error: BaseException, folder: str) -> bool:
+    """Whether the error's own traceback has a frame in `folder`."""
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename.startswith(folder):
+            if not trace.tb_frame.f_code.co_filename.endswith(_DRIVER_FILES):
+                return True
+        trace = trace.tb_next
+    return False
+
+
+# Driver modules the job's errors pass through on their way up: no defect there.
+_DRIVER_FILES = ("validate.py", "job.py", "commands.py", "cli.py")
+
+
+class WorkerDied(Exception):
+    """An SDK worker process of the DirectRunner died before the job finished."""
+
+
+@contextlib.contextmanager
+def worker_deaths():
+    """Turns an SDK worker's death into WorkerDied in this (the main) thread.
+
+    In multi_processing mode Beam 2.68 notices a worker process that dies (killed,
+    out of memory) only in the thread that started it, which raises and ends;
+    the runner itself then waits for that worker's results forever. This hook
+    catches that exception and interrupts the waiting thread with a signal.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    died: list[str] = []
+    previous_hook = threading.excepthook
+
+    def hook(args):
+        if "Worker subprocess exited" in str(args.exc_value):
+            died.append(str(args.exc_value))
+            # The job cannot finish now; Beam's cleanup would wait for the other
+            # workers, which wait for a runner that no longer reads from them.
+            _end_sdk_workers()
+            os.kill(os.getpid(), signal.SIGUSR1)
+        else:
+            previous_hook(args)
+
+    def interrupt(signum, frame):
+        if died:
+            raise WorkerDied(died[0])
+
+    previous_handler = signal.signal(signal.SIGUSR1, interrupt)
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous_hook
+        signal.signal(signal.SIGUSR1, previous_handler)
+
+
+def _end_sdk_workers() -> None:
+    """Kills this process's SDK worker subprocesses (multi_processing mode)."""
+    me = os.getpid()
+    children: dict[int, list[int]] = {}
+    commands: dict[int, bytes] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                commands[int(entry)] = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    doomed, below = [], list(children.get(me, []))
+    while below:  # the workers and the shells Beam starts them in
+        pid = below.pop()
+        if b"sdk_worker_main" in commands.get(pid, b""):
+            doomed.append(pid)
+            below.extend(children.get(pid, []))
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _type_conflict_error(request, text: str) -> Exception:
+    from pipeline import errors
+
     found = _type_conflict(request)
     advice = "give it one type in every file, or pass --labels-only"
     if found is None:
         return errors.InputError(
-            f"a feature changes type across the data (TFDV: {str(error)[:80]}); "
-            f"{advice}"
+            f"a feature changes type across the data (TFDV: {text[:80]}); {advice}"
         )
     feature, (one, where_one), (other, where_other) = found
     return errors.InputError(

@@ -92,14 +92,15 @@ def run(request: Request) -> Outcome:
             root = job.pipeline(options)
             job.build(root, request, staging_path, run_id)
             try:
-                result = root.run()
-                if not request.wait and not dry_run:
-                    pending_json = pending.of(request, run_id, started)
-                    folder.write(names.PENDING, json.dumps(pending_json, indent=1))
-                    submitted = True
-                    return Outcome("submitted")
-                result.wait_until_finish()
-            except Exception as e:
+                with job.worker_deaths():
+                    result = root.run()
+                    if not request.wait and not dry_run:
+                        pending_json = pending.of(request, run_id, started)
+                        folder.write(names.PENDING, json.dumps(pending_json, indent=1))
+                        submitted = True
+                        return Outcome("submitted")
+                    result.wait_until_finish()
+            except Exception as e:  # job.WorkerDied too
                 explained = job.explain(e, request)
                 if explained is e:
                     raise

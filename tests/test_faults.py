@@ -1,0 +1,155 @@
+"""Faults: a worker killed mid-run, a bundle run twice. Exact figures or exit 2 with
+no report; never a pass on part of the data, never a hang."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from pipeline import errors, staging, transforms
+from pipeline.stats import class_counts
+
+from tools import portable, synthetic
+from workspace import Workspace
+
+# The kill comes this long after the first SDK worker shows up: early, mid-read,
+# and late in the job (seconds; the job takes 2 to 4 s here).
+MOMENTS = [0.2, 1.0, 2.0]
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory):
+    """2M labels over 2M classes in 4 Parquet files: a job of a few seconds."""
+    ws = Workspace(tmp_path_factory.mktemp("faults"))
+    ids = np.random.default_rng(2).permutation(2_000_000)
+    table = synthetic.table(ids, 2_000_000).select(["label"])
+    folder = ws.root / "data"
+    folder.mkdir()
+    synthetic.write_parquet(table, str(folder), 4)
+    config = ws.config(synthetic.model_yaml("wide", 2_000_000) + "sampler: uniform\n")
+    return ws, str(folder / "*"), config
+
+
+def sdk_workers(marker: bytes) -> list[int]:
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in command and not command.startswith(b"/bin/sh"):
+            found.append(int(entry.name))
+    return found
+
+
+def run_and_kill(ws, pattern, config, flags, marker, moment, output):
+    """Runs classgate, kills one SDK worker `moment` s after one starts."""
+    before = set(sdk_workers(marker))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "validate",
+            "--data",
+            pattern,
+            "--model-config",
+            config,
+            "--output",
+            str(ws.root / output),
+            "--labels-only",
+            "--quiet",
+            *flags,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (set(sdk_workers(marker)) - before) and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(moment)
+    for pid in sorted(set(sdk_workers(marker)) - before)[:1]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    out, err = process.communicate(timeout=180)  # never a hang
+    return process.returncode, out, err
+
+
+def assert_exact_or_no_verdict(ws, output, code, err):
+    report = ws.root / output / "report.json"
+    if code == 2:
+        assert err.count("\n") == 1 and "nothing was validated" in err, err
+        assert not report.exists()
+    else:
+        assert code == 0, err
+        labels = json.loads(report.read_text())["labels"]["train"]["label"]
+        assert (labels["examples"], labels["distinct"]) == (2_000_000, 2_000_000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_a_killed_multi_processing_worker(wide, moment):
+    ws, pattern, config = wide
+    flags = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+    output = f"mp-{moment}"
+    code, _, err = run_and_kill(
+        ws, pattern, config, flags, b"sdk_worker_main", moment, output
+    )
+    assert_exact_or_no_verdict(ws, output, code, err)
+
+
+@pytest.mark.slow
+def test_a_killed_portable_worker(wide):
+    ws, pattern, config = wide
+    # Killed in its first 0.2 s, the job service takes about 60 s to notice (then
+    # exit 2 too): the test keeps to the later moments.
+    with portable.services() as flags:
+        for moment in MOMENTS[1:]:
+            output = f"portable-{moment}"
+            code, _, err = run_and_kill(
+                ws,
+                pattern,
+                config,
+                [*flags, "--direct_num_workers=2"],
+                b"SdkHarness",
+                moment,
+                output,
+            )
+            assert_exact_or_no_verdict(ws, output, code, err)
+
+
+def test_a_retried_write_leaves_one_whole_result(tmp_path):
+    """A bundle run again writes its result again: the same file, whole."""
+    counts = class_counts.ClassCounts(10)
+    counts.add(np.array([1, 2, 2]))
+    path = str(tmp_path / "classes-0-0-0.npz")
+    encode = staging.encode_class_counts
+    for _ in range(2):
+        transforms._write_file(counts, path, lambda c: encode(c, "0" * 32))
+    again = staging.decode_class_counts(open(path, "rb").read(), "0" * 32, path)
+    assert again.total() == 3 and not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_counters_inflated_by_retries_refuse_the_run():
+    """On a runner that reports only attempted counters, a retried bundle counts
+    its examples twice: the cross-check then refuses (exit 2), never passes."""
+    results = staging.Results({}, {}, {})
+
+    class Request:
+        specs = [None]
+
+    staging.check_examples(results, Request, {"examples": 0})
+    with pytest.raises(errors.InputError, match="the runner lost results"):
+        staging.check_examples(results, Request, {"examples": 40})

@@ -1,0 +1,99 @@
+"""Beam's portable runner on this machine: a job service and an SDK worker pool.
+
+`services()` starts both (the worker pool with this interpreter's `python` first on
+PATH, since it starts workers as `python -c ...`), waits until they listen, yields
+the flags that send a pipeline to them, and stops both, with any worker processes,
+whatever happens. With `threads=True` the pool runs its SDK workers as threads of
+one process, so that process runs several bundles at a time.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+# Seconds a service may take to listen: Beam imports in about 2 s here.
+START_TIMEOUT = 60
+
+_THREAD_POOL = (
+    "import sys, time\n"
+    "from apache_beam.runners.worker import worker_pool_main\n"
+    "address, server = worker_pool_main.BeamFnExternalWorkerPoolServicer.start(\n"
+    "    use_process=False, port=int(sys.argv[1]))\n"
+    "while True:\n"
+    "    time.sleep(3600)\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def services(threads: bool = False):
+    """Yields the Beam flags of a running job service and worker pool."""
+    job_port, pool_port = free_port(), free_port()
+    bin_dir = os.path.dirname(sys.executable)
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "apache_beam.runners.portability.local_job_service_main",
+            "--port",
+            str(job_port),
+        ],
+        [sys.executable, "-c", _THREAD_POOL, str(pool_port)]
+        if threads
+        else [
+            sys.executable,
+            "-m",
+            "apache_beam.runners.worker.worker_pool_main",
+            "--service_port",
+            str(pool_port),
+        ],
+    ]
+    started = []
+    try:
+        for command in commands:
+            started.append(
+                subprocess.Popen(
+                    command,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,  # its workers die with it, below
+                )
+            )
+        for port in (job_port, pool_port):
+            _wait_for(port, started)
+        yield [
+            "--runner=PortableRunner",
+            f"--job_endpoint=localhost:{job_port}",
+            "--environment_type=EXTERNAL",
+            f"--environment_config=localhost:{pool_port}",
+        ]
+    finally:
+        for process in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def _wait_for(port: int, started) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        for process in started:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args[:3]} exited {process.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("localhost", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port} after {START_TIMEOUT} s")
