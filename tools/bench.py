@@ -8,6 +8,7 @@ and each target of issue 5 with its verdict go to stdout and to bench.json.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -20,7 +21,7 @@ import numpy as np
 
 from pipeline.report.model import Report
 
-from tools import synthetic
+from tools import portable, synthetic
 
 _DECODE_LIMIT = """
 import sys, tensorflow as tf
@@ -151,7 +152,9 @@ def _write_data(folder: pathlib.Path, args) -> dict:
     return sets
 
 
-def _contenders(folder: pathlib.Path, sets: dict, taxi, args) -> dict:
+def _contenders(
+    folder: pathlib.Path, sets: dict, taxi, args, portable_flags=()
+) -> dict:
     """Each contender's name -> (examples, command)."""
     out = str(folder / "out")
     found = {}
@@ -192,6 +195,27 @@ def _contenders(folder: pathlib.Path, sets: dict, taxi, args) -> dict:
             found[f"Parquet limit {size}"] = (
                 size,
                 [sys.executable, "-c", _PARQUET_LIMIT, *paths],
+            )
+    if portable_flags:
+        big = max(s[1] for s in sets.values() if s[0] == "tfrecord")
+        kind, size, paths, config = sets[f"tfrecord-{big}"]
+        pattern = str(pathlib.Path(paths[0]).parent / "*")
+        found[f"classgate labels-only {big}, portable runner"] = (
+            size,
+            _classgate(config, pattern, out, "--labels-only", *portable_flags),
+        )
+        if "huge" in sets:
+            kind, size, paths, config = sets["huge"]
+            pattern = str(pathlib.Path(paths[0]).parent / "*")
+            found["classgate labels-only, huge classes, portable runner"] = (
+                size,
+                _classgate(
+                    config,
+                    pattern,
+                    str(folder / "out-huge-portable"),
+                    "--labels-only",
+                    *portable_flags,
+                ),
             )
     if taxi is not None:
         config = folder / "taxi.yaml"
@@ -275,6 +299,24 @@ def _targets(t: dict, rss: dict, args, folder: pathlib.Path) -> list[tuple]:
                 lambda r: r <= 1.2,
             ),
         ]
+    portable = f"classgate labels-only {big}, portable runner"
+    if portable in t:
+        found.append(
+            (
+                "portable runner <= 1.5x the DirectRunner, 1M examples",
+                t[portable] / t[f"classgate labels-only {big}"],
+                lambda r: r <= 1.5,
+            )
+        )
+    huge_portable = "classgate labels-only, huge classes, portable runner"
+    if huge_portable in t:
+        found.append(
+            (
+                "portable runner <= 1.5x the DirectRunner, 10M classes",
+                t[huge_portable] / t["classgate labels-only, huge classes (Parquet)"],
+                lambda r: r <= 1.5,
+            )
+        )
     huge = "classgate labels-only, huge classes (Parquet)"
     if huge in t:
         report = Report.load(str(folder / "out-huge" / "report.json"))
@@ -311,6 +353,12 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--folder", default="bench-out")
     parser.add_argument(
+        "--portable",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run on Beam's portable runner (a local job service and workers)",
+    )
+    parser.add_argument(
         "--taxi",
         type=pathlib.Path,
         help="TFX's chicago-taxi folder (shared/data); the taxi gate runs if given",
@@ -320,7 +368,13 @@ def main(argv=None) -> None:
     print(f"generating data in {folder} ...", flush=True)
     sets = _write_data(folder, args)
     taxi = args.taxi if args.taxi is not None and args.taxi.is_dir() else None
-    contenders = _contenders(folder, sets, taxi, args)
+    with contextlib.ExitStack() as stack:
+        flags = stack.enter_context(portable.services()) if args.portable else ()
+        _measure(folder, sets, taxi, args, flags)
+
+
+def _measure(folder, sets, taxi, args, portable_flags) -> None:
+    contenders = _contenders(folder, sets, taxi, args, portable_flags)
     times = {name: [] for name in contenders}
     rss = {name: 0 for name in contenders}
     for round_number in range(args.rounds):
@@ -345,14 +399,14 @@ def main(argv=None) -> None:
     ]
     targets = _targets(best, rss, args, folder)
     print(
-        f"\n| {'contender':<46} | {'examples':>10} | {'s':>6} | {'examples/s':>10} "
+        f"\n| {'contender':<54} | {'examples':>10} | {'s':>6} | {'examples/s':>10} "
         f"| {'RSS MiB':>7} |"
     )
-    print(f"| {'-' * 46} | {'-' * 9}: | {'-' * 5}: | {'-' * 9}: | {'-' * 6}: |")
+    print(f"| {'-' * 54} | {'-' * 9}: | {'-' * 5}: | {'-' * 9}: | {'-' * 6}: |")
     for row in table:
         name, seconds, rate = row["contender"], row["seconds"], row["examples_per_s"]
         print(
-            f"| {name:<46} | {row['examples']:>10} | {seconds:>6.2f} "
+            f"| {name:<54} | {row['examples']:>10} | {seconds:>6.2f} "
             f"| {rate:>10} | {row['peak_rss_mib']:>7} |"
         )
     print()
@@ -361,7 +415,10 @@ def main(argv=None) -> None:
         print(f"{verdict}: {name}: {value}")
     result = {
         "command": " ".join(sys.argv),
-        "args": vars(args),
+        "args": {
+            k: str(v) if isinstance(v, pathlib.Path) else v
+            for k, v in vars(args).items()
+        },
         "table": table,
         "targets": [{"target": n, "measured": v, "holds": h} for n, v, h in targets],
     }

@@ -17,6 +17,8 @@ import time
 
 # Seconds a service may take to listen: Beam imports in about 2 s here.
 START_TIMEOUT = 60
+# Seconds the runner's calls to the job service may take.
+JOB_SERVER_TIMEOUT = 600
 
 _THREAD_POOL = (
     "import sys, time\n"
@@ -76,6 +78,8 @@ def services(threads: bool = False):
         yield [
             "--runner=PortableRunner",
             f"--job_endpoint=localhost:{job_port}",
+            # Beam's default of 60 s runs out on a loaded machine (parallel tests).
+            f"--job_server_timeout={JOB_SERVER_TIMEOUT}",
             "--environment_type=EXTERNAL",
             f"--environment_config=localhost:{pool_port}",
         ]
