@@ -1,5 +1,5 @@
-"""`python -m pipeline` runs the classgate command line."""
+"""`python -m classgate` runs the classgate command line."""
 
-from pipeline import cli
+from classgate import cli
 
 cli.entry_point()

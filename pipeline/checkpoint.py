@@ -5,20 +5,55 @@ variables/variables). A variable is named exactly, or by a substring that matche
 variable; optimizer slots (Adam's m and v share the variable's name) are left out.
 """
 
-import os
+import posixpath
+import re
 
-from pipeline import errors
+from classgate import checkpoint_index, errors, storage
+
+# A checkpoint folder's `checkpoint` file names the latest prefix, as text proto.
+_LATEST = re.compile(r'^model_checkpoint_path:\s*"([^"]+)"', re.MULTILINE)
 
 
 def variables(checkpoint: str) -> dict[str, list[int]]:
-    """{name: shape} of every variable in the checkpoint."""
+    """{name: shape} of every variable in the checkpoint.
+
+    Read from the .index file directly (milliseconds); TensorFlow's own reader
+    (seconds to import) only for an index this module cannot read.
+    """
+    prefix = _prefix(checkpoint)
+    try:
+        return checkpoint_index.shapes(storage.read(prefix + ".index"))
+    except (OSError, ValueError, errors.InputError):
+        return _variables_by_tensorflow(checkpoint, prefix)
+
+
+def _prefix(checkpoint: str) -> str:
+    """A checkpoint prefix, a folder of checkpoints (its latest), or a SavedModel."""
+    latest = posixpath.join(checkpoint, "checkpoint")
+    if storage.exists(latest) and not storage.exists(checkpoint + ".index"):
+        try:
+            found = _LATEST.search(storage.read(latest, 1 << 20).decode("utf-8"))
+        except (OSError, UnicodeDecodeError, errors.InputError):
+            found = None
+        if found:
+            name = found.group(1)
+            return (
+                name
+                if name.startswith("/") or "://" in name
+                else (posixpath.join(checkpoint, name))
+            )
+    saved_model = posixpath.join(checkpoint, "variables", "variables")
+    if storage.exists(saved_model + ".index"):
+        return saved_model
+    return checkpoint
+
+
+def _variables_by_tensorflow(checkpoint: str, prefix: str) -> dict[str, list[int]]:
+    import os
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
-    prefix = checkpoint
-    if tf.io.gfile.isdir(checkpoint):
-        saved_model = os.path.join(checkpoint, "variables", "variables")
-        prefix = tf.train.latest_checkpoint(checkpoint) or saved_model
     try:
         return dict(tf.train.list_variables(prefix))
     except Exception as e:  # NotFoundError, DataLossError, ...

@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so errors get exit code 2 our way."""
 
     def error(self, message):
-        from pipeline import errors
+        from classgate import errors
 
         raise errors.InputError(message)
 
@@ -185,7 +185,7 @@ def main(argv=None) -> int:
         argv, command = argv[:at], argv[at + 1 :]
     debug = "--debug" in argv
     _quiet_libraries(debug)
-    from pipeline import commands, errors, gate
+    from classgate import commands, errors, gate
 
     try:
         args, leftovers = _parser().parse_known_args(argv)
@@ -232,7 +232,7 @@ def _beam_options(leftovers: list[str]) -> list[str]:
     """The leftovers, checked to be Beam pipeline options, every word of them."""
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-    from pipeline import errors
+    from classgate import errors
 
     parsers = []
     options = PipelineOptions(list(leftovers))
@@ -263,7 +263,7 @@ def _beam_options(leftovers: list[str]) -> list[str]:
 
 
 def no_leftovers(command: str, leftovers) -> None:
-    from pipeline import errors
+    from classgate import errors
 
     if leftovers:
         raise errors.InputError(

@@ -14,7 +14,7 @@ import re
 import signal
 import sys
 
-from pipeline import cli
+from classgate import cli
 
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Written by `train`; cleared only when a new training starts.
@@ -22,7 +22,7 @@ TRAINING_OUTPUTS = ("model", "checkpoints", "logs", "metrics.json")
 
 
 def validate(args, beam_args) -> int:
-    from pipeline import config, errors
+    from classgate import config, errors
 
     patterns = _patterns(args)
     if not patterns:
@@ -43,7 +43,7 @@ def validate(args, beam_args) -> int:
 
 
 def conclude(args) -> int:
-    from pipeline import validate
+    from classgate import validate
 
     with _quiet_stderr(args.debug):
         outcome = validate.conclude(args.output, args.junit_xml)
@@ -52,7 +52,7 @@ def conclude(args) -> int:
 
 
 def train(args, beam_args) -> int:
-    from pipeline import config, errors, gate, names, output
+    from classgate import config, errors, gate, names, output
 
     patterns = _patterns(args) or None
     models = config.load(args.model_config) if args.model_config else None
@@ -81,7 +81,7 @@ def train(args, beam_args) -> int:
 
 def _trainable(models, wanted: str | None):
     """The model `train` trains: named by --model when several; it needs context ids."""
-    from pipeline import errors
+    from classgate import errors
 
     by_name = {m.name: m for m in models}
     if wanted is None and len(by_name) != 1:
@@ -101,8 +101,8 @@ def _trainable(models, wanted: str | None):
 
 
 def _train_model(args, blessing, model) -> int:
-    from pipeline import output
-    from pipeline.train import trainer
+    from classgate import output
+    from classgate.train import trainer
 
     splits = {s.name: s for s in blessing.splits}
     training = splits.get("train") or blessing.splits[0]
@@ -133,7 +133,7 @@ def _train_model(args, blessing, model) -> int:
 
 
 def run(args, command) -> int:
-    from pipeline import config, errors, gate, progress, supervisor
+    from classgate import config, errors, gate, progress, supervisor
 
     if not command:
         raise errors.InputError(
@@ -156,8 +156,8 @@ def run(args, command) -> int:
 
 def _patterns(args) -> dict[str, list[str]]:
     """Split name -> its patterns, local ones made absolute."""
-    from pipeline import errors
-    from pipeline.io import files
+    from classgate import errors
+    from classgate.io import files
 
     patterns: dict[str, list[str]] = {}
     for pattern in args.data:
@@ -174,9 +174,9 @@ def _patterns(args) -> dict[str, list[str]]:
 
 
 def run_validation(args, beam_args, patterns, models):
-    from pipeline import errors, output, progress, publish, validate
-    from pipeline.io import files
-    from pipeline.stats import class_counts
+    from classgate import errors, output, progress, publish, validate
+    from classgate.io import files
+    from classgate.stats import class_counts
 
     progress.enable_if_terminal(args.quiet)
     splits = tuple(
@@ -219,8 +219,8 @@ def run_validation(args, beam_args, patterns, models):
 
 def announce(outcome, output_path: str) -> None:
     """The verdict on stdout, and in a GitHub Actions step summary."""
-    from pipeline.checks.anomaly import Severity
-    from pipeline.report import markdown
+    from classgate.checks.anomaly import Severity
+    from classgate.report import markdown
 
     counts = {s: sum(a.severity == s for a in outcome.anomalies) for s in Severity}
     print(

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 import pydantic
 import yaml
 
-from pipeline import errors
+from classgate import errors
 
 # tf.nn.nce_loss examples use 64 negatives; more rarely helps and costs linearly.
 DEFAULT_NUM_SAMPLED = 64
@@ -113,7 +113,7 @@ class ModelConfig(pydantic.BaseModel):
 
 def load(paths: Sequence[str]) -> tuple[ModelConfig, ...]:
     """Reads every model from the given YAML files; raises InputError naming the key."""
-    from pipeline import storage
+    from classgate import storage
 
     documents = {}
     for path in paths:

@@ -7,9 +7,9 @@ warns about it and for the writer that decides whether a remap file helps.
 
 import dataclasses
 
-from pipeline import checks, schema
-from pipeline.checks.anomaly import Anomaly, Severity
-from pipeline.stats import frequency
+from classgate import checks, schema
+from classgate.checks.anomaly import Anomaly, Severity
+from classgate.stats import frequency
 
 
 @dataclasses.dataclass(frozen=True)

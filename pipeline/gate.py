@@ -14,11 +14,11 @@ a same-size rewrite within one filesystem timestamp tick would slip through.
 import dataclasses
 from collections.abc import Sequence
 
-from pipeline import config, errors
-from pipeline.checks import sampler
-from pipeline.checks.anomaly import Severity
-from pipeline.io import files
-from pipeline.report.model import LabelSummary, Report, SplitData
+from classgate import config, errors
+from classgate.checks import sampler
+from classgate.checks.anomaly import Severity
+from classgate.io import files
+from classgate.report.model import LabelSummary, Report, SplitData
 
 
 class GateClosed(Exception):

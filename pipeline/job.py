@@ -3,7 +3,7 @@
 Every batch feeds one label accumulator per label spec (labels, then the trainer's
 context ids), and in full mode TFDV's GenerateStatistics as well. Per-class counts
 leave the accumulators by key range and are combined apart. Every result lands as
-one file in the staging folder (pipeline.staging), stamped with the run id; all
+one file in the staging folder (classgate.staging), stamped with the run id; all
 decisions are taken afterwards, on the driver, from those files.
 """
 
@@ -16,9 +16,9 @@ import threading
 import apache_beam as beam
 import pyarrow as pa
 
-from pipeline import schema, staging, transforms
-from pipeline.io import batches, files
-from pipeline.stats import class_counts, label
+from classgate import schema, staging, transforms
+from classgate.io import batches, files
+from classgate.stats import class_counts, label
 
 
 def pipeline(options) -> beam.Pipeline:
@@ -140,15 +140,15 @@ def explain(error: BaseException, request) -> BaseException:
     worker that died, a service that cannot be reached, a runner's own bug; no
     verdict, exit 2, with the runner's first line.
     """
-    import pipeline
-    from pipeline import errors
+    import classgate
+    from classgate import errors
 
     text = str(error)
     if errors.find_input_error(error) is not None:
         return error
     if "Unable to merge incompatible type" in text:
         return _type_conflict_error(request, text)
-    ours = os.path.dirname(os.path.abspath(pipeline.__file__)) + os.sep
+    ours = os.path.dirname(os.path.abspath(classgate.__file__)) + os.sep
     if ours in text or _raised_in(error, ours):
         return error
     return errors.InputError(
@@ -242,7 +242,7 @@ def _end_sdk_workers() -> None:
 
 
 def _type_conflict_error(request, text: str) -> Exception:
-    from pipeline import errors
+    from classgate import errors
 
     found = _type_conflict(request)
     advice = "give it one type in every file, or pass --labels-only"
@@ -259,7 +259,7 @@ def _type_conflict_error(request, text: str) -> Exception:
 
 def _type_conflict(request):
     """(feature, (type, where), (type, where)) of the first type conflict, or None."""
-    from pipeline.io import arrow, parquet, tfrecord
+    from classgate.io import arrow, parquet, tfrecord
 
     for split in request.splits:
         seen = {}

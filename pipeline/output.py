@@ -22,8 +22,8 @@ import socket
 import uuid
 from collections.abc import Iterable, Iterator
 
-from pipeline import errors, storage
-from pipeline.names import REPORT
+from classgate import errors, storage
+from classgate.names import REPORT
 
 # What the previous run may have written, so that this one can sweep it.
 MANIFEST = ".classgate-manifest.json"

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import pydantic
 
-from pipeline import config
-from pipeline.io import files
+from classgate import config
+from classgate.io import files
 
 # pending.json larger than this was not written by classgate.
 MAX_BYTES = 64 << 20
@@ -65,7 +65,7 @@ class Pending(pydantic.BaseModel):
             )
             for s in self.splits
         )
-        from pipeline.validate import Request
+        from classgate.validate import Request
 
         return Request(
             splits=splits,
@@ -81,11 +81,11 @@ class Pending(pydantic.BaseModel):
 
 def of(request, run: str, started: str) -> dict:
     """pending.json's content for a submitted request."""
-    import pipeline
+    import classgate
 
     return {
         "version": 1,
-        "classgate": pipeline.__version__,
+        "classgate": classgate.__version__,
         "run": run,
         "started": started,
         "splits": [

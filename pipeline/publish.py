@@ -13,12 +13,12 @@ import numpy as np
 import pyarrow as pa
 from pyarrow import csv
 
-import pipeline
-from pipeline import checks, config, names, output, schema, storage
-from pipeline.checks import diagnoses, sampler
-from pipeline.report import html, junit, markdown
-from pipeline.report.model import LabelSummary, Outputs, Report, SplitData
-from pipeline.stats import frequency
+import classgate
+from classgate import checks, config, names, output, schema, storage
+from classgate.checks import diagnoses, sampler
+from classgate.report import html, junit, markdown
+from classgate.report.model import LabelSummary, Outputs, Report, SplitData
+from classgate.stats import frequency
 
 
 def declared(request) -> list[str]:
@@ -79,7 +79,7 @@ def report_of(request, results, verdict, started: str, counters: dict) -> Report
         status=verdict.status,
         strict=request.strict,
         mode="labels-only" if request.labels_only else "full",
-        version=pipeline.__version__,
+        version=classgate.__version__,
         started=started,
         finished=now(),
         training_split=request.training_split,

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from pipeline import errors
-from pipeline.checks.anomaly import Anomaly, Severity
-from pipeline.config import ModelConfig
-from pipeline.stats.label import LabelStats
+from classgate import errors
+from classgate.checks.anomaly import Anomaly, Severity
+from classgate.config import ModelConfig
+from classgate.stats.label import LabelStats
 
 INFERRED = "inferred"
 BASELINE = "baseline"

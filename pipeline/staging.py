@@ -20,8 +20,8 @@ import json
 
 import numpy as np
 
-from pipeline import errors, storage
-from pipeline.stats import class_counts, label
+from classgate import errors, storage
+from classgate.stats import class_counts, label
 
 VERSION = 1
 _HEADER = "header"

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Iterable
 
-from pipeline import errors
+from classgate import errors
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 

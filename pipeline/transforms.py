@@ -10,9 +10,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
-from pipeline import progress, storage, vocabulary
-from pipeline.io import arrow, batches, files, parquet, tfrecord
-from pipeline.stats import label
+from classgate import progress, storage, vocabulary
+from classgate.io import arrow, batches, files, parquet, tfrecord
+from classgate.stats import label
 
 
 class ReadSplit(beam.PTransform):

@@ -1,7 +1,7 @@
 """One validation, start to end: lock the folder, run the job, decide, publish.
 
-The steps live apart: pipeline.job builds the Beam job, pipeline.staging reads
-its results back, pipeline.decide turns them into a verdict and pipeline.publish
+The steps live apart: classgate.job builds the Beam job, classgate.staging reads
+its results back, classgate.decide turns them into a verdict and classgate.publish
 writes the outputs. This module orders them, and handles a job that was submitted
 without waiting (a Flex Template launch): `conclude` finishes it later from
 pending.json, which holds data only, and from the staging folder that --output
@@ -12,7 +12,7 @@ import dataclasses
 import json
 import uuid
 
-from pipeline import (
+from classgate import (
     checks,
     config,
     decide,
@@ -24,10 +24,10 @@ from pipeline import (
     staging,
     storage,
 )
-from pipeline.checks.anomaly import Anomaly
-from pipeline.io import files
-from pipeline.report.model import Report
-from pipeline.stats import class_counts
+from classgate.checks.anomaly import Anomaly
+from classgate.io import files
+from classgate.report.model import Report
+from classgate.stats import class_counts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +73,7 @@ def run(request: Request) -> Outcome:
     from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
     from apache_beam.runners.runner import PipelineState
 
-    from pipeline import job, transforms
+    from classgate import job, transforms
 
     started = publish.now()
     # The model's own files are read first: a missing vocabulary is exit 2 at once.
@@ -164,7 +164,7 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
 
 def read_model_files(model: config.ModelConfig) -> checks.artifacts.ModelFiles:
     """What a model's vocabulary and checkpoint say, read once on the driver."""
-    from pipeline import checkpoint, vocabulary
+    from classgate import checkpoint, vocabulary
 
     found = {}
     if model.vocabulary_file:
@@ -186,7 +186,7 @@ def read_model_files(model: config.ModelConfig) -> checks.artifacts.ModelFiles:
 def _baseline(request: Request):
     if not request.baseline_schema:
         return None
-    from pipeline import schema
+    from classgate import schema
 
     only = [s.feature for s in request.specs] if request.labels_only else None
     return schema.load_baseline(request.baseline_schema, only)

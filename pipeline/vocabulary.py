@@ -17,7 +17,7 @@ import functools
 import farmhash
 import pyarrow as pa
 
-from pipeline import errors
+from classgate import errors
 
 # A vocabulary past this size is not a vocabulary file (2 GiB: 100M ids of 20 bytes).
 MAX_BYTES = 2 << 30
@@ -46,7 +46,7 @@ def parse(data: bytes, path: str) -> tuple[bytes, ...]:
 @functools.cache
 def load(path: str) -> tuple[bytes, ...]:
     """The lines of a vocabulary file; cached, since every worker batch asks."""
-    from pipeline import storage
+    from classgate import storage
 
     try:
         data = storage.read(path, MAX_BYTES)

@@ -2,11 +2,11 @@
 
 import pyarrow as pa
 
-from pipeline import checks, config
-from pipeline.checks import artifacts
-from pipeline.io.batches import LocatedBatch
-from pipeline.stats import frequency
-from pipeline.stats.label import LabelSpec, LabelStats
+from classgate import checks, config
+from classgate.checks import artifacts
+from classgate.io.batches import LocatedBatch
+from classgate.stats import frequency
+from classgate.stats.label import LabelSpec, LabelStats
 
 
 def model(**keys) -> config.ModelConfig:
@@ -74,8 +74,8 @@ def report_file(folder, models, rows, files=("a.parquet", "b.parquet"), status=N
     `folder`, built the way publish builds it; returns its path and the pattern."""
     import types
 
-    from pipeline import decide, publish, validate
-    from pipeline.io import files as listing
+    from classgate import decide, publish, validate
+    from classgate.io import files as listing
 
     folder.mkdir(parents=True, exist_ok=True)
     for name in files:

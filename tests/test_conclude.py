@@ -2,8 +2,8 @@
 
 import json
 
-from pipeline import cli, output, staging
-from pipeline.stats import class_counts
+from classgate import cli, output, staging
+from classgate.stats import class_counts
 
 
 def staged_folder(out):

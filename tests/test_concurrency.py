@@ -24,9 +24,9 @@ from apache_beam.runners.portability.fn_api_runner import worker_handlers
 from apache_beam.runners.worker import data_plane
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline import job, transforms
-from pipeline.io.batches import LocatedBatch
-from pipeline.stats import class_counts, label
+from classgate import job, transforms
+from classgate.io.batches import LocatedBatch
+from classgate.stats import class_counts, label
 
 RACE = "tests/scripts/beam_race.py"
 

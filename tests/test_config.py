@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline import config, errors
+from classgate import config, errors
 
 
 def parse(text: str, path="m.yaml"):

@@ -4,8 +4,8 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import cli, config, job, validate
-from pipeline.io import files
+from classgate import cli, config, job, validate
+from classgate.io import files
 
 from workspace import DATAFLOW
 

@@ -9,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from pipeline import cli
+from classgate import cli
 
 from workspace import DATAFLOW
 

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from pipeline import errors, staging, transforms
-from pipeline.stats import class_counts
+from classgate import errors, staging, transforms
+from classgate.stats import class_counts
 
 from tools import portable, synthetic
 from workspace import Workspace
@@ -79,7 +79,7 @@ def run_and_kill(ws, pattern, config, flags, marker, moment, output, connect=Fal
         [
             sys.executable,
             "-m",
-            "pipeline",
+            "classgate",
             "validate",
             "--data",
             pattern,

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pipeline import cli, commands
+from classgate import cli, commands
 
 from tools import synthetic
 

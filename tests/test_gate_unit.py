@@ -5,7 +5,7 @@ import json
 import pytest
 from builders import model, report_file
 
-from pipeline import errors, gate
+from classgate import errors, gate
 
 CLEAN = list(range(10)) * 3
 

@@ -15,7 +15,7 @@ import pytest
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import cli, output
+from classgate import cli, output
 
 from tools import portable
 from workspace import Workspace

@@ -21,12 +21,12 @@ import pyarrow.parquet as pq
 import pytest
 from tfx_bsl.coders import example_coder
 
-from pipeline import cli, output
-from pipeline.io import tfrecord
+from classgate import cli, output
+from classgate.io import tfrecord
 
 from workspace import Workspace
 
-CLASSGATE = [sys.executable, "-m", "pipeline"]
+CLASSGATE = [sys.executable, "-m", "classgate"]
 
 
 def run(ws, capsys, *argv):
@@ -812,7 +812,7 @@ def test_a_report_names_its_files_from_any_working_directory(ws, capsys, monkeyp
 
 
 def test_a_defect_of_ours_is_exit_3(ws, capsys, monkeypatch):
-    from pipeline import decide
+    from classgate import decide
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")

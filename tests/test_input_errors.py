@@ -5,8 +5,8 @@ import pathlib
 
 import pytest
 
-from pipeline import cli
-from pipeline.io import tfrecord
+from classgate import cli
+from classgate.io import tfrecord
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tfx_bsl.coders import example_coder
 
-from pipeline import cli, errors, vocabulary
-from pipeline.io import tfrecord
+from classgate import cli, errors, vocabulary
+from classgate.io import tfrecord
 
 from workspace import Workspace
 

@@ -58,7 +58,7 @@ def run_on_terminal(args, env_extra=None):
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env.update(env_extra or {})
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
+        [sys.executable, "-m", "classgate", *args],
         stdout=subprocess.PIPE,
         stderr=secondary,
         env=env,
@@ -97,7 +97,7 @@ def test_progress_only_on_a_terminal_and_not_quiet(ws, failing):
     code, shown = run_on_terminal(args, {"CI": "true"})
     assert code == 1 and "examples/s" not in shown
     piped = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
+        [sys.executable, "-m", "classgate", *args],
         capture_output=True,
         text=True,
         timeout=120,

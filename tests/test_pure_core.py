@@ -5,19 +5,19 @@ import subprocess
 import sys
 
 PURE = [
-    "pipeline.config",
-    "pipeline.checks",
-    "pipeline.checks.anomaly",
-    "pipeline.checks.artifacts",
-    "pipeline.checks.diagnoses",
-    "pipeline.checks.files",
-    "pipeline.checks.labels",
-    "pipeline.checks.sampler",
-    "pipeline.stats.class_counts",
-    "pipeline.stats.frequency",
-    "pipeline.stats.label",
-    "pipeline.stats.profile",
-    "pipeline.stats.values",
+    "classgate.config",
+    "classgate.checks",
+    "classgate.checks.anomaly",
+    "classgate.checks.artifacts",
+    "classgate.checks.diagnoses",
+    "classgate.checks.files",
+    "classgate.checks.labels",
+    "classgate.checks.sampler",
+    "classgate.stats.class_counts",
+    "classgate.stats.frequency",
+    "classgate.stats.label",
+    "classgate.stats.profile",
+    "classgate.stats.values",
 ]
 HEAVY = ["apache_beam", "tensorflow", "tensorflow_data_validation", "tfx_bsl"]
 

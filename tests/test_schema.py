@@ -2,7 +2,7 @@
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-from pipeline import schema
+from classgate import schema
 
 
 def test_merged_anomalies_keep_feature_and_dataset_findings():

@@ -8,7 +8,7 @@ def test_labels_only_never_imports_tensorflow(ws):
     pattern = ws.labels([0, 1, 2, 3])
     script = (
         "import sys\n"
-        "from pipeline import cli\n"
+        "from classgate import cli\n"
         f"code = cli.main(['validate', '--data', {pattern!r}, '--model-config', "
         f"{ws.model(4)!r}, '--output', {str(ws.root / 'out')!r}, '--labels-only'])\n"
         "heavy = [m for m in ('tensorflow', 'tensorflow_data_validation') "

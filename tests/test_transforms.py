@@ -10,9 +10,9 @@ import pyarrow as pa
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline import staging, transforms
-from pipeline.io.batches import LocatedBatch
-from pipeline.stats import class_counts, label
+from classgate import staging, transforms
+from classgate.io.batches import LocatedBatch
+from classgate.stats import class_counts, label
 
 SPEC = label.LabelSpec("label", num_classes=100, num_true=1)
 WIDTH = 16  # 7 key ranges over 100 classes

@@ -5,7 +5,7 @@ import pathlib
 
 import pyarrow as pa
 
-from pipeline import cli
+from classgate import cli
 
 from tools import synthetic
 

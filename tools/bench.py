@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from pipeline.report.model import Report
+from classgate.report.model import Report
 
 from tools import portable, synthetic
 
@@ -80,7 +80,7 @@ def _run(command: list[str], scratch: pathlib.Path) -> tuple[float, int]:
 
 def _records(paths) -> int:
     """Records in gzip TFRecord shards, counted by this package's own reader."""
-    from pipeline.io import tfrecord
+    from classgate.io import tfrecord
 
     return sum(
         len(batch) for path in paths for batch in tfrecord.read_batches(str(path), 4096)
@@ -91,7 +91,7 @@ def _classgate(config: str, pattern: str, out: str, *flags: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "pipeline",
+        "classgate",
         "validate",
         "--model-config",
         config,

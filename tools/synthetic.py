@@ -1,6 +1,6 @@
 """Generated label data sets with known answers, for the demo, tests and benchmarks.
 
-`python -m pipeline.synthetic --output DIR` writes TFRecord shards (or Parquet) with
+`python -m classgate.synthetic --output DIR` writes TFRecord shards (or Parquet) with
 `num_classes` true classes, every one of them present, plus three model configs that
 tell the classic story: num_classes correct, under-estimated (half) and
 over-estimated (double).
@@ -74,7 +74,7 @@ def write_tfrecord(data: pa.Table, folder: str, shards: int, prefix: str = "trai
     """Writes gzip TFRecord shards of tf.Example; returns their paths."""
     from tfx_bsl.coders import example_coder
 
-    from pipeline.io import arrow, tfrecord
+    from classgate.io import arrow, tfrecord
 
     encoder = example_coder.RecordBatchToExamplesEncoder()
     data = _as_example_types(data)

@@ -37,6 +37,6 @@ def to_cli(args: list[str]) -> list[str]:
 
 
 if __name__ == "__main__":
-    from pipeline import cli
+    from classgate import cli
 
     sys.exit(cli.main(to_cli(sys.argv[1:])))

@@ -7,11 +7,11 @@ report (JUnit) can list what was checked and passed, not only what failed.
 
 from collections.abc import Mapping, Sequence
 
-from pipeline.checks import artifacts, diagnoses, files, labels, sampler
-from pipeline.checks.anomaly import Anomaly, Code
-from pipeline.config import ModelConfig
-from pipeline.stats.frequency import FrequencyFit
-from pipeline.stats.label import LabelSpec, LabelStats
+from classgate.checks import artifacts, diagnoses, files, labels, sampler
+from classgate.checks.anomaly import Anomaly, Code
+from classgate.config import ModelConfig
+from classgate.stats.frequency import FrequencyFit
+from classgate.stats.label import LabelSpec, LabelStats
 
 # What every model goes through, whatever the data.
 MODEL_CHECKS = (

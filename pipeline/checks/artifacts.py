@@ -1,13 +1,13 @@
 """Checks of the files a model was built with: its vocabulary and its checkpoint.
 
-The files are read on the driver before the scan (pipeline.vocabulary and
-pipeline.checkpoint); these functions only compare what was read with the config.
+The files are read on the driver before the scan (classgate.vocabulary and
+classgate.checkpoint); these functions only compare what was read with the config.
 """
 
 import dataclasses
 
-from pipeline.checks.anomaly import Anomaly, Code, Severity
-from pipeline.config import ModelConfig
+from classgate.checks.anomaly import Anomaly, Code, Severity
+from classgate.config import ModelConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,13 +7,13 @@ and splits whose classes differ. Each reads the same single-pass statistics.
 
 import numpy as np
 
-from pipeline import names, vocabulary
-from pipeline.checks import labels
-from pipeline.checks.anomaly import Anomaly, Code, Severity
-from pipeline.config import ModelConfig
-from pipeline.stats import frequency, label
-from pipeline.stats.label import LabelStats
-from pipeline.stats.values import SHOWN_CHARS
+from classgate import names, vocabulary
+from classgate.checks import labels
+from classgate.checks.anomaly import Anomaly, Code, Severity
+from classgate.config import ModelConfig
+from classgate.stats import frequency, label
+from classgate.stats.label import LabelStats
+from classgate.stats.values import SHOWN_CHARS
 
 # Spearman's rho of id vs count above this: frequency does not fall with id.
 # Zipf-distributed ids sorted by frequency measure about -0.5 (ties in the tail),

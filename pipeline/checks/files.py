@@ -2,8 +2,8 @@
 
 from collections.abc import Mapping
 
-from pipeline.checks.anomaly import Anomaly, Code, Severity
-from pipeline.io import compression
+from classgate.checks.anomaly import Anomaly, Code, Severity
+from classgate.io import compression
 
 # Files named in a message; details list up to this many.
 FILES_SHOWN = 3

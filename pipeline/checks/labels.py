@@ -1,9 +1,9 @@
 """Checks of label values against a model's num_classes and num_true."""
 
-from pipeline.checks.anomaly import Anomaly, Code, Severity
-from pipeline.config import ModelConfig
-from pipeline.stats import label
-from pipeline.stats.label import LabelStats
+from classgate.checks.anomaly import Anomaly, Code, Severity
+from classgate.config import ModelConfig
+from classgate.stats import label
+from classgate.stats.label import LabelStats
 
 # Out-of-range values listed in details, most frequent first.
 SAMPLE_SIZE = 10

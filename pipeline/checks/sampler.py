@@ -1,7 +1,7 @@
 """Checks of a model's sampler settings, which need no data."""
 
-from pipeline.checks.anomaly import Anomaly, Code, Severity
-from pipeline.config import ModelConfig
+from classgate.checks.anomaly import Anomaly, Code, Severity
+from classgate.config import ModelConfig
 
 # From half the classes on, the sampled loss does at least half the work of the
 # exact softmax and adds its estimator's variance on top.

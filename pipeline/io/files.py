@@ -19,7 +19,7 @@ import posixpath
 import re
 import stat
 
-from pipeline import errors, storage
+from classgate import errors, storage
 
 # The tag of the (path, what the reader found) pairs that readers emit per file.
 NOTES = "file_notes"

@@ -2,7 +2,7 @@
 
 With `columns` only those columns are read (the labels-only path); otherwise every
 column is, and the file's note says which columns TFDV's statistics will not take
-(pipeline.io.arrow converts the rest before TFDV sees a batch).
+(classgate.io.arrow converts the rest before TFDV sees a batch).
 """
 
 import apache_beam as beam
@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import errors, progress
-from pipeline.io import arrow, batches, files
+from classgate import errors, progress
+from classgate.io import arrow, batches, files
 
 # Rows per batch; Parquet row groups are split or joined to this size.
 BATCH_SIZE = 65536

@@ -24,8 +24,8 @@ import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import errors, progress
-from pipeline.io import batches, compression, files
+from classgate import errors, progress
+from classgate.io import batches, compression, files
 
 # Bytes read from the (decompressed) stream at a time: large enough that Python's
 # per-read cost vanishes, small enough to stay flat in memory whatever the file size.

@@ -12,10 +12,10 @@ import datetime
 import html
 import json
 
-from pipeline.checks.anomaly import Anomaly
-from pipeline.config import ModelConfig
-from pipeline.report import plots
-from pipeline.report.model import LabelSummary, Outputs, Report, SplitData
+from classgate.checks.anomaly import Anomaly
+from classgate.config import ModelConfig
+from classgate.report import plots
+from classgate.report.model import LabelSummary, Outputs, Report, SplitData
 
 _SEVERITIES = ("ERROR", "WARNING")
 # Model config keys per table row: 16 keys take four short rows, not sixteen.

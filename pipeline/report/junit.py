@@ -12,9 +12,9 @@ messages in <system-out>, unless the report was made with --strict.
 import datetime
 import xml.etree.ElementTree as ET
 
-from pipeline import checks
-from pipeline.checks.anomaly import Anomaly
-from pipeline.report.model import Report
+from classgate import checks
+from classgate.checks.anomaly import Anomaly
+from classgate.report.model import Report
 
 # The checks every model and every split go through: passing testcases when they
 # found nothing.

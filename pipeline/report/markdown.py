@@ -1,7 +1,7 @@
 """report.md: the verdict first, then a table per model, then the anomalies."""
 
-from pipeline.checks.anomaly import Anomaly
-from pipeline.report.model import Report
+from classgate.checks.anomaly import Anomaly
+from classgate.report.model import Report
 
 
 def render(report: Report) -> str:

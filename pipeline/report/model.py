@@ -1,6 +1,6 @@
 """The report: one typed, frozen model of a validation's verdict and figures.
 
-Built once from the verdict (pipeline.publish), written as report.json, and read
+Built once from the verdict (classgate.publish), written as report.json, and read
 back with `Report.load` by the gate, the renderers (markdown, html, junit) and the
 bench. report.json's keys are a contract other tools read; `schema_version` says
 which contract, and a report of another version is refused rather than guessed at.
@@ -11,9 +11,9 @@ from typing import Literal
 
 import pydantic
 
-from pipeline import errors
-from pipeline.checks.anomaly import Anomaly
-from pipeline.config import ModelConfig
+from classgate import errors
+from classgate.checks.anomaly import Anomaly
+from classgate.config import ModelConfig
 
 SCHEMA_VERSION = 1
 # A report.json past this size was not written by classgate.
@@ -139,7 +139,7 @@ class Report(_Frozen):
     @classmethod
     def load(cls, path: str) -> "Report":
         """Reads report.json (local or remote); InputError if it is not one."""
-        from pipeline import storage
+        from classgate import storage
 
         try:
             data = storage.read(path, MAX_BYTES)

@@ -10,7 +10,7 @@ import dataclasses
 import html
 import math
 
-from pipeline.report.model import IdHistogram, LabelSummary, Profile
+from classgate.report.model import IdHistogram, LabelSummary, Profile
 
 # Colours: red and amber as in CI tools; blue/orange is a pair colour-blind eyes tell
 # apart, which matters for observed vs expected and in-range vs out-of-range.

@@ -21,10 +21,10 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from pipeline.io.batches import LocatedBatch
-from pipeline.stats import profile
-from pipeline.stats import values as label_values
-from pipeline.stats.class_counts import ClassCounts
+from classgate.io.batches import LocatedBatch
+from classgate.stats import profile
+from classgate.stats import values as label_values
+from classgate.stats.class_counts import ClassCounts
 
 # Enough rows to find a problem by hand; few enough to ship between workers.
 MAX_LOCATIONS = 20

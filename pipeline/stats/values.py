@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.vocabulary import fingerprint64, shown
+from classgate.vocabulary import fingerprint64, shown
 
 # Beyond 2**63 a float cannot be an int64 class id.
 _INT64_LIMIT = 2.0**63

@@ -1,6 +1,6 @@
 """The trainer's input: the validated files as batches of (context ids, labels).
 
-Ids are read the way validation read them (pipeline.stats.values), so what passed
+Ids are read the way validation read them (classgate.stats.values), so what passed
 the gate parses here: TFRecord files each with the compression its bytes show,
 string labels through the same vocabulary lines (tf.lookup tables), Parquet
 columns of any integer, whole-float or dictionary type, file by file.
@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import tensorflow as tf
 
-from pipeline import config, vocabulary
-from pipeline.io import compression, tfrecord
-from pipeline.stats import values as label_values
+from classgate import config, vocabulary
+from classgate.io import compression, tfrecord
+from classgate.stats import values as label_values
 
 # Marks "no id here" in a padded batch of context ids; never a valid embedding row.
 PAD = -1

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from builders import codes, evaluate, find, model, stats
 
-from pipeline.checks import artifacts
+from classgate.checks import artifacts
 
 from tools import synthetic
 from workspace import Workspace
@@ -41,7 +41,7 @@ def vocabulary_run(rows, **keys):
 
 
 def test_strings_not_in_vocabulary():
-    from pipeline import checks
+    from classgate import checks
 
     rows = ["cash", "card", "check"] * 3 + ["bitcoin"] * 2
     m, found = vocabulary_run(rows, num_classes=3)

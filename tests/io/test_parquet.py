@@ -1,6 +1,6 @@
 import pyarrow as pa
 
-from pipeline.io import arrow
+from classgate.io import arrow
 
 
 def test_as_lists_wraps_scalars_and_keeps_nulls_missing():

@@ -5,8 +5,8 @@ import pyarrow as pa
 import pytest
 from tfx_bsl.coders import example_coder
 
-from pipeline import errors
-from pipeline.io import compression, tfrecord
+from classgate import errors
+from classgate.io import compression, tfrecord
 
 
 def examples(n):

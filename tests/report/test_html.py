@@ -10,8 +10,8 @@ import zlib
 
 import pytest
 
-from pipeline.report import html
-from pipeline.report.model import Report
+from classgate.report import html
+from classgate.report.model import Report
 
 from tools import synthetic
 from workspace import Workspace

@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ET
 import pyarrow as pa
 import pytest
 
-from pipeline.report import junit
-from pipeline.report.model import Report
+from classgate.report import junit
+from classgate.report.model import Report
 
 from tools import synthetic
 from workspace import Workspace

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.stats import class_counts
+from classgate.stats import class_counts
 
 
 @pytest.mark.parametrize("num_classes", [10, 1000, 10_000_000])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline.stats import frequency
+from classgate.stats import frequency
 
 
 def direct_fit(counts):

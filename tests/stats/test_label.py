@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline.io.batches import LocatedBatch
-from pipeline.stats import label, profile
+from classgate.io.batches import LocatedBatch
+from classgate.stats import label, profile
 
 SPEC = label.LabelSpec("label", num_classes=100, num_true=1)
 

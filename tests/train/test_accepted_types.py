@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 from tfx_bsl.coders import example_coder
 
-from pipeline import cli
-from pipeline.io import tfrecord
+from classgate import cli
+from classgate.io import tfrecord
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 import tensorflow as tf
 
-from pipeline import config
-from pipeline.train import trainer
+from classgate import config
+from classgate.train import trainer
 
 from tools import synthetic
 
