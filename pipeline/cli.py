@@ -4,6 +4,7 @@
     classgate conclude --output DIR   the report of a `validate --no-wait` job
     classgate train ...               validate (or reuse --report), train only on a pass
     classgate run --report R -- CMD   start any trainer, only on a matching pass
+    classgate check-config FILE...    the checks that need no data (pre-commit)
 
 classgate's own flags are parsed here; every argument it does not know must be a
 Beam pipeline option (--runner, --direct_num_workers, Dataflow flags) and is passed
@@ -115,27 +116,104 @@ def _positive_int(text: str) -> int:
     return value
 
 
+EXIT_CODES = """exit codes:
+  0    pass (validate, train, conclude, check-config)
+  1    validation failed, or the gate refused (train, run)
+  2    nothing was validated: bad input, named in one line
+  3    a defect of classgate itself (please report it; --debug shows the traceback)
+  130  interrupted
+  run exits with its command's code once the command has started
+"""
+
+_EXAMPLES = {
+    "validate": """examples:
+  classgate validate --data 'data/train-*.tfrecord.gz' --model-config model.yaml \\
+      --output out/
+  classgate validate --split train='data/train/*.parquet' \\
+      --split eval='data/eval/*.parquet' --model-config model.yaml --output out/ \\
+      --labels-only --junit-xml out/junit.xml
+  classgate validate --data 'gs://bucket/data/*' \\
+      --model-config gs://bucket/model.yaml \\
+      --output gs://bucket/classgate/run-1 --runner=DataflowRunner \\
+      --project=my-project --region=us-central1 --temp_location=gs://bucket/tmp
+
+Quote patterns: classgate matches them itself, every file included. Arguments it
+does not know are passed to Beam as pipeline options, and must be ones.
+""",
+    "train": """examples:
+  classgate train --data 'data/train-*.tfrecord.gz' --model-config model.yaml \\
+      --output run-1/ --epochs 5
+  classgate train --report out/report.json --output run-1/
+
+Trains only on a pass; an earlier model in --output is replaced only once the new
+training starts.
+""",
+    "conclude": """examples:
+  classgate validate ... --output gs://bucket/run-1 --runner=DataflowRunner --no-wait
+  classgate conclude --output gs://bucket/run-1 --junit-xml junit.xml
+""",
+    "run": """examples:
+  classgate run --report out/report.json -- python train.py --epochs 5
+  classgate run --report out/report.json --model-config model.yaml -- ./train.sh
+
+The command starts only if the report passed and its data and configs are unchanged;
+it gets CLASSGATE_REPORT (and, for one model, CLASSGATE_NUM_CLASSES and friends) in
+its environment. Ctrl-C and SIGTERM are passed on to it.
+""",
+    "check-config": """examples:
+  classgate check-config model.yaml other.yaml
+  pre-commit: see .pre-commit-hooks.yaml (id: classgate-check-config)
+
+Checks what needs no data, in under a second: each config's fields, the sampler
+settings, the vocabulary's size against num_classes and the checkpoint's shapes.
+""",
+}
+
+
+def _command(commands, name: str, summary: str, description: str):
+    return commands.add_parser(
+        name,
+        allow_abbrev=False,
+        help=summary,
+        description=description,
+        epilog=_EXAMPLES[name] + "\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
+    from classgate import __version__
+
     parser = _Parser(
         prog="classgate",
         allow_abbrev=False,
-        description="Check training data against NCE model configs.",
+        description="Check training data against NCE model configs (num_classes, "
+        "vocabulary, sampler) before training; train only on a pass.",
+        epilog="`classgate COMMAND --help` shows each command's flags and examples."
+        "\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"classgate {__version__}"
     )
     commands = parser.add_subparsers(
-        dest="command", required=True, parser_class=_Parser
+        dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
     )
-    validate = commands.add_parser(
+    validate = _command(
+        commands,
         "validate",
-        allow_abbrev=False,
-        help="scan the data, check it against the model configs, write the report",
-        description="Unknown arguments are passed to Beam as pipeline options.",
+        "scan the data, check it against the model configs, write the report",
+        "Scans the data with Beam, checks every label against the model configs and "
+        "writes report.json, report.md, report.html, a TFDV schema, statistics and "
+        "anomalies into --output.",
     )
     _add_validation_args(validate)
-    train = commands.add_parser(
+    train = _command(
+        commands,
         "train",
-        allow_abbrev=False,
-        help="validate, then train the NCE model only on a pass",
-        description="Validates (or checks --report), then trains the built-in model.",
+        "validate, then train the built-in NCE model only on a pass",
+        "Validates (or checks --report), then trains the built-in NCE / sampled "
+        "softmax model on the validated files.",
     )
     _add_validation_args(train, config_required=False)
     train.add_argument(
@@ -151,20 +229,31 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--learning-rate", type=float, help="overrides the config's learning_rate"
     )
-    conclude = commands.add_parser(
+    conclude = _command(
+        commands,
         "conclude",
-        allow_abbrev=False,
-        help="the verdict of a `validate --no-wait` run whose job has finished",
+        "the verdict of a `validate --no-wait` run whose job has finished",
+        "Gives a submitted run (validate --no-wait, a Flex Template launch) its "
+        "verdict once the job has finished: reads what the job left in --output and "
+        "writes the report there.",
     )
-    conclude.add_argument("--output", required=True, metavar="DIR")
-    conclude.add_argument("--junit-xml", metavar="FILE")
-    conclude.add_argument("--debug", action="store_true")
-    run = commands.add_parser(
+    conclude.add_argument(
+        "--output", required=True, metavar="DIR", help="the submitted run's --output"
+    )
+    conclude.add_argument(
+        "--junit-xml", metavar="FILE", help="also write the checks as JUnit XML"
+    )
+    conclude.add_argument("--debug", action="store_true", help="show tracebacks")
+    run = _command(
+        commands,
         "run",
-        allow_abbrev=False,
-        help="run any trainer (after --) only on a pass that still matches the data",
+        "run any trainer (after --) only on a pass that still matches the data",
+        "Starts the command after -- only when --report passed and the data and "
+        "configs it validated are unchanged.",
     )
-    run.add_argument("--report", required=True, metavar="FILE")
+    run.add_argument(
+        "--report", required=True, metavar="FILE", help="a validation's report.json"
+    )
     run.add_argument(
         "--model-config",
         action="append",
@@ -172,7 +261,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="must equal the validated config, when given",
     )
-    run.add_argument("--debug", action="store_true")
+    run.add_argument("--debug", action="store_true", help="show tracebacks")
+    check = _command(
+        commands,
+        "check-config",
+        "check model configs without data (a pre-commit hook, under a second)",
+        "Checks the model configs alone: fields, sampler settings, vocabulary size "
+        "against num_classes, checkpoint shapes. Reads no data.",
+    )
+    check.add_argument("configs", nargs="+", metavar="CONFIG", help="YAML model config")
+    check.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
@@ -185,7 +283,7 @@ def main(argv=None) -> int:
         argv, command = argv[:at], argv[at + 1 :]
     debug = "--debug" in argv
     _quiet_libraries(debug)
-    from classgate import commands, errors, gate
+    from classgate import commands, errors
 
     try:
         args, leftovers = _parser().parse_known_args(argv)
@@ -201,8 +299,10 @@ def main(argv=None) -> int:
         no_leftovers(args.command, leftovers)
         if args.command == "conclude":
             return commands.conclude(args)
+        if args.command == "check-config":
+            return commands.check_config(args)
         return commands.run(args, command)
-    except gate.GateClosed as closed:
+    except errors.GateClosed as closed:
         print(f"classgate: gate closed: {closed}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
@@ -229,37 +329,9 @@ def entry_point() -> None:
 
 
 def _beam_options(leftovers: list[str]) -> list[str]:
-    """The leftovers, checked to be Beam pipeline options, every word of them."""
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from classgate import job
 
-    from classgate import errors
-
-    parsers = []
-    options = PipelineOptions(list(leftovers))
-    options.get_all_options(add_extra_args_fn=parsers.append)
-    _, unknown = parsers[0].parse_known_args(list(leftovers))
-    for word in unknown:
-        if not word.startswith("-"):
-            raise errors.InputError(
-                f"unexpected argument {word!r}: if the shell expanded a glob into "
-                "many files, quote the pattern (--data 'data/*.tfrecord') so that "
-                "classgate matches it, every file included"
-            )
-        raise errors.InputError(
-            f"unknown option {word.split('=')[0]} (neither a classgate nor a Beam "
-            "option)"
-        )
-    runner = options.view_as(StandardOptions).runner
-    if runner is not None:
-        from apache_beam.runners import runner as runners
-
-        try:
-            runners.create_runner(runner)
-        except (ValueError, ImportError, AttributeError) as e:
-            raise errors.InputError(
-                f"--runner {runner}: not a Beam runner ({_described(e)[:120]})"
-            ) from e
-    return list(leftovers)
+    return job.beam_arguments(leftovers)
 
 
 def no_leftovers(command: str, leftovers) -> None:

@@ -43,12 +43,38 @@ def validate(args, beam_args) -> int:
 
 
 def conclude(args) -> int:
-    from classgate import validate
+    from classgate import validation
 
     with _quiet_stderr(args.debug):
-        outcome = validate.conclude(args.output, args.junit_xml)
+        outcome = validation.conclude(args.output, args.junit_xml)
     announce(outcome, args.output)
     return cli.EXIT_PASS if outcome.status == "pass" else cli.EXIT_FAIL
+
+
+def check_config(args) -> int:
+    """The checks that need no data: a pre-commit hook's, in under a second.
+
+    Imports neither Beam, TensorFlow nor TFDV: a checkpoint's shapes come from its
+    index file (classgate.checkpoint_index).
+    """
+    from classgate import checks, config, validation
+    from classgate.checks.anomaly import Severity
+
+    models = config.load(args.configs)
+    found = []
+    for model in models:
+        found.extend(checks.sampler.check(model))
+        found.extend(checks.artifacts.check(model, validation.read_model_files(model)))
+    errors_found = [a for a in found if a.severity == Severity.ERROR]
+    names = ", ".join(m.name for m in models)
+    verdict = "FAIL" if errors_found else "PASS"
+    print(
+        f"classgate: check-config {verdict}: {len(models)} model(s) ({names}), "
+        f"{len(errors_found)} error(s), {len(found) - len(errors_found)} warning(s)"
+    )
+    for anomaly in sorted(found, key=lambda a: a.severity != Severity.ERROR):
+        print("  " + anomaly.line())
+    return cli.EXIT_FAIL if errors_found else cli.EXIT_PASS
 
 
 def train(args, beam_args) -> int:
@@ -68,18 +94,18 @@ def train(args, beam_args) -> int:
             raise errors.InputError(
                 "train needs --data/--split and --model-config, or --report FILE"
             )
-        _trainable(models, args.model)  # before any data is read
+        trainable(models, args.model)  # before any data is read
         outcome = run_validation(args, beam_args, patterns, models)
         if outcome.status != "pass":
             print("classgate: not training: validation failed", file=sys.stderr)
             return cli.EXIT_FAIL
         report_path = output.OutputFolder(args.output).join(names.REPORT)
     blessing = gate.check(report_path, models, patterns)
-    model = _trainable(blessing.models, args.model)
+    model = trainable(blessing.models, args.model)
     return _train_model(args, blessing, model)
 
 
-def _trainable(models, wanted: str | None):
+def trainable(models, wanted: str | None):
     """The model `train` trains: named by --model when several; it needs context ids."""
     from classgate import errors
 
@@ -101,13 +127,29 @@ def _trainable(models, wanted: str | None):
 
 
 def _train_model(args, blessing, model) -> int:
+    train_blessed(
+        blessing,
+        model,
+        args.output,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+    )
+    print(f"classgate: trained; model and metrics.json in {args.output}")
+    return cli.EXIT_PASS
+
+
+def train_blessed(
+    blessing, model, output_path: str, epochs=None, batch_size=None, learning_rate=None
+) -> dict:
+    """Trains `model` on the blessed files; returns metrics.json's content."""
     from classgate import output
-    from classgate.train import trainer
+    from classgate.training import trainer
 
     splits = {s.name: s for s in blessing.splits}
     training = splits.get("train") or blessing.splits[0]
     evaluation = splits.get("eval")
-    folder = output.OutputFolder(args.output)
+    folder = output.OutputFolder(output_path)
     with folder.open((), sweep=False):
         print(
             f"classgate: training '{model.name}' with num_classes {model.num_classes} "
@@ -118,18 +160,16 @@ def _train_model(args, blessing, model) -> int:
         for name in TRAINING_OUTPUTS:
             folder.remove(name)
         with _terminate_as_interrupt():
-            trainer.train(
+            return trainer.train(
                 model,
                 [f.path for f in training.files],
                 [f.path for f in evaluation.files] if evaluation else None,
                 training.format,
                 folder.path,
-                epochs=args.epochs or model.epochs,
-                batch_size=args.batch_size or model.batch_size,
-                learning_rate=args.learning_rate or model.learning_rate,
+                epochs=epochs or model.epochs,
+                batch_size=batch_size or model.batch_size,
+                learning_rate=learning_rate or model.learning_rate,
             )
-    print(f"classgate: trained; model and metrics.json in {folder.path}")
-    return cli.EXIT_PASS
 
 
 def run(args, command) -> int:
@@ -155,13 +195,12 @@ def run(args, command) -> int:
 
 
 def _patterns(args) -> dict[str, list[str]]:
-    """Split name -> its patterns, local ones made absolute."""
+    """Split name -> its patterns."""
     from classgate import errors
-    from classgate.io import files
 
     patterns: dict[str, list[str]] = {}
-    for pattern in args.data:
-        patterns.setdefault("train", []).append(files.absolute(pattern))
+    if args.data:
+        patterns["train"] = list(args.data)
     for item in args.split:
         name, sep, pattern = item.partition("=")
         if not sep or not pattern or not _SPLIT_NAME.match(name):
@@ -169,48 +208,31 @@ def _patterns(args) -> dict[str, list[str]]:
                 f"--split {item!r}: expected NAME=PATTERN with NAME of letters, "
                 "digits, '_', '-' or '.'"
             )
-        patterns.setdefault(name, []).append(files.absolute(pattern))
+        patterns.setdefault(name, []).append(pattern)
     return patterns
 
 
 def run_validation(args, beam_args, patterns, models):
-    from classgate import errors, output, progress, publish, validate
-    from classgate.io import files
-    from classgate.stats import class_counts
+    from classgate import progress, validation
 
     progress.enable_if_terminal(args.quiet)
-    splits = tuple(
-        files.list_split(name, tuple(globs), args.format)
-        for name, globs in patterns.items()
-    )
-    request = validate.Request(
-        splits=splits,
-        models=models,
-        output=args.output,
+    request = validation.request(
+        patterns,
+        models,
+        args.output,
+        data_format=args.format,
+        class_range_width=args.classes_per_range,
         labels_only=args.labels_only,
         baseline_schema=args.baseline_schema,
         strict=args.strict,
         beam_args=tuple(beam_args),
         wait=not args.no_wait,
-        class_range_width=args.classes_per_range or class_counts.RANGE_WIDTH,
         junit_xml=args.junit_xml,
     )
-    folder = output.OutputFolder(args.output)
-    written = [folder.join(name) for name in publish.declared(request)]
-    written.append(folder.join(output.STAGING, "labels-0-0.npz"))
-    for split, globs in patterns.items():
-        for pattern in globs:
-            hit = next((p for p in written if files.matches(pattern, p)), None)
-            if hit:
-                raise errors.InputError(
-                    f"--output {args.output} lies inside the data: split '{split}' "
-                    f"pattern {pattern} would match {hit}; write the outputs "
-                    "elsewhere"
-                )
     # Beam's SDK workers print a failing bundle's traceback to stderr, worker
     # processes included; classgate reports the error itself, as one line.
     with _quiet_stderr(args.debug):
-        outcome = validate.run(request)
+        outcome = validation.run(request)
     progress.finish()
     if outcome.status not in ("dry-run", "submitted"):
         announce(outcome, args.output)
@@ -264,6 +286,11 @@ def _terminate_as_interrupt():
 
     CI cancelling a job and Kubernetes stopping a pod send SIGTERM.
     """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only (a library call in a thread)
+        return
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt

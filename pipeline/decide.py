@@ -29,20 +29,12 @@ def decide(request, results, model_files: dict, baseline=None) -> Verdict:
     formats = {s.name: s.format for s in request.splits}
     training = request.training_split
     label_stats = results.label_stats
-    fits = {}
-    for model in request.models:
-        stats = label_stats[(training, checks.spec_of(model))]
-        if model.sampler == "log_uniform" and stats.classes_seen:
-            fits[model.name] = frequency.fit(
-                model.num_classes, *stats.class_counts.pairs()
-            )
-    anomalies = checks.evaluate(
+    anomalies, fits = label_anomalies(
         request.models,
         label_stats,
         formats,
         training,
         model_files,
-        fits,
         results.file_notes,
     )
     statistics = {}
@@ -71,8 +63,7 @@ def decide(request, results, model_files: dict, baseline=None) -> Verdict:
             result = schema.validate(statistics[split], against)
             found.append((split, source, result))
             anomalies += schema.as_anomalies(result, split, source, request.models)
-    failing = {Severity.ERROR} | ({Severity.WARNING} if request.strict else set())
-    status = "fail" if any(a.severity in failing for a in anomalies) else "pass"
+    status = verdict_of(anomalies, request.strict)
     return Verdict(
         status,
         tuple(anomalies),
@@ -81,3 +72,28 @@ def decide(request, results, model_files: dict, baseline=None) -> Verdict:
         schema.merge_anomalies(found),
         fits,
     )
+
+
+def label_anomalies(models, label_stats, formats, training, model_files, file_notes):
+    """The label, config and diagnosis anomalies, and the frequency fits.
+
+    Each log-uniform model's fit is computed once: a check warns about it, a writer
+    uses it.
+    """
+    fits = {}
+    for model in models:
+        stats = label_stats[(training, checks.spec_of(model))]
+        if model.sampler == "log_uniform" and stats.classes_seen:
+            fits[model.name] = frequency.fit(
+                model.num_classes, *stats.class_counts.pairs()
+            )
+    anomalies = checks.evaluate(
+        models, label_stats, formats, training, model_files, fits, file_notes
+    )
+    return anomalies, fits
+
+
+def verdict_of(anomalies, strict: bool = False) -> str:
+    """Fail with an ERROR (strict: a WARNING too) among the anomalies, else pass."""
+    failing = {Severity.ERROR} | ({Severity.WARNING} if strict else set())
+    return "fail" if any(a.severity in failing for a in anomalies) else "pass"

@@ -1,4 +1,4 @@
-"""The one error type that means "nothing could be validated" (exit code 2).
+"""InputError: "nothing could be validated" (exit 2); GateClosed: a refusal (exit 1).
 
 Raised for bad arguments, configs, missing or corrupt files and unwritable outputs.
 Its message is a single line that names the file, feature or config field. When it
@@ -24,6 +24,10 @@ class InputError(Exception):
 
     def __str__(self) -> str:
         return f"{_MARKER}[{self.message}]{_MARKER}"
+
+
+class GateClosed(Exception):
+    """The report does not bless this training; the message says why."""
 
 
 def find_input_error(error: BaseException) -> InputError | None:

@@ -12,17 +12,14 @@ a same-size rewrite within one filesystem timestamp tick would slip through.
 """
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from classgate import config, errors
 from classgate.checks import sampler
 from classgate.checks.anomaly import Severity
+from classgate.errors import GateClosed
 from classgate.io import files
 from classgate.report.model import LabelSummary, Report, SplitData
-
-
-class GateClosed(Exception):
-    """The report does not bless this training; the message says why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +48,7 @@ class Blessing:
 def check(
     report_path: str,
     models: Sequence[config.ModelConfig] | None = None,
-    patterns: dict[str, tuple[str, ...]] | None = None,
+    patterns: Mapping[str, Sequence[str]] | None = None,
 ) -> Blessing:
     """Returns the blessing, or raises GateClosed saying what differs.
 
@@ -59,6 +56,11 @@ def check(
     they must be what the report validated.
     """
     report = Report.load(report_path)
+    if patterns is not None:
+        patterns = {
+            name: tuple(files.absolute(p) for p in globs)
+            for name, globs in patterns.items()
+        }
     if report.status != "pass":
         failing = [a.code for a in report.anomalies if a.severity == Severity.ERROR]
         raise GateClosed(

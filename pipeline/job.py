@@ -12,6 +12,7 @@ import functools
 import os
 import signal
 import threading
+from collections.abc import Sequence
 
 import apache_beam as beam
 import pyarrow as pa
@@ -169,7 +170,7 @@ def _raised_in(error: BaseException, folder: str) -> bool:
 
 
 # Driver modules the job's errors pass through on their way up: no defect there.
-_DRIVER_FILES = ("validate.py", "job.py", "commands.py", "cli.py")
+_DRIVER_FILES = ("validation.py", "job.py", "commands.py", "cli.py")
 
 
 class WorkerDied(Exception):
@@ -294,3 +295,37 @@ def _value_kind(kind) -> str | None:
     if pa.types.is_floating(kind):
         return "float"
     return "bytes"
+
+
+def beam_arguments(words: Sequence[str]) -> list[str]:
+    """The words, checked to be Beam pipeline options, every one of them."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from classgate import errors
+
+    parsers = []
+    options = PipelineOptions(list(words))
+    options.get_all_options(add_extra_args_fn=parsers.append)
+    _, unknown = parsers[0].parse_known_args(list(words))
+    for word in unknown:
+        if not word.startswith("-"):
+            raise errors.InputError(
+                f"unexpected argument {word!r}: if the shell expanded a glob into "
+                "many files, quote the pattern (--data 'data/*.tfrecord') so that "
+                "classgate matches it, every file included"
+            )
+        raise errors.InputError(
+            f"unknown option {word.split('=')[0]} (neither a classgate nor a Beam "
+            "option)"
+        )
+    runner = options.view_as(StandardOptions).runner
+    if runner is not None:
+        from apache_beam.runners import runner as runners
+
+        try:
+            runners.create_runner(runner)
+        except (ValueError, ImportError, AttributeError) as e:
+            raise errors.InputError(
+                f"--runner {runner}: not a Beam runner ({errors.first_line(e)[:120]})"
+            ) from e
+    return list(words)

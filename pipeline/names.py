@@ -25,3 +25,12 @@ def remap(model: str) -> str:
 def statistics(split: str) -> str:
     """Where a split's TFDV statistics go, laid out as TFX's StatisticsGen does."""
     return f"statistics/Split-{split}/FeatureStats.pb"
+
+
+def schema_diff(split: str) -> str:
+    """Where a split's binary TFDV Anomalies go, laid out as TFX's ExampleValidator.
+
+    `anomalies/` is the ExampleAnomalies artifact's folder, as `statistics/` is the
+    statistics'; TFDV's `anomalies_util.load_anomalies_binary` reads the file.
+    """
+    return f"anomalies/Split-{split}/SchemaDiff.pb"

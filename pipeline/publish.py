@@ -2,7 +2,8 @@
 
 Per-class files (unigram, remap) come from the training split's class counts and,
 for the remap file, from the frequency fit itself; TFDV's statistics, schema and
-anomalies; report.md, report.html and JUnit XML; and report.json, written only once
+anomalies (merged in anomalies.pbtxt, and per split as TFX's ExampleValidator lays
+them out); report.md, report.html and JUnit XML; and report.json, written only once
 everything else is in place, so a run that fails on the way leaves no verdict.
 """
 
@@ -34,6 +35,7 @@ def declared(request) -> list[str]:
     for model in request.models:
         found += [names.unigram(model.name), names.remap(model.name)]
     found += [names.statistics(split.name) for split in request.splits]
+    found += [names.schema_diff(split.name) for split in request.splits]
     if request.junit_xml:
         inside = output.OutputFolder(request.output).relative(request.junit_xml)
         found += [inside] if inside else []
@@ -47,7 +49,11 @@ def publish(folder, request, results, verdict, started: str, counters: dict) -> 
     for split, statistics in verdict.statistics.items():
         folder.write(names.statistics(split), statistics.SerializeToString())
     folder.write(names.SCHEMA, schema.to_text(verdict.schema))
-    folder.write(names.ANOMALIES, schema.to_text(verdict.tfdv_anomalies))
+    findings = verdict.tfdv_anomalies
+    folder.write(names.ANOMALIES, schema.to_text(findings.merged))
+    for split in request.splits:
+        diff = findings.of_split(split.name).SerializeToString()
+        folder.write(names.schema_diff(split.name), diff)
     folder.write(names.REPORT_MD, markdown.render(report))
     folder.write(names.REPORT_HTML, html.render(report))
     if request.junit_xml:

@@ -8,6 +8,7 @@ validated against that schema, and against a curated baseline schema when given.
 
 import collections
 import contextlib
+import dataclasses
 import functools
 import io
 from collections.abc import Mapping, Sequence
@@ -139,32 +140,16 @@ def as_anomalies(
     source: str,
     models: Sequence[ModelConfig],
 ) -> list[Anomaly]:
-    """TFDV's findings as `TFDV_<type>` anomalies.
-
-    Against the inferred schema they are warnings: new string values in eval are worth
-    showing but are not a class-count failure. Against a curated baseline, TFDV's own
-    severity stands.
-    """
+    """TFDV's findings as `TFDV_<type>` anomalies, with the severity of `severity`."""
     result = []
-    infos = [(name, info) for name, info in sorted(found.anomaly_info.items())]
-    if found.HasField("dataset_anomaly_info"):
-        infos.append((None, found.dataset_anomaly_info))
-    for name, info in infos:
-        if source == INFERRED:
-            severity = Severity.WARNING
-        else:
-            severity = (
-                Severity.WARNING
-                if info.severity == anomalies_pb2.AnomalyInfo.WARNING
-                else Severity.ERROR
-            )
+    for name, info in _infos(found):
         owners = [m.name for m in models if m.label_feature == name]
         for reason in info.reason:
             code = anomalies_pb2.AnomalyInfo.Type.Name(reason.type)
             result.append(
                 Anomaly(
                     code=f"TFDV_{code}",
-                    severity=severity,
+                    severity=severity(info, source),
                     message=f"{reason.description} (against the {source} schema)",
                     model=owners[0] if len(owners) == 1 else None,
                     feature=name,
@@ -175,17 +160,73 @@ def as_anomalies(
     return result
 
 
+def severity(info: anomalies_pb2.AnomalyInfo, source: str) -> Severity:
+    """What a TFDV finding weighs in the report, and so in every file that holds it.
+
+    Against the inferred schema they are warnings: new string values in eval are
+    worth showing but are not a class-count failure. Against a curated baseline,
+    TFDV's own severity stands.
+    """
+    if source == INFERRED or info.severity == anomalies_pb2.AnomalyInfo.WARNING:
+        return Severity.WARNING
+    return Severity.ERROR
+
+
+# The report's severities as AnomalyInfo's: anomalies.pbtxt and SchemaDiff.pb say
+# what report.json says, not what TFDV said before classgate weighed it.
+_PROTO_SEVERITY = {
+    Severity.WARNING: anomalies_pb2.AnomalyInfo.WARNING,
+    Severity.ERROR: anomalies_pb2.AnomalyInfo.ERROR,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Findings:
+    """TFDV's findings of a run, merged and split by split.
+
+    `merged` is anomalies.pbtxt; `of_split` each split's SchemaDiff.pb (TFX's
+    ExampleAnomalies layout).
+    """
+
+    merged: anomalies_pb2.Anomalies
+    by_split: Mapping[str, anomalies_pb2.Anomalies]
+
+    def of_split(self, split: str) -> anomalies_pb2.Anomalies:
+        """The split's Anomalies; an empty one when nothing was found in it."""
+        return self.by_split.get(split) or _empty_anomalies()
+
+    # Read as the merged Anomalies, as callers of merge_anomalies always have.
+    @property
+    def anomaly_info(self):
+        return self.merged.anomaly_info
+
+    @property
+    def dataset_anomaly_info(self):
+        return self.merged.dataset_anomaly_info
+
+
 def merge_anomalies(
     found: Sequence[tuple[str, str, anomalies_pb2.Anomalies]],
-) -> anomalies_pb2.Anomalies:
-    """One Anomalies proto for anomalies.pbtxt; reasons say split and schema."""
-    merged = anomalies_pb2.Anomalies()
-    merged.anomaly_name_format = anomalies_pb2.Anomalies.SERIALIZED_PATH
+) -> Findings:
+    """Every (split, schema source, Anomalies) merged, and merged per split.
+
+    Reasons say split and schema; a feature's severity is the worst severity that
+    the report gives its findings (`severity`), never TFDV's raw one.
+    """
+    by_split = {}
+    for split in dict.fromkeys(split for split, _, _ in found):
+        mine = [entry for entry in found if entry[0] == split]
+        by_split[split] = _merged(mine)
+        by_split[split].baseline.CopyFrom(mine[0][2].baseline)
+    return Findings(_merged(found), by_split)
+
+
+def _merged(found) -> anomalies_pb2.Anomalies:
+    merged = _empty_anomalies()
     for split, source, anomalies in found:
-        infos = list(anomalies.anomaly_info.items())
-        if anomalies.HasField("dataset_anomaly_info"):
-            infos.append((None, anomalies.dataset_anomaly_info))
-        for name, info in infos:
+        for name, info in _infos(anomalies):
+            if not info.reason:  # as_anomalies reports nothing for it either
+                continue
             target = (
                 merged.dataset_anomaly_info
                 if name is None
@@ -194,8 +235,11 @@ def merge_anomalies(
             if not target.reason:
                 target.CopyFrom(info)
                 target.ClearField("reason")
+                target.ClearField("severity")
                 target.description = ""
-            target.severity = max(target.severity, info.severity)
+            target.severity = max(
+                target.severity, _PROTO_SEVERITY[severity(info, source)]
+            )
             for reason in info.reason:
                 copy = target.reason.add()
                 copy.CopyFrom(reason)
@@ -203,7 +247,23 @@ def merge_anomalies(
                     f"[split {split}, {source} schema] {reason.description}"
                 )
             target.description = " ".join(r.description for r in target.reason)
+        if anomalies.HasField("data_missing"):
+            merged.data_missing = merged.data_missing or anomalies.data_missing
     return merged
+
+
+def _empty_anomalies() -> anomalies_pb2.Anomalies:
+    return anomalies_pb2.Anomalies(
+        anomaly_name_format=anomalies_pb2.Anomalies.SERIALIZED_PATH
+    )
+
+
+def _infos(found: anomalies_pb2.Anomalies):
+    """(feature name, AnomalyInfo) in name order; None names the dataset's."""
+    infos = sorted(found.anomaly_info.items())
+    if found.HasField("dataset_anomaly_info"):
+        infos.append((None, found.dataset_anomaly_info))
+    return infos
 
 
 def to_text(message) -> str:

@@ -74,7 +74,7 @@ def report_file(folder, models, rows, files=("a.parquet", "b.parquet"), status=N
     `folder`, built the way publish builds it; returns its path and the pattern."""
     import types
 
-    from classgate import decide, publish, validate
+    from classgate import decide, publish, validation
     from classgate.io import files as listing
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,7 @@ def report_file(folder, models, rows, files=("a.parquet", "b.parquet"), status=N
         (folder / name).write_bytes(b"data of " + name.encode())
     pattern = str(folder / "*.parquet")
     split = listing.list_split("train", (pattern,), "auto")
-    request = validate.Request(splits=(split,), models=tuple(models), output="out")
+    request = validation.Request(splits=(split,), models=tuple(models), output="out")
     label_stats = {("train", s): stats(rows, s) for s in checks.specs_of(models)}
     anomalies = evaluate(models, {"train": {models[0].label_feature: rows}})
     failing = any(a.severity == "ERROR" for a in anomalies)

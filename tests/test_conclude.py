@@ -1,7 +1,11 @@
 """A run submitted without waiting (a Flex Template launch) and its later verdict."""
 
 import json
+import xml.etree.ElementTree as ElementTree
 
+import pytest
+
+import classgate
 from classgate import cli, output, staging
 from classgate.stats import class_counts
 
@@ -126,3 +130,138 @@ def test_a_range_that_lost_counts_is_no_verdict(ws, capsys):
     err = capsys.readouterr().err
     assert "train/label: the runner lost results" in err and "19 ids" in err
     assert not (out / "report.json").exists()
+
+
+def submit(ws, out, *flags):
+    """`validate --no-wait` of a failing dataset (label 12 of 10 classes)."""
+    pattern = ws.labels(list(range(10)) * 3 + [12])
+    argv = ["--data", pattern, "--model-config", ws.model(10), "--output", str(out)]
+    assert cli.main(["validate", *argv, "--no-wait", "--labels-only", *flags]) == 0
+
+
+def junit_failures(path) -> list[str]:
+    suites = ElementTree.parse(path).getroot()
+    return sorted(
+        case.get("name")
+        for case in suites.iter("testcase")
+        if case.find("failure") is not None
+    )
+
+
+def test_conclude_writes_the_junit_xml_the_submitter_asked_for(ws, capsys):
+    out = ws.root / "out"
+    junit = out / "ci" / "junit.xml"
+    submit(ws, out, "--junit-xml", str(junit))
+    submitted = json.loads((out / "pending.json").read_text())
+    assert submitted["junit_xml"] == str(junit)
+    assert submitted["classgate"] == classgate.__version__
+    assert submitted["job_id"] is None  # the DirectRunner's result has none
+    assert not junit.exists()
+    assert cli.main(["conclude", "--output", str(out)]) == 1
+    assert junit_failures(junit) == ["LABEL_ABOVE_RANGE"]
+
+
+def test_conclude_junit_xml_overrides_the_recorded_one(ws, capsys):
+    out = ws.root / "out"
+    recorded, given = out / "junit.xml", ws.root / "ci" / "mine.xml"
+    submit(ws, out, "--junit-xml", str(recorded))
+    assert cli.main(["conclude", "--output", str(out), "--junit-xml", str(given)]) == 1
+    assert junit_failures(given) == ["LABEL_ABOVE_RANGE"]
+    assert not recorded.exists()
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "{root}/elsewhere.xml",  # outside --output
+        "{out}/../elsewhere.xml",
+        "{out}/report.json",  # over classgate's own outputs and bookkeeping
+        "{out}/statistics/Split-train/FeatureStats.pb",
+        "{out}/.classgate-manifest.json",
+        "{out}/.classgate-staging/junit.xml",
+    ],
+)
+def test_a_junit_path_read_from_pending_json_stays_in_its_own_file(ws, capsys, planted):
+    """pending.json can be planted by anyone who can write the folder: the path it
+    names is written only as a file of its own inside --output."""
+    out = ws.root / "out"
+    submit(ws, out)
+    pending_path = out / "pending.json"
+    submitted = json.loads(pending_path.read_text())
+    submitted["junit_xml"] = planted.format(root=ws.root, out=out)
+    pending_path.write_text(json.dumps(submitted))
+    before = {p: p.read_bytes() for p in ws.root.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert cli.main(["conclude", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "conclude writes a path read from a file only there" in err
+    assert "--junit-xml" in err and err.count("\n") == 1
+    after = {p: p.read_bytes() for p in ws.root.rglob("*") if p.is_file()}
+    assert after == before  # nothing written, nothing removed
+    # Given on conclude's own command line, the same path is the caller's choice.
+    elsewhere = ws.root / "elsewhere.xml"
+    assert cli.main(["conclude", "--output", str(out), "--junit-xml", str(elsewhere)])
+    assert junit_failures(elsewhere) == ["LABEL_ABOVE_RANGE"]
+
+
+def test_a_submitters_junit_outside_the_output_needs_conclude_to_name_it(ws, capsys):
+    out, junit = ws.root / "out", ws.root / "junit.xml"
+    submit(ws, out, "--junit-xml", str(junit))
+    capsys.readouterr()
+    assert cli.main(["conclude", "--output", str(out)]) == 2
+    assert f"--junit-xml {junit}`" in capsys.readouterr().err
+    assert cli.main(["conclude", "--output", str(out), "--junit-xml", str(junit)]) == 1
+    assert junit_failures(junit) == ["LABEL_ABOVE_RANGE"]
+
+
+class DataflowResult:
+    """What a DataflowPipelineResult adds to the DirectRunner's: a job id."""
+
+    def __init__(self, result):
+        self.result = result
+
+    def job_id(self):
+        return "2024-05-01_12_34_56-1234567890123456789"
+
+    def __getattr__(self, name):
+        return getattr(self.result, name)
+
+
+def test_a_submitted_run_records_the_runners_job_id(ws, capsys, monkeypatch):
+    import apache_beam as beam
+
+    run = beam.Pipeline.run
+    monkeypatch.setattr(beam.Pipeline, "run", lambda p, *a: DataflowResult(run(p)))
+    out = ws.root / "out"
+    submit(ws, out)
+    submitted = json.loads((out / "pending.json").read_text())
+    assert submitted["job_id"] == "2024-05-01_12_34_56-1234567890123456789"
+    for result in staged_folder(out).iterdir():
+        result.unlink()  # as if the job were still running
+    capsys.readouterr()
+    assert cli.main(["conclude", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "job 2024-05-01_12_34_56-1234567890123456789 has not finished" in err
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("job_id", "$(rm -rf /)"),
+        ("job_id", "x" * 200),
+        ("version", 2),
+        ("junit_xml", ""),
+        ("surprise", 1),
+    ],
+)
+def test_pending_json_is_checked_field_by_field(ws, capsys, field, value):
+    out = ws.root / "out"
+    submit(ws, out)
+    pending_path = out / "pending.json"
+    submitted = json.loads(pending_path.read_text())
+    submitted[field] = value
+    pending_path.write_text(json.dumps(submitted))
+    capsys.readouterr()
+    assert cli.main(["conclude", "--output", str(out)]) == 2
+    assert "no submitted run to conclude" in capsys.readouterr().err
+    assert pending_path.exists() and not (out / "report.json").exists()

@@ -4,7 +4,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from classgate import cli, config, job, validate
+from classgate import cli, config, job, validation
 from classgate.io import files
 
 from workspace import DATAFLOW
@@ -40,7 +40,7 @@ def test_cli_translates_for_dataflow(ws, capsys, fmt, mode):
 
 def test_job_has_the_stable_step_names(ws):
     pattern = ws.labels([0, 1, 2])
-    request = validate.Request(
+    request = validation.Request(
         splits=(files.list_split("train", (pattern,), "auto"),),
         models=config.load([ws.model(3)]),
         output=str(ws.root / "out"),

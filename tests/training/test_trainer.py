@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from classgate import config
-from classgate.train import trainer
+from classgate.training import trainer
 
 from tools import synthetic
 

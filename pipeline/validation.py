@@ -4,13 +4,15 @@ The steps live apart: classgate.job builds the Beam job, classgate.staging reads
 its results back, classgate.decide turns them into a verdict and classgate.publish
 writes the outputs. This module orders them, and handles a job that was submitted
 without waiting (a Flex Template launch): `conclude` finishes it later from
-pending.json, which holds data only, and from the staging folder that --output
-names, never a path read from a file.
+pending.json, which holds data (and the JUnit path, followed only inside --output),
+and from the staging folder that --output names.
 """
 
 import dataclasses
 import json
+import re
 import uuid
+from collections.abc import Mapping, Sequence
 
 from classgate import (
     checks,
@@ -59,6 +61,59 @@ class Request:
         return checks.specs_of(self.models)
 
 
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def request(
+    patterns: Mapping[str, Sequence[str]],
+    models: Sequence[config.ModelConfig],
+    output_path: str,
+    *,
+    data_format: str = "auto",
+    class_range_width: int | None = None,
+    **options,
+) -> Request:
+    """A Request, its splits listed; InputError for a split that matches nothing.
+
+    Never one whose output folder the data patterns would match.
+
+    `patterns` maps a split's name to its file patterns; `options` are Request's
+    other fields.
+    """
+    for name in patterns:
+        if not isinstance(name, str) or not _SPLIT_NAME.match(name):
+            raise errors.InputError(
+                f"split name {str(name)[:60]!r}: use letters, digits, '_', '-' or '.'"
+            )
+    absolute = {
+        name: tuple(files.absolute(p) for p in globs)
+        for name, globs in patterns.items()
+    }
+    splits = tuple(
+        files.list_split(name, globs, data_format) for name, globs in absolute.items()
+    )
+    made = Request(
+        splits=splits,
+        models=tuple(models),
+        output=output_path,
+        class_range_width=class_range_width or class_counts.RANGE_WIDTH,
+        **options,
+    )
+    folder = output.OutputFolder(output_path)
+    written = [folder.join(name) for name in publish.declared(made)]
+    written.append(folder.join(output.STAGING, "labels-0-0.npz"))
+    for split, globs in absolute.items():
+        for pattern in globs:
+            hit = next((p for p in written if files.matches(pattern, p)), None)
+            if hit:
+                raise errors.InputError(
+                    f"--output {output_path} lies inside the data: split '{split}' "
+                    f"pattern {pattern} would match {hit}; write the outputs "
+                    "elsewhere"
+                )
+    return made
+
+
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     # "pass", "fail"; "dry-run" when the runner only translated the job;
@@ -95,7 +150,9 @@ def run(request: Request) -> Outcome:
                 with job.worker_deaths():
                     result = root.run()
                     if not request.wait and not dry_run:
-                        pending_json = pending.of(request, run_id, started)
+                        pending_json = pending.of(
+                            request, run_id, started, pending.job_id(result)
+                        )
                         folder.write(names.PENDING, json.dumps(pending_json, indent=1))
                         submitted = True
                         return Outcome("submitted")
@@ -127,7 +184,9 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
 
     Reads pending.json and what the job staged in the output folder; raises
     InputError when the folder holds no submitted run, or the job has not (or not
-    successfully) finished: its results are missing.
+    successfully) finished: its results are missing. JUnit XML goes to `junit_xml`,
+    else to the submitter's --junit-xml when that lies inside the folder
+    (pending.Pending.junit_path).
     """
     folder = output.OutputFolder(output_path)
     pending_path = folder.join(names.PENDING)
@@ -148,8 +207,10 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
             if not storage.exists(path)
         ]
         if missing:
+            job = submitted_run.job_id
             raise errors.InputError(
-                f"{output_path}: the job has not finished, or failed: no {missing[0]}"
+                f"{output_path}: the job {f'{job} ' if job else ''}has not "
+                f"finished, or failed: no {missing[0]}"
             )
         model_files = {m.name: read_model_files(m) for m in request.models}
         results = staging.read_results(request, staging_path, submitted_run.run)

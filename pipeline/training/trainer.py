@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 from classgate import config, storage  # noqa: E402
-from classgate.train import data  # noqa: E402
+from classgate.training import data  # noqa: E402
 
 RECALL_AT = 10
 CHECKPOINTS_KEPT = 3

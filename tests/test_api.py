@@ -1,0 +1,216 @@
+"""classgate as a library: validate -> Report, the gate as a function, train.
+
+The API and the command line are two faces of one validation: for the same data
+and configs they must give the same report, and the API raises InputError or
+GateClosed where the command exits 2 or 1.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import classgate
+from classgate import config
+
+from tools import synthetic
+
+pytestmark = pytest.mark.slow
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _figures(report):
+    """What a verdict rests on: status, anomaly codes by severity, label figures."""
+    document = json.loads(report.to_json()) if hasattr(report, "to_json") else report
+    codes = sorted((a["severity"], a["code"]) for a in document["anomalies"])
+    return document["status"], codes, document["labels"]
+
+
+@pytest.mark.parametrize("num_classes", [100, 80, 400])
+def test_validate_is_the_command_line(ws, num_classes):
+    ids = synthetic.labels(2_000, 100, seed=num_classes)
+    pattern = ws.labels(ids)
+    model = ws.model(num_classes)
+    report = classgate.validate(pattern, model, str(ws.root / "api"), labels_only=True)
+    assert isinstance(report, classgate.Report)
+    code, written = ws.validate(
+        "--data", pattern, "--model-config", model, "--labels-only", output="cli"
+    )
+    assert _figures(report) == _figures(written)
+    assert (code == 0) == (report.status == "pass")
+    again = classgate.Report.load(str(ws.root / "api" / "report.json"))
+    assert again == report
+    labels = report.labels["train"]["label"]
+    assert labels.examples == 2_000 and labels.max == int(ids.max())
+
+
+def test_splits_model_objects_and_beam_options(ws):
+    ids = np.arange(300) % 120
+    train = ws.labels(ids, name="train")
+    evaluation = ws.labels(ids[:50], name="eval", fmt="parquet")
+    models = [
+        config.ModelConfig(name="a", label_feature="label", num_classes=120),
+        config.ModelConfig(name="b", label_feature="label", num_classes=100),
+    ]
+    report = classgate.validate(
+        {"train": train, "eval": [evaluation]},
+        models,
+        str(ws.root / "out"),
+        labels_only=True,
+        beam_options={
+            "direct_num_workers": 2,
+            "direct_running_mode": "multi_threading",
+        },
+    )
+    assert set(report.data) == {"train", "eval"}
+    assert report.data["eval"].format == "parquet"
+    failing = {
+        (a.code, a.model)
+        for a in report.anomalies
+        if a.severity == classgate.Severity.ERROR
+    }
+    assert ("LABEL_ABOVE_RANGE", "b") in failing
+    assert not [m for _, m in failing if m == "a"]
+    assert report.status == "fail"
+
+
+def out(ws) -> str:
+    return str(ws.root / "o")
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda ws, p, m: classgate.validate(str(ws.root / "none-*"), m, out(ws)),
+            "no files",
+        ),
+        (
+            lambda ws, p, m: classgate.validate(p, str(ws.root / "x.yaml"), out(ws)),
+            "x.yaml",
+        ),
+        (
+            lambda ws, p, m: classgate.validate(
+                p, m, out(ws), beam_options=["--nope=1"]
+            ),
+            "unknown option --nope",
+        ),
+        (lambda ws, p, m: classgate.validate({"a b": p}, m, out(ws)), "split name"),
+        (
+            lambda ws, p, m: classgate.validate(p, [m, ws.model(4)], out(ws)),
+            "used twice",
+        ),
+        (lambda ws, p, m: classgate.validate(p, m, ""), "empty path"),
+        (
+            lambda ws, p, m: classgate.validate({"train": []}, m, out(ws)),
+            "without patterns",
+        ),
+    ],
+    ids=[
+        "no-files",
+        "no-config",
+        "beam-option",
+        "split-name",
+        "twice",
+        "output",
+        "empty",
+    ],
+)
+def test_bad_input_raises_input_error(ws, call, message):
+    pattern = ws.labels([0, 1, 2])
+    with pytest.raises(classgate.InputError, match=message) as raised:
+        call(ws, pattern, ws.model(3))
+    assert "\n" not in raised.value.message
+    assert not (ws.root / "o" / "report.json").exists()
+
+
+def test_the_gate_as_a_function(ws):
+    pattern = ws.labels([0, 1, 2, 3])
+    failing = classgate.validate(
+        pattern, ws.model(3), str(ws.root / "f"), labels_only=True
+    )
+    passing = classgate.validate(
+        pattern, ws.model(4), str(ws.root / "p"), labels_only=True
+    )
+    assert (failing.status, passing.status) == ("fail", "pass")
+    with pytest.raises(classgate.GateClosed, match="LABEL_ABOVE_RANGE"):
+        classgate.open_gate(str(ws.root / "f"))
+    blessing = classgate.open_gate(str(ws.root / "p" / "report.json"))
+    assert blessing.report == passing
+    with pytest.raises(classgate.GateClosed, match="num_classes"):
+        classgate.open_gate(str(ws.root / "p"), ws.model(5))
+    # A file added to the data closes the gate.
+    synthetic.write_tfrecord(
+        synthetic.table(np.array([1]), 4),
+        str(pathlib.Path(pattern).parent),
+        1,
+        "train-x",
+    )
+    with pytest.raises(classgate.GateClosed, match="data changed"):
+        classgate.open_gate(str(ws.root / "p"), data=pattern)
+
+
+def test_train_behind_the_gate(ws):
+    data = synthetic.learnable(4_000, 0, 50, 100, False)
+    folder = ws.root / "data"
+    folder.mkdir()
+    synthetic.write_tfrecord(data, str(folder), 1)
+    yaml = ws.config(synthetic.trainer_yaml("t", 50, 100) + "num_sampled: 10\n")
+    small = ws.config(synthetic.trainer_yaml("t", 40, 100), "small.yaml")
+    pattern = str(folder / "*")
+    classgate.validate(pattern, small, str(ws.root / "f"), labels_only=True)
+    with pytest.raises(classgate.GateClosed):
+        classgate.train(str(ws.root / "f"), str(ws.root / "run-f"), epochs=1)
+    assert not (ws.root / "run-f" / "model").exists()
+    classgate.validate(pattern, yaml, str(ws.root / "p"), labels_only=True)
+    metrics = classgate.train(str(ws.root / "p"), str(ws.root / "run"), epochs=1)
+    assert metrics["num_classes"] == 50 and len(metrics["history"]) == 1
+    assert (ws.root / "run" / "model").is_dir()
+
+
+def test_import_classgate_is_light():
+    """`import classgate` (and its names) without Beam, TensorFlow or TFDV."""
+    probe = (
+        "import sys, classgate\n"
+        "classgate.Report, classgate.InputError, classgate.GateClosed\n"
+        "heavy = {'apache_beam', 'tensorflow', 'tensorflow_data_validation'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]", done.stderr
+    assert set(classgate.__all__) <= set(dir(classgate))
+    for name in classgate.__all__:
+        assert getattr(classgate, name) is not None
+
+
+def test_the_readme_example_runs(tmp_path):
+    """The README's notebook example, run as written, in a folder with its files."""
+    text = README.read_text()
+    found = re.search(r"```python\n(# The notebook example.*?)```", text, re.DOTALL)
+    assert found, "README.md has no '# The notebook example' python block"
+    (tmp_path / "data").mkdir()
+    synthetic.write_tfrecord(
+        synthetic.table(synthetic.labels(1_000, 100), 100), str(tmp_path / "data"), 2
+    )
+    (tmp_path / "model.yaml").write_text(synthetic.model_yaml("m", 100))
+    script = tmp_path / "example.py"
+    script.write_text(textwrap.dedent(found.group(1)))
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONWARNINGS="ignore"),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "pass" in done.stdout
