@@ -3,12 +3,15 @@
 Per split of a model's label: the rank-frequency curve on log-log axes beside what
 the log-uniform sampler expects, the id histogram with the valid range
 [0, num_classes) marked and out-of-range bins in red, and the share of classes
-never seen. Every string placed in a plot is escaped.
+never seen. Every bar, point and arc carries an SVG <title> with its figures, which
+browsers show as a tooltip; the classes never seen are drawn on the rank-frequency
+plot as its tail at count 0. Every string placed in a plot is escaped.
 """
 
 import dataclasses
 import html
 import math
+from typing import NamedTuple
 
 from classgate.report.model import IdHistogram, LabelSummary, Profile
 
@@ -16,6 +19,9 @@ from classgate.report.model import IdHistogram, LabelSummary, Profile
 # apart, which matters for observed vs expected and in-range vs out-of-range.
 COLORS = {"ERROR": "#c62828", "WARNING": "#e08a00", "pass": "#2e7d32"}
 _OBSERVED, _EXPECTED, _OUTSIDE, _VALID_BAND = "#1f77b4", "#ff7f0e", "#d62728", "#e8f5e9"
+# The never-seen tail of the rank-frequency plot: grey, as the unseen arc of the
+# coverage donut, with a darker edge so it stays visible when only a few pixels wide.
+_UNSEEN_BAND, _UNSEEN_EDGE = "#e0e0e0", "#757575"
 # One plot's size in SVG units; three plots fit side by side in a 1200 px window.
 _WIDTH, _HEIGHT = 400, 280
 # The top margin holds the title and the labels of the num_classes / 0 lines.
@@ -24,6 +30,21 @@ _MARGIN = {"left": 56, "right": 14, "top": 36, "bottom": 42}
 _LEGEND_ROOM = 60
 # Points of the expected curve: smooth on a log axis at any num_classes.
 _CURVE_POINTS = 80
+# Bin widths that agree to this many significant digits are the same width: the
+# edges come from linspace and carry float noise.
+_WIDTH_DIGITS = 3
+# The narrowest the unseen tail is drawn, in pixels: one unseen class past rank
+# 1000 is well under a pixel on a log axis.
+_MIN_TAIL_WIDTH = 4
+
+
+class _Key(NamedTuple):
+    """One legend entry: a line for a curve, a box for an area or bars."""
+
+    color: str
+    text: str
+    line: bool = False
+    dash: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,13 +113,17 @@ def rank_frequency(profile: Profile, stats: LabelSummary, num_classes: int) -> s
     The log-uniform (Zipfian) sampler draws id k with probability
     (log(k + 2) - log(k + 1)) / log(num_classes + 1); if ids were assigned by falling
     frequency, rank r (1-based) would be id r - 1. `total` is the label values in
-    [0, num_classes), the ones the sampler's distribution covers.
+    [0, num_classes), the ones the sampler's distribution covers. The classes never
+    seen take the ranks after every value seen, at count 0, which a log axis cannot
+    show: they are a shaded tail on the axis, labelled with how many they are.
     """
     observed = profile.rank_frequency
     histogram = profile.id_histogram
     total = sum(histogram.counts) + histogram.beyond_low + histogram.beyond_high
     total -= stats.above_range + stats.below_range
-    last = max(num_classes, observed[-1][0] if observed else 1)
+    seen = stats.distinct  # classes seen and out-of-range values: ranks 1..seen
+    unseen = stats.num_classes - stats.classes_seen
+    last = max(num_classes, observed[-1][0] if observed else 1, seen + unseen)
     ranks = sorted(
         {round(last ** (i / _CURVE_POINTS)) for i in range(_CURVE_POINTS + 1)}
     )
@@ -108,21 +133,76 @@ def rank_frequency(profile: Profile, stats: LabelSummary, num_classes: int) -> s
     values = [c for _, c in observed] + [c for _, c in expected if c > 0]
     if not values:
         return _empty("Rank-frequency", "no label values")
-    x = _Axis(1, max(last, 10), _MARGIN["left"], _WIDTH - _MARGIN["right"], log=True)
+    x = _Axis(1, _round_up(last), _MARGIN["left"], _WIDTH - _MARGIN["right"], log=True)
     y = _count_axis(values)
     out = _frame(
         "Rank-frequency (log-log)", x, y, "rank (1 = most frequent id)", "count"
     )
+    keys = [
+        _Key(_OBSERVED, "observed", line=True),
+        _Key(_EXPECTED, "log-uniform expected", line=True, dash="6,4"),
+    ]
+    if unseen > 0:
+        out.append(_unseen_tail(x, seen, unseen, stats.num_classes))
+        keys.append(_Key(_UNSEEN_BAND, "never seen (count 0)"))
     out.append(_marker(x(num_classes), f"num_classes {num_classes}", "#777"))
     if total > 0:
-        out.append(_polyline(expected, x, y, _EXPECTED, 'stroke-dasharray="6,4"'))
-    out.append(_polyline(observed, x, y, _OBSERVED, ""))
-    out += [
-        f'<circle cx="{x(r):.1f}" cy="{y(c):.1f}" r="2" fill="{_OBSERVED}"/>'
-        for r, c in observed
-    ]
-    out.append(_legend([(_OBSERVED, "observed"), (_EXPECTED, "log-uniform expected")]))
+        out.append(
+            _polyline(
+                expected,
+                x,
+                y,
+                _EXPECTED,
+                'stroke-dasharray="6,4"',
+                f"log-uniform expected: {total} values in [0, {num_classes}) "
+                "drawn by the sampler's probabilities",
+            )
+        )
+    out.append(_polyline(observed, x, y, _OBSERVED, "", "observed count per rank"))
+    for r, c in observed:
+        figures = f"rank {r}: {c} values"
+        if total > 0 and r <= num_classes:
+            figures += f"; log-uniform expects {scale * math.log((r + 1) / r):.1f}"
+        out.append(
+            f'<circle cx="{x(r):.1f}" cy="{y(c):.1f}" r="2.5" fill="{_OBSERVED}">'
+            f"<title>{figures}</title></circle>"
+        )
+    out.append(_legend(keys))
     return "".join(out) + "</svg>"
+
+
+def _unseen_tail(x: _Axis, seen: int, unseen: int, num_classes: int) -> str:
+    """Ranks seen+1 .. seen+unseen at count 0: a shaded band down to the x axis.
+
+    The label lies along the bottom when the band is wide enough for it, and up
+    the band otherwise: on a log axis the tail is often a few pixels wide.
+    """
+    top, bottom = _MARGIN["top"], _HEIGHT - _MARGIN["bottom"]
+    first, end = seen + 1, seen + unseen
+    right = x(end)
+    left = min(x(first), right - _MIN_TAIL_WIDTH)
+    ranks = f"rank {first}" if unseen == 1 else f"ranks {first} to {end}"
+    label = f"{unseen} classes never seen"
+    # A white halo keeps the label legible over the curves and the num_classes line.
+    halo = 'fill="#333" stroke="#fff" stroke-width="3" paint-order="stroke"'
+    if right - left > 6 * len(label) + 8:  # ~6 px per character
+        text = (
+            f'<text x="{(left + right) / 2:.1f}" y="{bottom - 10}" '
+            f'text-anchor="middle" {halo}>{_e(label)}</text>'
+        )
+    else:
+        text = (
+            f'<text transform="translate({(left + right) / 2 + 4:.1f},{bottom - 10}) '
+            f'rotate(-90)" {halo}>{_e(label)}</text>'
+        )
+    return (
+        f'<g class="unseen"><title>{ranks}: {unseen} of {num_classes} classes in '
+        f"[0, {num_classes}) never seen (count 0)</title>"
+        f'<rect x="{left:.1f}" y="{top}" width="{right - left:.1f}" '
+        f'height="{bottom - top}" fill="{_UNSEEN_BAND}" fill-opacity="0.7"/>'
+        f'<line x1="{left:.1f}" x2="{right:.1f}" y1="{bottom - 2}" y2="{bottom - 2}" '
+        f'stroke="{_UNSEEN_EDGE}" stroke-width="4"/>{text}</g>'
+    )
 
 
 def histogram(histogram: IdHistogram, stats: LabelSummary, num_classes: int) -> str:
@@ -133,7 +213,8 @@ def histogram(histogram: IdHistogram, stats: LabelSummary, num_classes: int) -> 
         return _empty("Label ids", "no label values")
     x = _Axis(edges[0], edges[-1], _MARGIN["left"], _WIDTH - _MARGIN["right"])
     y = _count_axis(positive)
-    out = _frame("Label ids (bars: count per bin)", x, y, "label id", "count (log)")
+    x_label = f"label id; {bin_widths(edges, num_classes)}"
+    out = _frame("Label ids (bars: count per bin)", x, y, x_label, "count (log)")
     band_low, band_high = x(max(0, edges[0])), x(min(num_classes, edges[-1]))
     top, bottom = _MARGIN["top"], _HEIGHT - _MARGIN["bottom"]
     out.insert(
@@ -146,20 +227,45 @@ def histogram(histogram: IdHistogram, stats: LabelSummary, num_classes: int) -> 
         if count <= 0:
             continue
         kind, color = ("bar-out", _OUTSIDE) if red else ("bar-in", _OBSERVED)
+        where = f"outside [0, {num_classes})" if red else "in range"
         out.append(
             f'<rect class="{kind}" x="{x(low) + 0.5:.1f}" y="{y(count):.1f}" '
             f'width="{max(x(high) - x(low) - 1, 1):.1f}" '
-            f'height="{bottom - y(count):.1f}" fill="{color}"/>'
+            f'height="{bottom - y(count):.1f}" fill="{color}">'
+            f"<title>{_ids(low, high)}: {count} values ({where})</title></rect>"
         )
     for edge, label in ((0, "0"), (num_classes, f"num_classes {num_classes}")):
         if edges[0] < edge <= edges[-1]:
             out.append(_marker(x(edge), label, _OUTSIDE))
-    legend = [
-        (_VALID_BAND, "valid range [0, num_classes)"),
-        (_OBSERVED, "ids in range"),
+    keys = [
+        _Key(_VALID_BAND, "valid range [0, num_classes)"),
+        _Key(_OBSERVED, "ids in range"),
+        _Key(_OUTSIDE, "bins holding out-of-range ids"),
     ]
-    out.append(_legend([*legend, (_OUTSIDE, "bins holding out-of-range ids")]))
+    out.append(_legend(keys))
     return "".join(out) + "</svg>"
+
+
+def bin_widths(edges: list[float], num_classes: int) -> str:
+    """The histogram's bin width, as the plot states it: "bin width 2".
+
+    Bins are equal within each of the stretches below 0, in [0, num_classes) and
+    from num_classes on (profile puts an edge on 0 and on num_classes), but the
+    stretches may differ; then each is named.
+    """
+    stretches = {}
+    for low, high in zip(edges, edges[1:], strict=False):
+        where = "below 0" if high <= 0 else "in range" if low < num_classes else "above"
+        stretches.setdefault(where, f"{high - low:.{_WIDTH_DIGITS}g}")
+    if len(set(stretches.values())) == 1:
+        return f"bin width {next(iter(stretches.values()))}"
+    return "bin width " + ", ".join(f"{w} {where}" for where, w in stretches.items())
+
+
+def _ids(low: float, high: float) -> str:
+    """The whole ids a bin [low, high) holds: "id 7" or "ids 0 to 1"."""
+    first, last = math.ceil(low), math.ceil(high) - 1
+    return f"id {first}" if first >= last else f"ids {first} to {last}"
 
 
 def _holds_outside(
@@ -203,16 +309,18 @@ def coverage(stats: LabelSummary, max_unseen_fraction: float, judged: bool) -> s
     rule = rule if judged else "not gated on this split"
     radius, cx, cy = 66, 140, 118
     arc = 2 * math.pi * radius
+    seen_text = f"{seen} of {n} classes seen ({1 - unseen:.1%})"
+    unseen_text = f"{n - seen} of {n} classes never seen ({unseen:.1%}); {rule}"
     return (
         f'<svg width="280" height="{_HEIGHT}" '
         f'viewBox="0 0 280 {_HEIGHT}" font-size="12">'
         '<text x="140" y="14" text-anchor="middle" font-size="13" '
         'font-weight="bold">Classes never seen</text>'
         f'<circle cx="{cx}" cy="{cy}" r="{radius}" fill="none" stroke="{color}" '
-        'stroke-width="26"/>'
+        f'stroke-width="26"><title>{_e(unseen_text)}</title></circle>'
         f'<circle cx="{cx}" cy="{cy}" r="{radius}" fill="none" stroke="{_OBSERVED}" '
         f'stroke-width="26" stroke-dasharray="{arc * (1 - unseen):.2f} {arc:.2f}" '
-        f'transform="rotate(-90 {cx} {cy})"/>'
+        f'transform="rotate(-90 {cx} {cy})"><title>{_e(seen_text)}</title></circle>'
         f'<text x="{cx}" y="{cy + 2}" text-anchor="middle" font-size="24" '
         f'font-weight="bold">{unseen:.1%}</text>'
         f'<text x="{cx}" y="{cy + 20}" text-anchor="middle">unseen</text>'
@@ -232,6 +340,12 @@ def _count_axis(counts: list) -> _Axis:
     return _Axis(low, low * 10**decades, bottom, top, log=True)
 
 
+def _round_up(value: float) -> float:
+    """The next of 10, 20, 50, 100, 200...: an axis end a tick can fall near."""
+    power = 10 ** max(1, math.floor(math.log10(value)))
+    return next(s * power for s in (1, 2, 5, 10) if s * power >= value)
+
+
 def _marker(px: float, label: str, color: str) -> str:
     """A vertical line through the plot, labelled in the top margin."""
     anchor = min(max(px, _MARGIN["left"] + 40), _WIDTH - _MARGIN["right"] - 40)
@@ -243,29 +357,40 @@ def _marker(px: float, label: str, color: str) -> str:
     )
 
 
-def _polyline(points, x: _Axis, y: _Axis, color: str, extra: str) -> str:
+def _polyline(points, x: _Axis, y: _Axis, color: str, extra: str, title: str) -> str:
     path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in points if b > 0)
     return (
         f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2" '
-        f"{extra}/>"
+        f"{extra}><title>{_e(title)}</title></polyline>"
     )
 
 
-def _legend(entries) -> str:
-    """Swatches and names in the top right corner, in the room the y axis left."""
-    width = 30 + 6 * max(len(text) for _, text in entries)  # ~6 px per character
+def _legend(keys: list[_Key]) -> str:
+    """The keys in the top right corner, in the room the y axis left.
+
+    A curve's key is a short stretch of that curve, an area's or a bar's a box.
+    """
+    width = 36 + 6 * max(len(key.text) for key in keys)  # ~6 px per character
     x0, y0 = _WIDTH - _MARGIN["right"] - width, _MARGIN["top"] + 12
     rows = [
-        f'<rect x="{x0 - 6}" y="{y0 - 10}" width="{width}" '
-        f'height="{16 * len(entries) + 4}" fill="#fff" stroke="#ccc"/>'
+        f'<g class="legend"><rect x="{x0 - 6}" y="{y0 - 10}" width="{width}" '
+        f'height="{16 * len(keys) + 4}" fill="#fff" stroke="#ccc"/>'
     ]
-    for i, (color, text) in enumerate(entries):
-        rows.append(
-            f'<rect x="{x0}" y="{y0 + 16 * i - 6}" width="14" height="8" '
-            f'fill="{color}" stroke="#999" stroke-width="0.5"/><text x="{x0 + 20}" '
-            f'y="{y0 + 16 * i + 2}">{_e(text)}</text>'
-        )
-    return "".join(rows)
+    for i, key in enumerate(keys):
+        mid = y0 + 16 * i - 2
+        if key.line:
+            dash = f' stroke-dasharray="{key.dash}"' if key.dash else ""
+            rows.append(
+                f'<line x1="{x0}" x2="{x0 + 20}" y1="{mid}" y2="{mid}" '
+                f'stroke="{key.color}" stroke-width="2"{dash}/>'
+            )
+        else:
+            rows.append(
+                f'<rect x="{x0 + 3}" y="{mid - 4}" width="14" height="8" '
+                f'fill="{key.color}" stroke="#999" stroke-width="0.5"/>'
+            )
+        rows.append(f'<text x="{x0 + 26}" y="{mid + 4}">{_e(key.text)}</text>')
+    return "".join(rows) + "</g>"
 
 
 def _empty(title: str, text: str) -> str:

@@ -1,6 +1,14 @@
-"""report.html: self-contained, escaped, with the plots, and a real page in Chromium."""
+"""report.html: self-contained, escaped, with the plots, and a real page in Chromium.
 
+Besides: every check that ran listed (ticked when it found nothing), the findings'
+values and locations as tables, and plots whose bars and points carry tooltips,
+whose histogram states its bin width and whose rank-frequency curve shows the
+classes never seen.
+"""
+
+import collections
 import copy
+import html.parser
 import re
 import shutil
 import struct
@@ -10,7 +18,9 @@ import zlib
 
 import pytest
 
-from classgate.report import html
+from classgate import checks
+from classgate.report import html as report_html
+from classgate.report import plots
 from classgate.report.model import Report
 
 from tools import synthetic
@@ -40,12 +50,12 @@ def reports(tmp_path_factory):
         *splits, "--model-config", ws.model(100), "--labels-only", output="p"
     )
     assert (failing[0], passing[0]) == (1, 0)
-    return {"failing": failing[1], "passing": passing[1], "root": ws.root}
+    return {"failing": failing[1], "passing": passing[1], "root": ws.root, "ids": ids}
 
 
 def render(report: dict) -> str:
     """The page of a report.json's content, read as the gate and renderers read it."""
-    return html.render(Report.model_validate(report))
+    return report_html.render(Report.model_validate(report))
 
 
 def svgs(page: str) -> list[ET.Element]:
@@ -146,3 +156,269 @@ def read_png(data: bytes) -> tuple[int, int, bytes]:
     pixels = zlib.decompress(chunks[b"IDAT"])
     assert depth == 8 and len(pixels) == height * (1 + width * channels)
     return width, height, pixels
+
+
+class _Tables(html.parser.HTMLParser):
+    """Every <table> of a page: its class, caption and rows of cell texts.
+
+    A table inside a cell is a table of its own; its text is not its cell's.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._open, self._caption = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self._open.append(
+                {"class": attrs.get("class", ""), "caption": "", "rows": []}
+            )
+        elif not self._open:
+            return
+        elif tag == "caption":
+            self._caption = True
+        elif tag == "tr":
+            self._open[-1]["rows"].append({"attrs": attrs, "cells": []})
+        elif tag in ("td", "th"):
+            self._open[-1]["rows"][-1]["cells"].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self._open:
+            self.tables.append(self._open.pop())
+        elif tag == "caption":
+            self._caption = False
+
+    def handle_data(self, data):
+        if not self._open:
+            return
+        table = self._open[-1]
+        if self._caption:
+            table["caption"] += data
+        elif table["rows"] and table["rows"][-1]["cells"]:
+            table["rows"][-1]["cells"][-1] += data
+
+
+def tables(page: str) -> list[dict]:
+    parser = _Tables()
+    parser.feed(page)
+    return parser.tables
+
+
+def check_tables(page: str) -> list[list[dict]]:
+    """The checks tables' rows, in page order: the data's, then each model's."""
+    found = [t for t in tables(page) if t["class"] == "checks"]
+    # An outer table closes after its nested ones: order them by where they open.
+    found.sort(key=lambda t: page.index(t["rows"][1]["attrs"]["data-code"]))
+    return [[r for r in t["rows"] if "data-code" in r["attrs"]] for t in found]
+
+
+def statuses(rows: list[dict]) -> dict[tuple[str, str], str]:
+    """(code, split) -> the status cell of each row of a checks table."""
+    return {
+        (r["attrs"]["data-code"], r["attrs"]["data-split"]): r["cells"][0] for r in rows
+    }
+
+
+def plot(page: str, title: str) -> list[ET.Element]:
+    """The plots of one kind, in split order."""
+    return [svg for svg in svgs(page) if title in "".join(svg.itertext())]
+
+
+def title_of(element: ET.Element) -> str:
+    child = element.find("title")
+    assert child is not None, ET.tostring(element)
+    return child.text
+
+
+@pytest.mark.parametrize("case", ["failing", "passing"])
+def test_every_check_that_ran_is_listed_and_passed_ones_ticked(reports, case):
+    report = reports[case]
+    page = render(report)
+    data_rows, *model_rows = check_tables(page)
+    assert len(model_rows) == len(report["models"]) == 1
+    owners = [(None, data_rows), (report["models"][0]["name"], model_rows[0])]
+    for owner, rows in owners:
+        found = collections.defaultdict(set)
+        for a in report["anomalies"]:
+            if a["model"] == owner:
+                found[(a["code"], a["split"] or "")].add(a["severity"])
+        status = statuses(rows)
+        assert len(status) == len(rows)  # one row per check and split
+        ticked = [k for k, text in status.items() if text.startswith("✓")]
+        flagged = {k: text for k, text in status.items() if k not in ticked}
+        assert len(ticked) == len(rows) - len(found)
+        assert set(flagged) == set(found)
+        for key, status in flagged.items():
+            worst = "ERROR" if "ERROR" in found[key] else "WARNING"
+            assert status == f"✗ {worst}"
+    splits = list(report["data"])
+    assert {(c, s) for c in checks.DATA_CHECKS for s in splits} <= set(
+        statuses(data_rows)
+    )
+    model_codes = {r["attrs"]["data-code"] for r in model_rows[0]}
+    assert set(checks.MODEL_CHECKS) <= model_codes
+    # one model, two splits: 4 config checks, 7 label checks per split, 2 checks
+    # of eval against train, coverage and frequency order on train
+    assert len(model_rows[0]) == 4 + 7 * 2 + 2 + 2
+    status = statuses(model_rows[0])
+    assert status[("LABEL_MISSING", "train")] == "✓ passed"
+    assert status[("CLASSES_UNSEEN", "train")] == "✓ passed"  # 100 of 100, 80 of 80
+    above = status[("LABEL_ABOVE_RANGE", "train")]
+    assert above == ("✗ ERROR" if case == "failing" else "✓ passed")
+
+
+def test_offending_values_and_locations_are_tables(reports):
+    report, ids = reports["failing"], reports["ids"]
+    page = render(report)
+    assert "<pre" not in page and '"most_frequent"' not in page  # no JSON dumps
+    found = tables(page)
+    # The most frequent value >= num_classes 80 in the generated data, and its count.
+    value, count = collections.Counter(int(i) for i in ids if i >= 80).most_common(1)[0]
+    frequent = [t for t in found if t["caption"].startswith("most frequent")]
+    assert len(frequent) == 2  # train and eval
+    assert frequent[0]["rows"][0]["cells"] == ["value", "count"]
+    assert frequent[0]["rows"][1]["cells"] == [str(value), str(count)]
+    locations = [t for t in found if t["caption"].startswith("locations")]
+    train = next(t for t in locations if "/data/train/" in t["caption"])
+    assert train["rows"][0]["cells"] == ["file", "record", "value"]
+    folder = train["caption"].split(" in ", 1)[1]
+    shown = [r["cells"] for r in train["rows"][1:]]
+    assert len(shown) == 10
+    # Shard 0 holds the first rows: record r of it is the r-th generated label.
+    first = [(int(rec), int(v)) for f, rec, v in shown if "-00000-of-" in f]
+    assert first and all(ids[rec] == v >= 80 for rec, v in first)
+    anomaly = next(
+        a
+        for a in report["anomalies"]
+        if a["code"] == "LABEL_ABOVE_RANGE" and a["split"] == "train"
+    )
+    where = anomaly["details"]["locations"][0]
+    assert folder + shown[0][0] == where["file"]
+    # The rest of the 20 locations fold under a <details>, in a table too.
+    rest = [t for t in found if t["class"] == "locations" and not t["caption"]]
+    assert sum(len(t["rows"]) - 1 for t in rest) == 2 * 20 - 2 * 10
+    figures = [t for t in found if t["caption"] == "figures"]
+    assert ["max", "99"] in [r["cells"] for t in figures for r in t["rows"]]
+
+
+def test_finding_tables_are_escaped(reports):
+    failing = copy.deepcopy(reports["failing"])
+    above = next(a for a in failing["anomalies"] if a["code"] == "LABEL_ABOVE_RANGE")
+    above["details"]["locations"][0]["file"] = "/d/<script>x</script>&.gz"
+    above["details"]["most_frequent"][0]["value"] = "<b>"
+    page = render(failing)
+    assert "<script" not in page and "<b>" not in page
+    assert "&lt;script&gt;x&lt;/script&gt;&amp;.gz" in page and "&lt;b&gt;" in page
+    # ... and read back as the text of table cells, not as markup
+    cells = [c for t in tables(page) for r in t["rows"] for c in r["cells"]]
+    assert "<b>" in cells
+    assert any(c.endswith("/<script>x</script>&.gz") for c in cells)
+
+
+def test_tfdv_schema_is_a_check_in_full_mode(reports):
+    full = copy.deepcopy(reports["passing"])
+    full["mode"] = "full"
+    full["anomalies"].append(
+        {
+            "code": "TFDV_ENUM_TYPE_UNEXPECTED_STRING_VALUES",
+            "severity": "WARNING",
+            "model": "m",  # on the label feature of model m
+            "feature": "label",
+            "split": "eval",
+            "message": "Unexpected string values (against the inferred schema)",
+            "details": {"schema": "inferred", "short": "Unexpected string values"},
+        }
+    )
+    data_rows, model_rows = check_tables(render(full))
+    status = statuses(data_rows)
+    assert status[(report_html.TFDV_SCHEMA, "train")] == "✓ passed"
+    assert status[(report_html.TFDV_SCHEMA, "eval")] == "✗ WARNING"
+    code = full["anomalies"][-1]["code"]
+    assert statuses(model_rows)[(code, "eval")] == "✗ WARNING"
+    labels_only = check_tables(render(reports["passing"]))[0]
+    assert report_html.TFDV_SCHEMA not in {r["attrs"]["data-code"] for r in labels_only}
+
+
+@pytest.mark.parametrize("case", ["failing", "passing"])
+def test_histogram_states_its_bin_width(reports, case):
+    report = reports[case]
+    page = render(report)
+    drawn = plot(page, "Label ids")
+    assert len(drawn) == len(report["labels"])
+    for svg, stats in zip(drawn, report["labels"].values(), strict=True):
+        edges = stats["label"]["profile"]["id_histogram"]["edges"]
+        assert edges[1] - edges[0] == 2  # 50 bins over ids 0..99
+        assert "bin width 2" in [t.text.split("; ")[-1] for t in svg.iter("text")]
+
+
+def test_bin_width_names_each_stretch_when_they_differ():
+    assert plots.bin_widths([0, 2, 4, 6], 6) == "bin width 2"
+    widths = plots.bin_widths([-3, -1.5, 0, 2, 4, 6, 10], 6)
+    assert widths == "bin width 1.5 below 0, 2 in range, 4 above"
+
+
+@pytest.mark.parametrize("case", ["failing", "passing"])
+def test_every_bar_and_point_has_a_tooltip_with_its_figures(reports, case):
+    report = reports[case]
+    page = render(report)
+    histograms, curves = plot(page, "Label ids"), plot(page, "Rank-frequency")
+    assert len(histograms) == len(curves) == len(report["labels"])
+    for split, histogram, ranks in zip(
+        report["labels"].values(), histograms, curves, strict=True
+    ):
+        profile = split["label"]["profile"]
+        bars = [r for r in histogram.iter("rect") if r.get("class", "")[:4] == "bar-"]
+        counts = [c for c in profile["id_histogram"]["counts"] if c > 0]
+        told = [int(re.search(r": (\d+) values", title_of(b)).group(1)) for b in bars]
+        assert told == counts
+        told = [
+            [
+                int(n)
+                for n in re.match(r"rank (\d+): (\d+) values", title_of(p)).groups()
+            ]
+            for p in ranks.iter("circle")
+        ]
+        assert told == profile["rank_frequency"]
+    for donut in plot(page, "Classes never seen"):
+        assert all(title_of(arc) for arc in donut.iter("circle"))
+
+
+def test_unseen_classes_are_drawn_on_the_rank_frequency_plot(reports):
+    drawn = 0
+    for case in ("failing", "passing"):
+        page = render(reports[case])
+        curves = plot(page, "Rank-frequency")
+        for svg, by_feature in zip(
+            curves, reports[case]["labels"].values(), strict=True
+        ):
+            stats = by_feature["label"]
+            unseen = stats["num_classes"] - stats["classes_seen"]
+            tails = [g for g in svg.iter("g") if g.get("class") == "unseen"]
+            if unseen == 0:
+                assert not tails
+                continue
+            drawn += 1
+            (tail,) = tails
+            assert f"{unseen} classes never seen" in "".join(tail.itertext())
+            first, last = stats["distinct"] + 1, stats["distinct"] + unseen
+            assert title_of(tail).startswith(f"ranks {first} to {last}: {unseen} of")
+            # The tail lies past every observed point, on the axis.
+            band = tail.find("rect")
+            right_most = max(float(c.get("cx")) for c in svg.iter("circle"))
+            assert float(band.get("x")) > right_most
+            assert float(band.get("x")) + float(band.get("width")) <= 400
+    # eval misses 20 of 80 classes (failing) and 28 of 100 (passing)
+    assert drawn == 2
+
+
+def test_legend_draws_curves_as_lines(reports):
+    page = render(reports["failing"])
+    for svg in plot(page, "Rank-frequency"):
+        (legend,) = [g for g in svg.iter("g") if g.get("class") == "legend"]
+        lines = {
+            ln.get("stroke"): ln.get("stroke-dasharray") for ln in legend.iter("line")
+        }
+        assert lines == {"#1f77b4": None, "#ff7f0e": "6,4"}
+        boxes = [r.get("fill") for r in legend.iter("rect")]
+        assert "#1f77b4" not in boxes and "#ff7f0e" not in boxes
