@@ -1,13 +1,16 @@
-"""deploy/: the Flex Template names every flag and translates; CI files are sound."""
+"""deploy/dataflow: the Flex Template names every flag and translates.
+
+The CI files are tests/test_ci_templates.py's.
+"""
 
 import argparse
 import importlib.util
 import json
 import pathlib
 import re
+import xml.etree.ElementTree as ElementTree
 
 import pytest
-import yaml
 
 from classgate import cli
 
@@ -129,26 +132,191 @@ def test_dockerfile_matches_the_lock_and_the_entry():
             assert (DEPLOY.parent / path).exists(), path
 
 
-def test_github_workflow_gates_training_and_keeps_the_reports():
-    workflow = yaml.safe_load((DEPLOY / "ci" / "github-actions.yml").read_text())
-    jobs = workflow["jobs"]
-    assert jobs["train"]["needs"] == "validate"
-    steps = jobs["validate"]["steps"]
-    gate = [s for s in steps if "classgate validate" in s.get("run", "")]
-    assert len(gate) == 1 and "--junit-xml" in gate[0]["run"]
-    uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-")]
-    assert any(
-        "report.html" in s["with"]["path"] and "junit.xml" in s["with"]["path"]
-        for s in uploads
-    )
-    assert all(s.get("if") == "always()" for s in uploads)
-    training = " ".join(s.get("run", "") for s in jobs["train"]["steps"])
-    assert "classgate train --report" in training.replace("\n", " ")
+# Google's ParameterMetadata.paramType values (Dataflow API v1b3).
+PARAM_TYPES = {
+    "DEFAULT", "TEXT", "GCS_READ_BUCKET", "GCS_WRITE_BUCKET", "GCS_READ_FILE",
+    "GCS_WRITE_FILE", "GCS_READ_FOLDER", "GCS_WRITE_FOLDER", "BOOLEAN", "ENUM",
+    "NUMBER",
+}  # fmt: skip
 
 
-def test_gitlab_pipeline_reports_junit():
-    pipeline = yaml.safe_load((DEPLOY / "ci" / "gitlab-ci.yml").read_text())
-    artifacts = pipeline["validate"]["artifacts"]
-    assert artifacts["reports"]["junit"] == "out/junit.xml"
-    assert "out/report.html" in artifacts["paths"] and artifacts["when"] == "always"
-    assert pipeline["train"]["needs"] == ["validate"]
+def test_metadata_parameter_types_suit_each_flag():
+    """Switches are check boxes, choices a list, numbers numbers, folders folders."""
+    actions = validate_actions()
+    for parameter in metadata()["parameters"]:
+        action, kind = actions[parameter["name"]], parameter["paramType"]
+        assert kind in PARAM_TYPES, parameter["name"]
+        if isinstance(action, argparse._StoreTrueAction):
+            assert (kind, parameter["defaultValue"]) == ("BOOLEAN", "false")
+        elif action.choices:
+            assert kind == "ENUM"
+            options = [o["value"] for o in parameter["enumOptions"]]
+            assert options == list(action.choices)
+            assert parameter["defaultValue"] == action.default
+        elif action.type is not None and action.type.__name__ == "_positive_int":
+            assert kind == "NUMBER"
+        else:
+            assert kind.startswith(("TEXT", "GCS_")), parameter["name"]
+    kinds = {p["name"]: p["paramType"] for p in metadata()["parameters"]}
+    assert kinds["output"] == "GCS_WRITE_FOLDER"
+    assert kinds["junit_xml"] == "GCS_WRITE_FILE"
+
+
+# A value of each parameter as a template launch on GCS gives it.
+SAMPLES = {
+    "data": "gs://my-bucket/data/train-*,gs://my-bucket/more/train-*",
+    "split": "train=gs://my-bucket/train/*,eval=gs://my-bucket/eval/*",
+    "format": "parquet",
+    "model_config": "gs://my-bucket/configs/a.yaml,gs://my-bucket/configs/b.yaml",
+    "output": "gs://my-bucket/classgate/run-1",
+    "labels_only": "true",
+    "baseline_schema": "gs://my-bucket/schemas/schema.pbtxt",
+    "strict": "false",
+    "junit_xml": "gs://my-bucket/classgate/run-1/junit.xml",
+    "quiet": "true",
+    "classes_per_range": "65536",
+}
+
+
+def test_metadata_describes_what_classgate_does():
+    """Configs are read through Beam's filesystems (gs:// configs: test_gcs.py), so
+    no description may say otherwise, and every GCS value passes the regexes."""
+    template = metadata()
+    assert set(SAMPLES) == {p["name"] for p in template["parameters"]}
+    for parameter in template["parameters"]:
+        for regex in parameter.get("regexes", []):
+            assert re.fullmatch(regex, SAMPLES[parameter["name"]]), parameter["name"]
+    texts = [template["description"]] + [p["helpText"] for p in template["parameters"]]
+    for text in texts:
+        assert "open()" not in text and "not from GCS" not in text, text
+    (model_config,) = [p for p in template["parameters"] if p["name"] == "model_config"]
+    assert "gs://" in model_config["helpText"]
+    for written in ("pending.json", "SchemaDiff.pb", "classgate conclude"):
+        assert written in template["description"]
+
+
+def test_template_junit_xml_reaches_conclude(ws, launch, capsys, monkeypatch):
+    """A launch records junit_xml (made absolute: the launcher's working folder is
+    not conclude's); conclude, run elsewhere, writes it with the verdict."""
+    monkeypatch.chdir(ws.root)
+    parameters = [
+        f"--data={ws.labels(list(range(10)) * 3 + [12])}",
+        f"--model_config={ws.model(10)}",
+        "--output=out",
+        "--junit_xml=out/junit.xml",
+        "--labels_only=true",
+    ]
+    assert cli.main(launch.to_cli(parameters)) == 0
+    out = ws.root / "out"
+    assert (out / "pending.json").exists() and not (out / "junit.xml").exists()
+    elsewhere = ws.root / "ci"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["conclude", "--output", str(out)]) == 1
+    suites = ElementTree.parse(out / "junit.xml").getroot()
+    failed = [
+        case.get("name")
+        for case in suites.iter("testcase")
+        if case.find("failure") is not None
+    ]
+    assert failed == ["LABEL_ABOVE_RANGE"]
+    assert not (elsewhere / "out").exists()
+
+
+def dockerfile_images() -> list[str]:
+    """Every image the Dockerfile pulls: FROM and COPY --from, not its stages."""
+    dockerfile = (DEPLOY / "dataflow" / "Dockerfile").read_text()
+    stages, images = set(), []
+    for line in dockerfile.splitlines():
+        found = re.match(r"FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", line, re.I)
+        if found:
+            if found[1] not in stages:
+                images.append(found[1])
+            stages.add(found[2])
+        images += [
+            image
+            for image in re.findall(r"^COPY\s+.*--from=(\S+)", line, re.I)
+            if image not in stages
+        ]
+    return images
+
+
+def test_every_image_the_dockerfile_pulls_is_pinned():
+    images = dockerfile_images()
+    assert any("python311-template-launcher-base" in i for i in images)
+    for image in images:
+        name, _, digest = image.partition("@")
+        tag = name.rpartition("/")[2].partition(":")[2]
+        pinned = re.fullmatch(r"sha256:[0-9a-f]{64}", digest) or (
+            tag and tag != "latest"
+        )
+        assert pinned, f"{image}: pin a tag or a digest, never latest"
+
+
+def dockerignored(path: str) -> bool:
+    """Whether `docker build .` leaves `path` out of the context.
+
+    .dockerignore's rules as Docker applies them (moby/patternmatcher): a pattern
+    that matches a folder above the path counts, the last matching pattern
+    decides, `**` spans folders, `*` and `?` do not.
+    """
+    rules = []
+    for line in (DEPLOY.parent / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        exclusion = line.startswith("!")
+        pattern = line.removeprefix("!").strip().strip("/")
+        regex = ""
+        for piece in re.split(r"(\*\*/|\*\*|\*|\?|\[[^]]*\])", pattern):
+            if piece.startswith("[") and piece.endswith("]"):  # [abc], [^abc]
+                inner = piece[1:-1]
+                regex += "[" + ("^" + inner[1:] if inner[:1] == "!" else inner) + "]"
+                continue
+            regex += {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(
+                piece, re.escape(piece)
+            )
+        rules.append((exclusion, re.compile(regex)))
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    ignored = False
+    for exclusion, regex in rules:
+        if exclusion != ignored:
+            continue
+        if any(regex.fullmatch(c) for c in candidates):
+            ignored = not exclusion
+    return ignored
+
+
+def test_dockerignore_sends_what_the_dockerfile_copies_and_nothing_big():
+    dockerfile = (DEPLOY / "dataflow" / "Dockerfile").read_text()
+    root = DEPLOY.parent
+    copied = []
+    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, re.M):
+        for path in source.split():
+            here = root / path
+            files = [here] if here.is_file() else here.rglob("*")
+            copied += [
+                f.relative_to(root).as_posix()
+                for f in files
+                if f.is_file() and "__pycache__" not in f.parts
+            ]
+    assert "pipeline/cli.py" in copied and "deploy/dataflow/launch.py" in copied
+    for path in copied:
+        assert not dockerignored(path), f"{path}: COPY needs it, .dockerignore drops it"
+    for path in (
+        ".venv",
+        ".venv/lib/python3.11/site-packages/numpy/__init__.py",
+        ".git/HEAD",
+        "data/train-00000.tfrecord",
+        "demo-out/report.json",
+        "bench-out/x",
+        "out/report.json",
+        "tests/test_deploy.py",
+        ".pytest_cache/README.md",
+        ".hypothesis/examples/x",
+        "pipeline/__pycache__/cli.cpython-311.pyc",
+        "pipeline/stray.pyc",
+        "deploy/dataflow/README.md",
+    ):
+        assert dockerignored(path), f"{path} would be sent to the Docker build"
