@@ -27,6 +27,7 @@ def validate(
     labels_only: bool = False,
     data_format: str = "auto",
     baseline_schema: str | None = None,
+    previous_report: str | None = None,
     strict: bool = False,
     beam_options: BeamOptions | None = None,
     classes_per_range: int | None = None,
@@ -44,6 +45,7 @@ def validate(
             statistics.
         data_format: "auto", "tfrecord" or "parquet".
         baseline_schema: a TFDV schema (.pbtxt) to validate against as well.
+        previous_report: earlier runs to compare with (see --previous-report).
         strict: warnings fail the verdict too.
         beam_options: Beam pipeline options, as flags (["--runner=DataflowRunner",
             ...]), a mapping ({"runner": "DataflowRunner"}) or a PipelineOptions.
@@ -67,6 +69,7 @@ def validate(
         class_range_width=classes_per_range,
         labels_only=labels_only,
         baseline_schema=baseline_schema,
+        previous_report=previous_report,
         strict=strict,
         beam_args=tuple(job.beam_arguments(_flags(beam_options))),
         junit_xml=junit_xml,

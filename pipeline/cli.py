@@ -83,6 +83,13 @@ def _add_validation_args(parser, config_required=True) -> None:
         help="a curated TFDV schema to validate against as well",
     )
     parser.add_argument(
+        "--previous-report",
+        metavar="PATH",
+        help="compare with earlier runs: a report.json, a run's output folder, or a "
+        "folder (or bucket prefix) of run folders; drift against the latest, "
+        "num_classes headroom from them all",
+    )
+    parser.add_argument(
         "--strict", action="store_true", help="warnings fail the gate too"
     )
     parser.add_argument(

@@ -224,6 +224,7 @@ def run_validation(args, beam_args, patterns, models):
         class_range_width=args.classes_per_range,
         labels_only=args.labels_only,
         baseline_schema=args.baseline_schema,
+        previous_report=args.previous_report,
         strict=args.strict,
         beam_args=tuple(beam_args),
         wait=not args.no_wait,

@@ -72,6 +72,17 @@ class ModelConfig(pydantic.BaseModel):
     context_feature: Feature | None = None
     context_vocab_size: PositiveInt | None = None
     embedding_dim: PositiveInt = 64
+    # Drift against --previous-report: LABEL_DRIFT warns when the class frequencies'
+    # Jensen-Shannon divergence (bits) or L-infinity distance reaches these, and is
+    # an ERROR at the error thresholds when set. Two samples of 20k labels of one
+    # distribution over 1,000 classes stay well below 0.05 (tests/checks/test_drift).
+    drift_js_divergence: Fraction = 0.05
+    drift_linf: Fraction = 0.05
+    drift_error_js_divergence: Fraction | None = None
+    drift_error_linf: Fraction | None = None
+    # NUM_CLASSES_HEADROOM warns when, at the pace of the run history, labels would
+    # outgrow num_classes within this many days.
+    headroom_days: Annotated[float, pydantic.Field(gt=0.0, le=36_500.0)] = 30.0
     # Training defaults; `classgate train` flags override them.
     epochs: PositiveInt = 5
     batch_size: PositiveInt = 256

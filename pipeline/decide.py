@@ -6,9 +6,11 @@ warns about it and for the writer that decides whether a remap file helps.
 """
 
 import dataclasses
+import datetime
 
 from classgate import checks, schema
-from classgate.checks.anomaly import Anomaly, Severity
+from classgate.checks import drift, headroom
+from classgate.checks.anomaly import Anomaly, Code, Severity
 from classgate.stats import frequency
 
 
@@ -22,10 +24,20 @@ class Verdict:
     tfdv_anomalies: object  # every split's TFDV Anomalies, merged
     # model name -> FrequencyFit of its training split (log_uniform models)
     fits: dict
+    # --previous-report: the run compared with, and model -> its history
+    # [(finished, max, distinct, report path)], this run last
+    previous: str | None = None
+    history: dict = dataclasses.field(default_factory=dict)
 
 
-def decide(request, results, model_files: dict, baseline=None) -> Verdict:
-    """The verdict of one validation; `baseline` is a loaded curated Schema."""
+def decide(
+    request, results, model_files: dict, baseline=None, past=None, started=""
+) -> Verdict:
+    """The verdict of one validation.
+
+    `baseline` is a loaded curated Schema; `past` the earlier runs
+    (history.Past) this one, started at `started`, is compared with.
+    """
     formats = {s.name: s.format for s in request.splits}
     training = request.training_split
     label_stats = results.label_stats
@@ -37,6 +49,10 @@ def decide(request, results, model_files: dict, baseline=None) -> Verdict:
         model_files,
         results.file_notes,
     )
+    history = {}
+    if past is not None:
+        drifted, history = past_anomalies(request, label_stats, past, started)
+        anomalies += drifted
     statistics = {}
     for split in formats:
         if request.labels_only:
@@ -71,7 +87,72 @@ def decide(request, results, model_files: dict, baseline=None) -> Verdict:
         statistics,
         schema.merge_anomalies(found),
         fits,
+        past.previous_path if past is not None else None,
+        history,
     )
+
+
+def past_anomalies(request, label_stats, past, started: str):
+    """Drift against the previous run and headroom from the history.
+
+    Returns the anomalies and each model's history, this run last.
+    """
+    found = []
+    if past.skipped:
+        shown = "; ".join(f"{path}: {why}" for path, why in past.skipped[:3])
+        found.append(
+            Anomaly(
+                code=Code.HISTORY_SKIPPED,
+                severity=Severity.WARNING,
+                message=f"{len(past.skipped)} earlier report(s) left out of the "
+                f"history: {shown}",
+                details={"skipped": [list(s) for s in past.skipped[:100]]},
+            )
+        )
+    training = request.training_split
+    history = {}
+    for model in request.models:
+        spec = checks.spec_of(model)
+        for split in (s.name for s in request.splits):
+            if (model.name, split) not in past.figures:
+                continue
+            stats = label_stats[(split, spec)]
+            before = past.counts[(model.name, split)]
+            if before is None:
+                found.append(
+                    Anomaly(
+                        code=Code.HISTORY_SKIPPED,
+                        severity=Severity.WARNING,
+                        model=model.name,
+                        split=split,
+                        message=f"{past.previous} holds no class counts of this "
+                        "model and split: no drift measured",
+                    )
+                )
+                continue
+            found += drift.check(
+                model,
+                split,
+                before,
+                stats.class_counts.pairs(),
+                past.figures[(model.name, split)],
+                {"max": stats.max, "distinct": stats.distinct},
+                past.previous,
+            )
+        now = label_stats[(training, spec)]
+        points = [*past.points.get(model.name, [])]
+        if now.max is not None:
+            points.append((started, now.max, now.distinct, ""))
+        history[model.name] = points
+        found += headroom.check(
+            model,
+            training,
+            [
+                headroom.Point(datetime.datetime.fromisoformat(when), top, distinct)
+                for when, top, distinct, _ in points
+            ],
+        )
+    return found, history
 
 
 def label_anomalies(models, label_stats, formats, training, model_files, file_notes):

@@ -34,3 +34,8 @@ def schema_diff(split: str) -> str:
     statistics'; TFDV's `anomalies_util.load_anomalies_binary` reads the file.
     """
     return f"anomalies/Split-{split}/SchemaDiff.pb"
+
+
+def class_counts(model: str, split: str) -> str:
+    """A model's label class counts in a split: what a later run's drift reads."""
+    return f"classes/{model}/Split-{split}.npz"

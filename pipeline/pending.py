@@ -62,6 +62,7 @@ class Pending(pydantic.BaseModel):
     models: list[config.ModelConfig]
     labels_only: bool
     baseline_schema: str | None
+    previous_report: str | None = None
     strict: bool
     class_range_width: Annotated[int, pydantic.Field(ge=1)]
     # The submitter's --junit-xml (absolute when local); see `junit_path`.
@@ -93,6 +94,7 @@ class Pending(pydantic.BaseModel):
             output=output_path,
             labels_only=self.labels_only,
             baseline_schema=self.baseline_schema,
+            previous_report=self.previous_report,
             strict=self.strict,
             class_range_width=self.class_range_width,
         )
@@ -152,6 +154,7 @@ def of(request, run: str, started: str, job: str | None = None) -> dict:
         "models": [m.model_dump() for m in request.models],
         "labels_only": request.labels_only,
         "baseline_schema": request.baseline_schema,
+        "previous_report": request.previous_report,
         "strict": request.strict,
         "class_range_width": request.class_range_width,
         "junit_xml": junit_xml,

@@ -15,10 +15,16 @@ import pyarrow as pa
 from pyarrow import csv
 
 import classgate
-from classgate import checks, config, names, output, schema, storage
+from classgate import checks, config, history, names, output, schema, storage
 from classgate.checks import diagnoses, sampler
 from classgate.report import html, junit, markdown
-from classgate.report.model import LabelSummary, Outputs, Report, SplitData
+from classgate.report.model import (
+    HistoryPoint,
+    LabelSummary,
+    Outputs,
+    Report,
+    SplitData,
+)
 from classgate.stats import frequency
 
 
@@ -36,6 +42,11 @@ def declared(request) -> list[str]:
         found += [names.unigram(model.name), names.remap(model.name)]
     found += [names.statistics(split.name) for split in request.splits]
     found += [names.schema_diff(split.name) for split in request.splits]
+    found += [
+        names.class_counts(model.name, split.name)
+        for model in request.models
+        for split in request.splits
+    ]
     if request.junit_xml:
         inside = output.OutputFolder(request.output).relative(request.junit_xml)
         found += [inside] if inside else []
@@ -46,6 +57,11 @@ def publish(folder, request, results, verdict, started: str, counters: dict) -> 
     """Writes every output of the verdict into `folder`; returns the report."""
     report = report_of(request, results, verdict, started, counters)
     _frequency_files(folder, request, results.label_stats, verdict.fits)
+    for model, split, path in _class_count_files(request):
+        ids, counts = results.label_stats[
+            (split, checks.spec_of(model))
+        ].class_counts.pairs()
+        folder.write(path, history.encode_class_counts(ids, counts))
     for split, statistics in verdict.statistics.items():
         folder.write(names.statistics(split), statistics.SerializeToString())
     folder.write(names.SCHEMA, schema.to_text(verdict.schema))
@@ -103,9 +119,39 @@ def report_of(request, results, verdict, started: str, counters: dict) -> Report
                 for m in request.models
                 if m.num_classes <= sampler.MAX_CLASS_FILE_LINES
             },
+            class_counts={
+                model.name: {
+                    split: path
+                    for m, split, path in _class_count_files(request)
+                    if m is model
+                }
+                for model in request.models
+                if model.num_classes <= sampler.MAX_CLASS_FILE_LINES
+            },
         ),
         counters=counters,
+        previous_report=verdict.previous,
+        history={
+            model: [
+                HistoryPoint(finished=when, max=top, distinct=distinct, report=path)
+                for when, top, distinct, path in points
+            ]
+            for model, points in verdict.history.items()
+        },
     )
+
+
+def _class_count_files(request):
+    """(model, split, path) of each class-count file, what a later run's drift reads.
+
+    None past 2**30 classes (CLASS_FILES_SKIPPED).
+    """
+    return [
+        (model, split.name, names.class_counts(model.name, split.name))
+        for model in request.models
+        if model.num_classes <= sampler.MAX_CLASS_FILE_LINES
+        for split in request.splits
+    ]
 
 
 def now() -> str:

@@ -41,6 +41,7 @@ class Request:
     output: str
     labels_only: bool = False
     baseline_schema: str | None = None
+    previous_report: str | None = None
     strict: bool = False
     beam_args: tuple[str, ...] = ()
     # False: submit the job and leave the verdict to `conclude` (a Flex Template's
@@ -134,6 +135,7 @@ def run(request: Request) -> Outcome:
     # The model's own files are read first: a missing vocabulary is exit 2 at once.
     model_files = {m.name: read_model_files(m) for m in request.models}
     baseline = _baseline(request)
+    past = _past(request, started)
     folder = output.OutputFolder(request.output)
     with folder.open(publish.declared(request)):
         if request.junit_xml:
@@ -169,7 +171,9 @@ def run(request: Request) -> Outcome:
             counters = transforms.counters(result)
             results = staging.read_results(request, staging_path, run_id)
             staging.check_examples(results, request, counters)
-            verdict = decide.decide(request, results, model_files, baseline)
+            verdict = decide.decide(
+                request, results, model_files, baseline, past, started
+            )
             report = publish.publish(
                 folder, request, results, verdict, started, counters
             )
@@ -214,7 +218,14 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
             )
         model_files = {m.name: read_model_files(m) for m in request.models}
         results = staging.read_results(request, staging_path, submitted_run.run)
-        verdict = decide.decide(request, results, model_files, _baseline(request))
+        verdict = decide.decide(
+            request,
+            results,
+            model_files,
+            _baseline(request),
+            _past(request, submitted_run.started),
+            submitted_run.started,
+        )
         report = publish.publish(
             folder, request, results, verdict, submitted_run.started, {}
         )
@@ -251,3 +262,18 @@ def _baseline(request: Request):
 
     only = [s.feature for s in request.specs] if request.labels_only else None
     return schema.load_baseline(request.baseline_schema, only)
+
+
+def _past(request: Request, started: str):
+    """The earlier runs --previous-report names, read before any data is."""
+    if not request.previous_report:
+        return None
+    from classgate import history
+
+    return history.read_past(
+        request.previous_report,
+        started,
+        request.models,
+        [s.name for s in request.splits],
+        request.training_split,
+    )

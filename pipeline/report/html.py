@@ -150,6 +150,12 @@ def _model(report: Report, model: ModelConfig) -> str:
     mine = [a for a in report.anomalies if a.model == name]
     parts = [f"<h2>Model {_e(name)}</h2><table>{config}</table>", "<h3>Checks</h3>"]
     parts.append(_checks(_model_checks(report, model), mine))
+    past = report.history.get(name)
+    if past:
+        parts.append(
+            f"<h3>History (compared with {_e(report.previous_report)})</h3>"
+            + plots.history(past, model.num_classes)
+        )
     for split, by_feature in report.labels.items():
         stats = by_feature.get(feature)
         if stats is None:

@@ -83,10 +83,21 @@ class Outputs(_Frozen):
     anomalies: str
     statistics: dict[str, str]
     unigram: dict[str, str]
+    # model -> split -> its label's class counts (history.encode_class_counts)
+    class_counts: dict[str, dict[str, str]] = {}
 
     model_config = pydantic.ConfigDict(
         frozen=True, extra="forbid", populate_by_name=True
     )
+
+
+class HistoryPoint(_Frozen):
+    """One run in a model's history: its training label's figures when it ended."""
+
+    finished: str
+    max: int | None
+    distinct: int
+    report: str  # the report's path; "" for this run
 
 
 class Report(_Frozen):
@@ -108,6 +119,10 @@ class Report(_Frozen):
     data: dict[str, SplitData]
     outputs: Outputs
     counters: dict[str, int]
+    # --previous-report: the run compared with, and each model's history, oldest
+    # first, this run last (NUM_CLASSES_HEADROOM's input, plotted in report.html).
+    previous_report: str | None = None
+    history: dict[str, list[HistoryPoint]] = {}
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, by_alias=True) + "\n"

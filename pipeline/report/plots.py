@@ -9,11 +9,12 @@ plot as its tail at count 0. Every string placed in a plot is escaped.
 """
 
 import dataclasses
+import datetime
 import html
 import math
 from typing import NamedTuple
 
-from classgate.report.model import IdHistogram, LabelSummary, Profile
+from classgate.report.model import HistoryPoint, IdHistogram, LabelSummary, Profile
 
 # Colours: red and amber as in CI tools; blue/orange is a pair colour-blind eyes tell
 # apart, which matters for observed vs expected and in-range vs out-of-range.
@@ -330,6 +331,58 @@ def coverage(stats: LabelSummary, max_unseen_fraction: float, judged: bool) -> s
         f'height="10" fill="{color}"/><text x="58" y="{cy + radius + 51}">{rule}'
         "</text></svg>"
     )
+
+
+def history(points: list[HistoryPoint], num_classes: int) -> str:
+    """The classes a model's label needed, run by run (--previous-report).
+
+    Max id + 1 and distinct classes over time, against num_classes: the lines
+    NUM_CLASSES_HEADROOM fits.
+    """
+    if not points:
+        return _empty("History", "no earlier runs")
+    when = [datetime.datetime.fromisoformat(p.finished).timestamp() for p in points]
+    first, last = min(when), max(when)
+    days = [(t - first) / 86_400 for t in when]
+    needed = [(p.max or 0) + 1 for p in points]
+    top = _round_up(max(needed + [p.distinct for p in points] + [num_classes]) * 1.1)
+    span = max(days[-1] if days else 1, 1e-3) if last > first else 1
+    x = _Axis(0, span, _MARGIN["left"], _WIDTH - _MARGIN["right"])
+    y = _Axis(0, top, _HEIGHT - _MARGIN["bottom"], _MARGIN["top"] + _LEGEND_ROOM / 2)
+    out = _frame(
+        "Classes needed, run by run", x, y, "days since the first run", "classes"
+    )
+    limit = y(num_classes)
+    out.append(
+        f'<line x1="{_MARGIN["left"]}" x2="{_WIDTH - _MARGIN["right"]}" '
+        f'y1="{limit:.1f}" y2="{limit:.1f}" stroke="{COLORS["ERROR"]}" '
+        f'stroke-dasharray="4,3"><title>num_classes {num_classes}</title></line>'
+    )
+    for values, color, what in (
+        (needed, _OBSERVED, "max label id + 1"),
+        ([p.distinct for p in points], _EXPECTED, "distinct classes"),
+    ):
+        line = list(zip(days, values, strict=True))
+        out.append(_polyline(line, x, y, color, "", what))
+        for point, day, value in zip(points, days, values, strict=True):
+            run = point.report or "this run"
+            out.append(
+                f'<circle cx="{x(day):.1f}" cy="{y(value):.1f}" r="3" fill="{color}">'
+                f"<title>{_e(run)} ({_e(point.finished)}): {what} {value}</title>"
+                "</circle>"
+            )
+    out.append(
+        _legend(
+            [
+                _Key(_OBSERVED, "max label id + 1", line=True),
+                _Key(_EXPECTED, "distinct classes", line=True),
+                _Key(
+                    COLORS["ERROR"], f"num_classes {num_classes}", line=True, dash="4,3"
+                ),
+            ]
+        )
+    )
+    return "".join(out) + "</svg>"
 
 
 def _count_axis(counts: list) -> _Axis:

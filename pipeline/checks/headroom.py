@@ -1,0 +1,89 @@
+"""Headroom: at the pace of the run history, when labels outgrow num_classes.
+
+Pure: a model's history of runs (when each finished, its label's max id and
+distinct classes), this run included, is fitted with a straight line per figure
+(least squares over days). The classes the labels need are max id + 1 and the
+distinct classes; when either line, carried forward, passes num_classes within the
+model's horizon (headroom_days), NUM_CLASSES_HEADROOM warns with the day it breaks
+and the num_classes that would last the horizon. Catalogs grow; a num_classes that
+is right today is wrong next month.
+"""
+
+import dataclasses
+import datetime
+import math
+
+import numpy as np
+
+from classgate.checks.anomaly import Anomaly, Code, Severity
+from classgate.config import ModelConfig
+
+DAY = 86_400.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    when: datetime.datetime
+    max_id: int
+    distinct: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Forecast:
+    figure: str  # "max label id" or "distinct classes"
+    per_day: float  # classes needed, growth per day
+    breaks: datetime.datetime  # when the classes needed pass num_classes
+    lasting: int  # the num_classes that lasts the horizon
+
+
+def forecasts(model: ModelConfig, history: list[Point]) -> list[Forecast]:
+    """The figures that, at their pace, outgrow num_classes within the horizon."""
+    if len({p.when for p in history}) < 2:
+        return []  # no pace from one moment
+    latest = max(history, key=lambda p: p.when)
+    days = np.array([(p.when - latest.when).total_seconds() / DAY for p in history])
+    found = []
+    for figure, needed in (
+        ("max label id", np.array([p.max_id + 1 for p in history], np.float64)),
+        ("distinct classes", np.array([p.distinct for p in history], np.float64)),
+    ):
+        slope, intercept = np.polyfit(days, needed, 1)
+        if slope <= 0 or intercept > model.num_classes:
+            continue  # not growing, or past num_classes already (an ERROR elsewhere)
+        days_left = (model.num_classes - intercept) / slope
+        if days_left > model.headroom_days:
+            continue
+        breaks = latest.when + datetime.timedelta(days=days_left)
+        # (less a hair: a line through whole numbers lands a float's error above)
+        lasting = math.ceil(intercept + slope * model.headroom_days - 1e-6)
+        found.append(Forecast(figure, float(slope), breaks, max(lasting, 1)))
+    return found
+
+
+def check(model: ModelConfig, split: str, history: list[Point]) -> list[Anomaly]:
+    found = forecasts(model, history)
+    if not found:
+        return []
+    first = min(found, key=lambda f: f.breaks)
+    lasting = max(f.lasting for f in found)
+    return [
+        Anomaly(
+            code=Code.NUM_CLASSES_HEADROOM,
+            severity=Severity.WARNING,
+            model=model.name,
+            split=split,
+            feature=model.label_feature,
+            message=f"at the pace of {len(history)} runs, the {first.figure} "
+            f"(+{first.per_day:.1f} classes/day) passes num_classes "
+            f"{model.num_classes} on {first.breaks.date().isoformat()}, within "
+            f"{model.headroom_days:g} days: num_classes {lasting} would last them",
+            details={
+                "breaks": first.breaks.isoformat(),
+                "figure": first.figure,
+                "per_day": first.per_day,
+                "lasting_num_classes": lasting,
+                "horizon_days": model.headroom_days,
+                "runs": len(history),
+            },
+        )
+    ]
