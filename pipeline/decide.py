@@ -21,7 +21,7 @@ class Verdict:
     schema: object  # the inferred (or, labels-only, built) TFDV Schema
     # split name -> DatasetFeatureStatisticsList: TFDV's, or built from the labels
     statistics: dict
-    tfdv_anomalies: object  # every split's TFDV Anomalies, merged
+    tfdv_anomalies: object  # schema.Findings: TFDV's, merged and per split
     # model name -> FrequencyFit of its training split (log_uniform models)
     fits: dict
     # --previous-report: the run compared with, and model -> its history

@@ -195,15 +195,6 @@ class Findings:
         """The split's Anomalies; an empty one when nothing was found in it."""
         return self.by_split.get(split) or _empty_anomalies()
 
-    # Read as the merged Anomalies, as callers of merge_anomalies always have.
-    @property
-    def anomaly_info(self):
-        return self.merged.anomaly_info
-
-    @property
-    def dataset_anomaly_info(self):
-        return self.merged.dataset_anomaly_info
-
 
 def merge_anomalies(
     found: Sequence[tuple[str, str, anomalies_pb2.Anomalies]],

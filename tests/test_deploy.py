@@ -171,6 +171,7 @@ SAMPLES = {
     "output": "gs://my-bucket/classgate/run-1",
     "labels_only": "true",
     "baseline_schema": "gs://my-bucket/schemas/schema.pbtxt",
+    "previous_report": "gs://my-bucket/classgate",
     "strict": "false",
     "junit_xml": "gs://my-bucket/classgate/run-1/junit.xml",
     "quiet": "true",

@@ -10,7 +10,14 @@ to Beam unchanged.
 import sys
 
 REPEATED = ("data", "split", "model_config")  # comma-separated -> repeated flag
-VALUES = ("format", "output", "baseline_schema", "junit_xml", "classes_per_range")
+VALUES = (
+    "format",
+    "output",
+    "baseline_schema",
+    "previous_report",
+    "junit_xml",
+    "classes_per_range",
+)
 SWITCHES = (
     "labels_only",
     "strict",
