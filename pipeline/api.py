@@ -154,14 +154,7 @@ def models(model_configs: ModelConfigs) -> tuple[config.ModelConfig, ...]:
                 f"model_configs: expected paths or ModelConfig, not {type(item)!r}"
             )
     read = config.load(list(documents)) if documents else ()
-    found = (*read, *objects)
-    names = [m.name for m in found]
-    for name in names:
-        if names.count(name) > 1:
-            raise errors.InputError(f"model name '{name}' is used twice in the configs")
-    if not found:
-        raise errors.InputError("no model config given")
-    return found
+    return config.checked((*read, *objects))
 
 
 def _splits(data: Data) -> dict[str, list[str]]:

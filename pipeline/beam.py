@@ -14,7 +14,6 @@ plain function: those statistics and the model configs -> the anomalies that
 which stay with the caller's own `tfdv.validate_statistics`).
 """
 
-import functools
 from collections.abc import Mapping, Sequence
 
 import apache_beam as beam
@@ -70,27 +69,12 @@ class LabelStatistics(beam.PTransform):
         per_spec = []
         for spec in self._specs:
             step = f"[{job.spec_name(spec, self._specs)}]"
-            tallied = located | f"TallyLabels{step}" >> beam.ParDo(
-                transforms.TallyLabels(spec, self._width)
-            ).with_outputs(transforms.TallyLabels.CLASSES, main="stats")
-            merged = tallied.stats | f"LabelStats{step}" >> beam.CombineGlobally(
-                transforms.MergingCombineFn(functools.partial(label.LabelStats, spec))
+            stats, ranges = transforms.label_statistics(
+                located, spec, self._width, step
             )
-            ranges = (
-                tallied[transforms.TallyLabels.CLASSES]
-                | f"ClassCounts{step}"
-                >> beam.CombinePerKey(
-                    transforms.MergingCombineFn(
-                        functools.partial(
-                            class_counts.ClassCounts,
-                            class_counts.range_size(spec.num_classes, self._width),
-                        )
-                    )
-                )
-                | f"Ranges{step}" >> beam.combiners.ToList()
-            )
+            ranges = ranges | f"Ranges{step}" >> beam.combiners.ToList()
             per_spec.append(
-                merged
+                stats
                 | f"Join{step}"
                 >> beam.Map(_joined, beam.pvalue.AsSingleton(ranges), self._width)
             )

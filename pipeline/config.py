@@ -145,6 +145,11 @@ def parse(documents: Mapping[str, bytes]) -> tuple[ModelConfig, ...]:
     models: list[ModelConfig] = []
     for path, data in documents.items():
         models.extend(_parse_file(path, data))
+    return checked(models)
+
+
+def checked(models: Sequence[ModelConfig]) -> tuple[ModelConfig, ...]:
+    """The models of one validation: at least one, each name once."""
     names = [model.name for model in models]
     for name in names:
         if names.count(name) > 1:

@@ -23,6 +23,8 @@ from classgate.report.model import Report
 
 # A history of more reports than this is read from its most recent ones.
 MAX_REPORTS = 1_000
+# An .npy array's header and padding, beside its 8 bytes per class.
+_ARRAY_SLACK = 4_096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,16 +76,29 @@ def load(path: str, before: datetime.datetime | None = None) -> History:
     return History(tuple(runs[-MAX_REPORTS:]), tuple(skipped))
 
 
-def class_counts(run: Run, model: str, split: str):
-    """(ids, counts) that `run` wrote for a model's label in a split, or None."""
+def class_counts(run: Run, model: str, split: str, classes: int, exact: bool):
+    """(ids, counts) that `run` wrote for a model's label in a split, or None.
+
+    The file holds at most `classes` classes (exactly, with `exact`: the classes
+    seen that its report states) and is read no larger than they need: a planted
+    or damaged file is exit 2, never a drift measured against it, nor gigabytes
+    unpacked.
+    """
     path = posixpath.join(run.folder, names.class_counts(model, split))
+    most = _ARRAY_SLACK + 8 * classes
     try:
-        data = storage.read(path)
+        data = storage.read(path, 2 * most)
     except errors.InputError:
         raise
     except Exception:  # absent: an older run, or one past 2**30 classes
         return None
-    return decode_class_counts(data, path)
+    ids, counts = decode_class_counts(data, path, most)
+    if ids.size > classes or (exact and ids.size != classes):
+        raise errors.InputError(
+            f"{path}: holds {ids.size} classes, its report says {classes}: not "
+            "the counts of that run"
+        )
+    return ids, counts
 
 
 def encode_class_counts(ids: np.ndarray, counts: np.ndarray) -> bytes:
@@ -94,10 +109,23 @@ def encode_class_counts(ids: np.ndarray, counts: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def decode_class_counts(data: bytes, path: str):
+def decode_class_counts(data: bytes, path: str, most: int | None = None):
+    """The (ids, counts) of `encode_class_counts`.
+
+    Each array unpacks to at most `most` bytes (InputError beyond).
+    """
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            if most is not None:
+                for member in archive.zip.infolist():
+                    if member.file_size > most:
+                        raise errors.InputError(
+                            f"{path}: {member.filename} unpacks to "
+                            f"{member.file_size} bytes, more than {most}"
+                        )
             ids, counts = np.cumsum(archive["gaps"]), archive["counts"]
+    except errors.InputError:
+        raise
     except Exception as e:  # not an npz, arrays missing
         raise errors.InputError(f"{path}: not class counts classgate wrote") from e
     if ids.shape != counts.shape or (ids.size and (np.any(np.diff(ids) <= 0))):
@@ -159,7 +187,18 @@ def read_past(path: str, started: str, models, splits, training: str) -> Past:
                 "max": summary.max,
                 "distinct": summary.distinct,
             }
-            counts[(model.name, split)] = class_counts(previous, model.name, split)
+            # The report's figures are counted against the first model of the
+            # feature: exact for this model when it has the same num_classes.
+            exact = summary.num_classes == previous_models[model.name].num_classes
+            counts[(model.name, split)] = class_counts(
+                previous,
+                model.name,
+                split,
+                summary.classes_seen
+                if exact
+                else previous_models[model.name].num_classes,
+                exact,
+            )
     points = {}
     for model in models:
         points[model.name] = [

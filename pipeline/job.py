@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from classgate import schema, staging, transforms
 from classgate.io import batches, files
-from classgate.stats import class_counts, label
+from classgate.stats import label
 
 
 def pipeline(options) -> beam.Pipeline:
@@ -86,40 +86,17 @@ def build(root: beam.Pipeline, request, staging_path: str, run: str) -> None:
 
 
 def _add_label_stats(batches, request, spec, split, staging_path, run, where):
-    specs = request.specs
-    step = f"[{split}][{spec_name(spec, specs)}]"
-    width = request.class_range_width
-    tallied = batches | f"TallyLabels{step}" >> beam.ParDo(
-        transforms.TallyLabels(spec, width)
-    ).with_outputs(transforms.TallyLabels.CLASSES, main="stats")
-    _ = (
-        tallied.stats
-        | f"LabelStats{step}"
-        >> beam.CombineGlobally(
-            transforms.MergingCombineFn(functools.partial(label.LabelStats, spec))
-        )
-        | f"WriteLabelStats{step}"
-        >> transforms.WriteResult(
-            staging.label_stats_path(staging_path, *where),
-            functools.partial(staging.encode_label_stats, run=run),
-        )
+    step = f"[{split}][{spec_name(spec, request.specs)}]"
+    stats, ranges = transforms.label_statistics(
+        batches, spec, request.class_range_width, step
     )
-    _ = (
-        tallied[transforms.TallyLabels.CLASSES]
-        | f"ClassCounts{step}"
-        >> beam.CombinePerKey(
-            transforms.MergingCombineFn(
-                functools.partial(
-                    class_counts.ClassCounts,
-                    class_counts.range_size(spec.num_classes, width),
-                )
-            )
-        )
-        | f"WriteClassCounts{step}"
-        >> transforms.WriteKeyedResults(
-            functools.partial(staging.class_counts_path, staging_path, *where),
-            functools.partial(staging.encode_class_counts, run=run),
-        )
+    _ = stats | f"WriteLabelStats{step}" >> transforms.WriteResult(
+        staging.label_stats_path(staging_path, *where),
+        functools.partial(staging.encode_label_stats, run=run),
+    )
+    _ = ranges | f"WriteClassCounts{step}" >> transforms.WriteKeyedResults(
+        functools.partial(staging.class_counts_path, staging_path, *where),
+        functools.partial(staging.encode_class_counts, run=run),
     )
 
 

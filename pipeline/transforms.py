@@ -6,13 +6,15 @@ Results leave the pipeline as one small file per result in a staging folder; eve
 decision is taken afterwards, on the driver, from those files.
 """
 
+import functools
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
 from classgate import progress, storage, vocabulary
 from classgate.io import arrow, batches, files, parquet, tfrecord
-from classgate.stats import label
+from classgate.stats import class_counts, label
 
 
 class ReadSplit(beam.PTransform):
@@ -72,6 +74,31 @@ class TallyLabels(beam.DoFn):
         for keyed in stats.take_class_counts(self._range_width):
             yield beam.pvalue.TaggedOutput(self.CLASSES, keyed)
         yield stats
+
+
+def label_statistics(batches, spec: label.LabelSpec, width: int, step: str):
+    """Batches -> (one merged LabelStats, its class counts merged per key range).
+
+    The statistics leave without their class counts; the counts arrive as
+    (range index, ClassCounts) pairs, each range combined apart. Steps are named
+    TallyLabels<step>, LabelStats<step> and ClassCounts<step>: stable Dataflow
+    stage names.
+    """
+    tallied = batches | f"TallyLabels{step}" >> beam.ParDo(
+        TallyLabels(spec, width)
+    ).with_outputs(TallyLabels.CLASSES, main="stats")
+    stats = tallied.stats | f"LabelStats{step}" >> beam.CombineGlobally(
+        MergingCombineFn(functools.partial(label.LabelStats, spec))
+    )
+    ranges = tallied[TallyLabels.CLASSES] | f"ClassCounts{step}" >> beam.CombinePerKey(
+        MergingCombineFn(
+            functools.partial(
+                class_counts.ClassCounts,
+                class_counts.range_size(spec.num_classes, width),
+            )
+        )
+    )
+    return stats, ranges
 
 
 class MergingCombineFn(beam.CombineFn):

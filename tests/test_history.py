@@ -163,3 +163,24 @@ def test_reports_of_another_schema_version_are_left_out(ws):
     # Named alone, a report of another version is not history at all: exit 2.
     with pytest.raises(classgate.InputError, match="schema version 0"):
         _run(ws, "d", _zipf(8), config, previous=str(old))
+
+
+def test_a_planted_class_count_file_is_exit_2(ws):
+    """The previous run's counts must be the ones its report states, and are never
+    unpacked past what those need: no drift against a planted file, no memory
+    blown by a small file that unpacks big."""
+    from classgate import history
+
+    config = ws.model(1_000)
+    first = _run(ws, "a", _zipf(9), config)
+    seen = first.labels["train"]["label"].classes_seen
+    planted = ws.root / "runs" / "a" / "classes" / "m" / "Split-train.npz"
+    fewer = np.arange(5)
+    planted.write_bytes(history.encode_class_counts(fewer, np.ones(5, np.int64)))
+    with pytest.raises(classgate.InputError, match=f"holds 5 classes.*says {seen}"):
+        _run(ws, "b", _zipf(10), config, previous=str(ws.root / "runs" / "a"))
+    many = np.arange(300_000)  # compresses to kilobytes, unpacks to 2.4 MB an array
+    planted.write_bytes(history.encode_class_counts(many, np.ones_like(many)))
+    assert planted.stat().st_size < 20_000
+    with pytest.raises(classgate.InputError, match="unpacks to"):
+        _run(ws, "c", _zipf(11), config, previous=str(ws.root / "runs" / "a"))
