@@ -162,3 +162,28 @@ def test_artifacts_load_as_tfx_components_load_them(runs, num_classes):
         if written.exists():  # classgate's own SchemaDiff.pb, passed on as it is
             artifact = pathlib.Path(run["anomalies_uri"], f"Split-{split}")
             assert (artifact / "SchemaDiff.pb").read_bytes() == written.read_bytes()
+
+
+@pytest.mark.slow
+def test_exit_0_without_a_verdict_blesses_nothing(runs, tmp_path):
+    """A dry run (or --no-wait) among the extra flags exits 0 with no report: the
+    component fails rather than bless, and training never starts."""
+    config = tmp_path / "model.yaml"
+    config.write_text("name: hour\nlabel_feature: trip_start_hour\nnum_classes: 24\n")
+    done = subprocess.run(
+        [
+            str(TFX_PYTHON),
+            str(ROOT / "deploy" / "tfx" / "example_pipeline.py"),
+            f"--data={TAXI}",
+            f"--model-config={config}",
+            f"--classgate-command={CLASSGATE}",
+            f"--root={tmp_path / 'root'}",
+            "--extra-flags=--dry_run=True",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=PIPELINE_TIMEOUT_S,
+    )
+    assert done.returncode != 0
+    assert "no passing verdict" in done.stdout + done.stderr
+    assert not list((tmp_path / "root").rglob("started.json"))

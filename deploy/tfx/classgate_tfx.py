@@ -113,6 +113,17 @@ def ClassgateValidator(  # noqa: N802 (TFX names component factories as classes)
             f"error): {shlex.join(command)}\n{tail}"
         )
     print(done.stdout, end="")  # the verdict and findings, in the component's log
+    # Exit 0 blesses only when classgate's own gate opens on the report it wrote: a
+    # dry run or a submitted job (--dry_run, --no-wait in extra_flags) exits 0
+    # with no verdict.
+    verdict = os.path.join(report, "report.json")
+    gate = [*shlex.split(classgate_command), "run", "--report", verdict, "--", "true"]
+    opened = subprocess.run(gate, capture_output=True, text=True, check=False)
+    if done.returncode == EXIT_PASS and opened.returncode != 0:
+        raise RuntimeError(
+            f"classgate exited 0 but gave no passing verdict in {verdict} (a dry run "
+            f"or --no-wait among extra_flags?): {opened.stderr.strip()}"
+        )
 
     inferred = _read(os.path.join(report, SCHEMA_FILE))
     _write(os.path.join(schema.uri, SCHEMA_FILE), inferred.encode())
@@ -134,7 +145,7 @@ def ClassgateValidator(  # noqa: N802 (TFX names component factories as classes)
     for artifact in (statistics, anomalies):
         artifact.split_names = artifact_utils.encode_split_names(splits)
 
-    blessed = done.returncode == EXIT_PASS
+    blessed = done.returncode == EXIT_PASS and opened.returncode == 0
     blessing.set_int_custom_property(BLESSED_PROPERTY, int(blessed))
     blessing.set_string_custom_property("examples", examples.uri)
     blessing.set_string_custom_property("report", os.path.join(report, "report.json"))
