@@ -285,11 +285,8 @@ def action_env(inputs: dict) -> dict:
     }
 
 
-@pytest.mark.slow  # classgate end to end, seconds each
-@pytest.mark.parametrize("verdict", CASES)
-def test_action_gate_step(user_repo, tmp_path, verdict):
-    inputs, code = CASES[verdict]
-    github = tmp_path / "github"
+def run_gate_step(user_repo, github, inputs) -> subprocess.CompletedProcess:
+    """The action's gate step, as a runner runs it, in a scratch user repository."""
     github.mkdir()
     env = shell_env(
         GITHUB_OUTPUT=github / "output",
@@ -299,7 +296,7 @@ def test_action_gate_step(user_repo, tmp_path, verdict):
         RUNNER_TEMP=github / "temp",  # no venv there: classgate from PATH
         **action_env(inputs),
     )
-    result = subprocess.run(
+    return subprocess.run(
         ["bash", str(GITHUB / "gate.sh"), "validate"],
         cwd=user_repo,
         env=env,
@@ -307,6 +304,14 @@ def test_action_gate_step(user_repo, tmp_path, verdict):
         text=True,
         check=False,
     )
+
+
+@pytest.mark.slow  # classgate end to end, seconds each
+@pytest.mark.parametrize("verdict", CASES)
+def test_action_gate_step(user_repo, tmp_path, verdict):
+    inputs, code = CASES[verdict]
+    github = tmp_path / "github"
+    result = run_gate_step(user_repo, github, inputs)
     assert result.returncode == code, result.stdout + result.stderr
     assert outputs(github / "output") == {
         "verdict": verdict,
@@ -333,23 +338,7 @@ NO_VERDICT = {
 @pytest.mark.slow
 def test_action_gate_step_takes_no_verdict_for_a_pass(user_repo, tmp_path):
     github = tmp_path / "github"
-    github.mkdir()
-    env = shell_env(
-        GITHUB_OUTPUT=github / "output",
-        GITHUB_STEP_SUMMARY=github / "summary.md",
-        GITHUB_WORKSPACE=user_repo,
-        GITHUB_ACTION_PATH=GITHUB,
-        RUNNER_TEMP=github / "temp",
-        **action_env(NO_VERDICT),
-    )
-    result = subprocess.run(
-        ["bash", str(GITHUB / "gate.sh"), "validate"],
-        cwd=user_repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_gate_step(user_repo, github, NO_VERDICT)
     assert result.returncode == 2, result.stdout + result.stderr
     assert outputs(github / "output")["verdict"] == "error"
     assert "no verdict" in result.stdout
