@@ -143,17 +143,17 @@ def models(model_configs: ModelConfigs) -> tuple[config.ModelConfig, ...]:
     """ModelConfig objects as they are, YAML files read; names must be unique."""
     if isinstance(model_configs, str | os.PathLike | config.ModelConfig):
         model_configs = [model_configs]
-    documents, objects = {}, []
+    paths, objects = [], []
     for item in model_configs:
         if isinstance(item, config.ModelConfig):
             objects.append(item)
         elif isinstance(item, str | os.PathLike):
-            documents[os.fspath(item)] = item
+            paths.append(os.fspath(item))
         else:
             raise TypeError(
                 f"model_configs: expected paths or ModelConfig, not {type(item)!r}"
             )
-    read = config.load(list(documents)) if documents else ()
+    read = config.load(list(dict.fromkeys(paths))) if paths else ()
     return config.checked((*read, *objects))
 
 

@@ -31,14 +31,11 @@ _ARRAY_SLACK = 4_096
 class Run:
     report_path: str
     report: Report
+    finished: datetime.datetime
 
     @property
     def folder(self) -> str:
         return posixpath.dirname(self.report_path)
-
-    @property
-    def finished(self) -> datetime.datetime:
-        return datetime.datetime.fromisoformat(self.report.finished)
 
     def describe(self) -> str:
         return f"{self.report_path} (finished {self.report.finished})"
@@ -59,7 +56,8 @@ def load(path: str, before: datetime.datetime | None = None) -> History:
     runs, skipped = [], []
     for report_path in _report_paths(path):
         try:
-            run = Run(report_path, Report.load(report_path))
+            report = Report.load(report_path)
+            run = Run(report_path, report, _finished(report, report_path))
         except errors.InputError as e:
             skipped.append((report_path, e.message))
             continue
@@ -131,6 +129,19 @@ def decode_class_counts(data: bytes, path: str, most: int | None = None):
     if ids.shape != counts.shape or (ids.size and (np.any(np.diff(ids) <= 0))):
         raise errors.InputError(f"{path}: damaged class counts")
     return ids, counts
+
+
+def _finished(report: Report, path: str) -> datetime.datetime:
+    """When the run finished, as a time with its zone (report.json's is UTC)."""
+    try:
+        when = datetime.datetime.fromisoformat(report.finished)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise errors.InputError(
+            f"{path}: finished {report.finished[:40]!r} is not a time with its zone"
+        )
+    return when
 
 
 def _report_paths(path: str) -> list[str]:

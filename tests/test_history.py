@@ -160,6 +160,16 @@ def test_reports_of_another_schema_version_are_left_out(ws):
         and "schema version 0" in skipped.message
     )
     assert report.previous_report.endswith("runs/b/report.json")
+    # An edited `finished` (no time, or no zone to compare with) is left out too.
+    for finished in ("yesterday", "2026-11-30T10:00:00"):
+        document["schema_version"] = 1
+        document["finished"] = finished
+        old.write_text(json.dumps(document))
+        again = _run(ws, "e", _zipf(7), config, previous=str(ws.root / "runs"))
+        (skipped,) = [a for a in again.anomalies if a.code == "HISTORY_SKIPPED"]
+        assert "runs/a/report.json" in skipped.message and finished in skipped.message
+    document["schema_version"] = 0
+    old.write_text(json.dumps(document))
     # Named alone, a report of another version is not history at all: exit 2.
     with pytest.raises(classgate.InputError, match="schema version 0"):
         _run(ws, "d", _zipf(8), config, previous=str(old))

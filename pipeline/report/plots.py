@@ -346,7 +346,7 @@ def history(points: list[HistoryPoint], num_classes: int) -> str:
     days = [(t - first) / 86_400 for t in when]
     needed = [(p.max or 0) + 1 for p in points]
     top = _round_up(max(needed + [p.distinct for p in points] + [num_classes]) * 1.1)
-    span = max(days[-1] if days else 1, 1e-3) if last > first else 1
+    span = (last - first) / 86_400 or 1
     x = _Axis(0, span, _MARGIN["left"], _WIDTH - _MARGIN["right"])
     y = _Axis(0, top, _HEIGHT - _MARGIN["bottom"], _MARGIN["top"] + _LEGEND_ROOM / 2)
     out = _frame(
