@@ -7,12 +7,13 @@ import pathlib
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
 
-from classgate import errors, staging, transforms
+from classgate import errors, job, staging, transforms
 from classgate.stats import class_counts
 
 from tools import portable, synthetic
@@ -94,6 +95,7 @@ def run_and_kill(ws, pattern, config, flags, marker, moment, output, connect=Fal
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its SDK workers with it, should it hang
     )
     deadline = time.monotonic() + 120
     while process.poll() is None:
@@ -108,7 +110,12 @@ def run_and_kill(ws, pattern, config, flags, marker, moment, output, connect=Fal
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    out, err = process.communicate(timeout=180)  # never a hang
+    try:
+        out, err = process.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # no orphan holds the suite's pipes
+        out, err = process.communicate()
+        pytest.fail(f"classgate hung after its SDK worker was killed:\n{err[-4000:]}")
     return process.returncode, out, err
 
 
@@ -179,3 +186,49 @@ def test_counters_inflated_by_retries_refuse_the_run():
     staging.check_examples(results, Request, {"examples": 0})
     with pytest.raises(errors.InputError, match="the runner lost results"):
         staging.check_examples(results, Request, {"examples": 40})
+
+
+def _a_worker_dies(after: float) -> threading.Thread:
+    """What Beam's SubprocessSdkWorker.run raises, in the thread that started it."""
+
+    def die():
+        time.sleep(after)
+        raise RuntimeError("Worker subprocess exited with return code 137")
+
+    thread = threading.Thread(target=die, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("after", [0.0, 0.05, 0.3])
+@pytest.mark.parametrize("swallowed", [0, 1, 3])
+def test_a_dead_worker_ends_every_wait_of_the_main_thread(after, swallowed):
+    """The main thread blocked on a lock, in code that swallows the first few
+    interruptions (as a runner's clean-up may), still ends with WorkerDied; and
+    the handler is put back once the block is left."""
+    caught = 0
+    forever = threading.Event()
+    hook, handler = threading.excepthook, signal.getsignal(signal.SIGUSR1)
+    with pytest.raises(job.WorkerDied, match="return code 137"):
+        with job.worker_deaths():
+            _a_worker_dies(after)
+            while True:
+                try:
+                    assert not forever.wait(30), "the main thread was never interrupted"
+                except job.WorkerDied:
+                    caught += 1
+                    if caught > swallowed:
+                        raise
+    assert caught == swallowed + 1
+    assert (threading.excepthook, signal.getsignal(signal.SIGUSR1)) == (hook, handler)
+
+
+def test_no_interruption_outlives_the_block():
+    """After WorkerDied has left the block, no SIGUSR1 follows (one would now end
+    this process: its handler is the default again)."""
+    with pytest.raises(job.WorkerDied):
+        with job.worker_deaths():
+            _a_worker_dies(0.0)
+            threading.Event().wait(30)
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
+    time.sleep(4 * job._INTERRUPT_EVERY)
