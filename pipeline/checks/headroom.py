@@ -7,6 +7,10 @@ distinct classes; when either line, carried forward, passes num_classes within t
 model's horizon (headroom_days), NUM_CLASSES_HEADROOM warns with the day it breaks
 and the num_classes that would last the horizon. Catalogs grow; a num_classes that
 is right today is wrong next month.
+
+A pace needs a history of at least a day (MIN_SPAN_DAYS): runs minutes apart
+differ by sampling noise (a few classes seen or not), which over minutes reads as
+thousands of classes a day.
 """
 
 import dataclasses
@@ -19,6 +23,8 @@ from classgate.checks.anomaly import Anomaly, Code, Severity
 from classgate.config import ModelConfig
 
 DAY = 86_400.0
+# The shortest history, first run to this one, that a pace is read from.
+MIN_SPAN_DAYS = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +44,12 @@ class Forecast:
 
 def forecasts(model: ModelConfig, history: list[Point]) -> list[Forecast]:
     """The figures that, at their pace, outgrow num_classes within the horizon."""
-    if len({p.when for p in history}) < 2:
-        return []  # no pace from one moment
+    if not history:
+        return []
     latest = max(history, key=lambda p: p.when)
     days = np.array([(p.when - latest.when).total_seconds() / DAY for p in history])
+    if -days.min() < MIN_SPAN_DAYS:
+        return []  # no pace from one moment, nor from noise over minutes
     found = []
     for figure, needed in (
         ("max label id", np.array([p.max_id + 1 for p in history], np.float64)),

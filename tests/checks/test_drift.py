@@ -1,5 +1,6 @@
 """Drift and headroom, on generated class counts and histories with known answers."""
 
+import dataclasses
 import datetime
 
 import numpy as np
@@ -160,6 +161,33 @@ def test_headroom_needs_a_pace():
     )
     one = _history(10, 0, 990)
     assert headroom.check(MODEL, "t", one) == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    runs=st.integers(2, 20),
+    minutes=st.floats(0, 0.99 * 24 * 60),
+    growth=st.integers(1, 50),
+)
+def test_no_pace_from_less_than_a_day(runs, minutes, growth):
+    """Runs that span under a day never warn, however much the labels moved
+    between them (sampling noise over minutes reads as a steep pace)."""
+    history = [
+        headroom.Point(
+            START + datetime.timedelta(minutes=minutes * i / (runs - 1)),
+            900 + growth * i,
+            900 + growth * i,
+        )
+        for i in range(runs)
+    ]
+    model = MODEL.model_copy(update={"num_classes": 900 + growth * runs + 1})
+    assert headroom.check(model, "train", history) == []
+    # The same growth over a day and more is a pace, and warned.
+    stretched = [
+        dataclasses.replace(p, when=START + datetime.timedelta(days=i))
+        for i, p in enumerate(history)
+    ]
+    assert headroom.check(model, "train", stretched)
 
 
 @settings(max_examples=50, deadline=None)
