@@ -44,7 +44,11 @@ def check_schema(schema: str, *paths, transform=None) -> subprocess.CompletedPro
     if transform:
         command += ["--data-transform", transform]
     return subprocess.run(
-        [*command, *map(str, paths)], capture_output=True, text=True, check=False
+        [*command, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
 
 
@@ -101,6 +105,7 @@ def actionlint(*paths) -> list[dict]:
         capture_output=True,
         text=True,
         check=True,
+        timeout=300,
     )
     return json.loads(result.stdout)
 
@@ -303,6 +308,7 @@ def run_gate_step(user_repo, github, inputs) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         check=False,
+        timeout=300,
     )
 
 
@@ -368,6 +374,7 @@ def test_action_gate_step_refuses_unbalanced_quotes(user_repo, tmp_path):
         capture_output=True,
         text=True,
         check=False,
+        timeout=300,
     )
     assert result.returncode == 2
     assert "unbalanced quotes" in result.stdout
@@ -401,7 +408,11 @@ def test_action_install_step_pins_the_action_checkout_by_its_lock(tmp_path):
     env["GITHUB_ACTION_PATH"] = str(GITHUB)
     env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}"
     subprocess.run(
-        ["bash", str(GITHUB / "gate.sh"), "install"], env=env, check=True, cwd=tmp_path
+        ["bash", str(GITHUB / "gate.sh"), "install"],
+        env=env,
+        check=True,
+        cwd=tmp_path,
+        timeout=300,
     )
     venv = tmp_path / "temp" / "classgate-venv"
     assert log.read_text().splitlines() == [
@@ -459,6 +470,7 @@ def run_lines(lines: list[str], env: dict, cwd) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         check=False,
+        timeout=300,
     )
 
 
@@ -491,6 +503,7 @@ def test_gitlab_before_script_installs_the_ref_with_its_lock(tmp_path):
             cwd=upstream,
             check=True,
             capture_output=True,
+            timeout=300,
         )
 
     git("init", "--quiet", "--initial-branch=main")

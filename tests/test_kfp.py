@@ -165,7 +165,11 @@ def test_container_component_runs_classgate_validate(kfp_files, case, tmp_path):
     # "python" in the image; this interpreter here.
     path = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     done = subprocess.run(
-        argv, env={**os.environ, "PATH": path}, capture_output=True, text=True
+        argv,
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 1, done.stderr[-2000:]  # a failing verdict
     assert json.loads((out / "report.json").read_text())["status"] == "fail"
@@ -239,6 +243,7 @@ def test_pipeline_compiles_from_the_command_line(tmp_path):
         [sys.executable, str(KFP / "pipeline.py"), str(target)],
         check=True,
         cwd=tmp_path,
+        timeout=300,
     )
     spec = yaml.safe_load(target.read_text())
     assert spec["pipelineInfo"]["name"] == "classgate-gated-training"

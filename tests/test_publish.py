@@ -3,8 +3,10 @@ Beam counters and a progress line only on a terminal."""
 
 import os
 import pty
+import select
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -66,10 +68,15 @@ def run_on_terminal(args, env_extra=None):
     )
     os.close(secondary)
     shown = b""
+    deadline = time.monotonic() + 30
     while True:
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([main], [], [], left)[0], (
+            "a process classgate left behind holds the terminal open"
+        )
         try:
             chunk = os.read(main, 65536)
-        except OSError:
+        except OSError:  # EIO: every writer has closed it
             break
         if not chunk:
             break
