@@ -50,6 +50,7 @@ def _expected(ids: np.ndarray, spec: label.LabelSpec):
     return _figures(stats)
 
 
+@pytest.mark.slow  # 12 Beam pipelines, seconds in all
 @settings(
     max_examples=12,
     deadline=None,

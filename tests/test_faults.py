@@ -202,10 +202,13 @@ def _a_worker_dies(after: float) -> threading.Thread:
 
 @pytest.mark.parametrize("after", [0.0, 0.05, 0.3])
 @pytest.mark.parametrize("swallowed", [0, 1, 3])
-def test_a_dead_worker_ends_every_wait_of_the_main_thread(after, swallowed):
+def test_a_dead_worker_ends_every_wait_of_the_main_thread(
+    after, swallowed, monkeypatch
+):
     """The main thread blocked on a lock, in code that swallows the first few
     interruptions (as a runner's clean-up may), still ends with WorkerDied; and
     the handler is put back once the block is left."""
+    monkeypatch.setattr(job, "_INTERRUPT_EVERY", 0.05)
     caught = 0
     forever = threading.Event()
     hook, handler = threading.excepthook, signal.getsignal(signal.SIGUSR1)
@@ -223,9 +226,10 @@ def test_a_dead_worker_ends_every_wait_of_the_main_thread(after, swallowed):
     assert (threading.excepthook, signal.getsignal(signal.SIGUSR1)) == (hook, handler)
 
 
-def test_no_interruption_outlives_the_block():
+def test_no_interruption_outlives_the_block(monkeypatch):
     """After WorkerDied has left the block, no SIGUSR1 follows (one would now end
     this process: its handler is the default again)."""
+    monkeypatch.setattr(job, "_INTERRUPT_EVERY", 0.05)
     with pytest.raises(job.WorkerDied):
         with job.worker_deaths():
             _a_worker_dies(0.0)
