@@ -25,6 +25,7 @@ from classgate import (
     publish,
     staging,
     storage,
+    workers,
 )
 from classgate.checks.anomaly import Anomaly
 from classgate.io import files
@@ -149,7 +150,7 @@ def run(request: Request) -> Outcome:
             root = job.pipeline(options)
             job.build(root, request, staging_path, run_id)
             try:
-                with job.worker_deaths():
+                with workers.watched():
                     result = root.run()
                     if not request.wait and not dry_run:
                         pending_json = pending.of(
@@ -159,7 +160,7 @@ def run(request: Request) -> Outcome:
                         submitted = True
                         return Outcome("submitted")
                     result.wait_until_finish()
-            except Exception as e:  # job.WorkerDied too
+            except Exception as e:  # workers.WorkerDied too
                 explained = job.explain(e, request)
                 if explained is e:
                     raise

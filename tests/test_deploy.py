@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from classgate import cli
+from classgate import arguments, cli
 
 from workspace import DATAFLOW
 
@@ -36,7 +36,9 @@ def launch():
 def validate_actions() -> dict[str, argparse.Action]:
     """`classgate validate`'s flags by dest, straight from the CLI's parser."""
     (commands,) = [
-        a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction)
+        a
+        for a in arguments.parser()._actions
+        if isinstance(a, argparse._SubParsersAction)
     ]
     return {
         a.dest: a

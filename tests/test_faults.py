@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from classgate import errors, job, staging, transforms
+from classgate import errors, staging, transforms, workers
 from classgate.stats import class_counts
 
 from tools import portable, synthetic
@@ -208,17 +208,17 @@ def test_a_dead_worker_ends_every_wait_of_the_main_thread(
     """The main thread blocked on a lock, in code that swallows the first few
     interruptions (as a runner's clean-up may), still ends with WorkerDied; and
     the handler is put back once the block is left."""
-    monkeypatch.setattr(job, "_INTERRUPT_EVERY", 0.05)
+    monkeypatch.setattr(workers, "_INTERRUPT_EVERY", 0.05)
     caught = 0
     forever = threading.Event()
     hook, handler = threading.excepthook, signal.getsignal(signal.SIGUSR1)
-    with pytest.raises(job.WorkerDied, match="return code 137"):
-        with job.worker_deaths():
+    with pytest.raises(workers.WorkerDied, match="return code 137"):
+        with workers.watched():
             _a_worker_dies(after)
             while True:
                 try:
                     assert not forever.wait(30), "the main thread was never interrupted"
-                except job.WorkerDied:
+                except workers.WorkerDied:
                     caught += 1
                     if caught > swallowed:
                         raise
@@ -229,10 +229,10 @@ def test_a_dead_worker_ends_every_wait_of_the_main_thread(
 def test_no_interruption_outlives_the_block(monkeypatch):
     """After WorkerDied has left the block, no SIGUSR1 follows (one would now end
     this process: its handler is the default again)."""
-    monkeypatch.setattr(job, "_INTERRUPT_EVERY", 0.05)
-    with pytest.raises(job.WorkerDied):
-        with job.worker_deaths():
+    monkeypatch.setattr(workers, "_INTERRUPT_EVERY", 0.05)
+    with pytest.raises(workers.WorkerDied):
+        with workers.watched():
             _a_worker_dies(0.0)
             threading.Event().wait(30)
     assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
-    time.sleep(4 * job._INTERRUPT_EVERY)
+    time.sleep(4 * workers._INTERRUPT_EVERY)

@@ -8,12 +8,10 @@ browsers show as a tooltip; the classes never seen are drawn on the rank-frequen
 plot as its tail at count 0. Every string placed in a plot is escaped.
 """
 
-import dataclasses
 import datetime
-import html
 import math
-from typing import NamedTuple
 
+from classgate.report import svg
 from classgate.report.model import HistoryPoint, IdHistogram, LabelSummary, Profile
 
 # Colours: red and amber as in CI tools; blue/orange is a pair colour-blind eyes tell
@@ -23,12 +21,6 @@ _OBSERVED, _EXPECTED, _OUTSIDE, _VALID_BAND = "#1f77b4", "#ff7f0e", "#d62728", "
 # The never-seen tail of the rank-frequency plot: grey, as the unseen arc of the
 # coverage donut, with a darker edge so it stays visible when only a few pixels wide.
 _UNSEEN_BAND, _UNSEEN_EDGE = "#e0e0e0", "#757575"
-# One plot's size in SVG units; three plots fit side by side in a 1200 px window.
-_WIDTH, _HEIGHT = 400, 280
-# The top margin holds the title and the labels of the num_classes / 0 lines.
-_MARGIN = {"left": 56, "right": 14, "top": 36, "bottom": 42}
-# Pixels kept free above the data on log axes, for the legend.
-_LEGEND_ROOM = 60
 # Points of the expected curve: smooth on a log axis at any num_classes.
 _CURVE_POINTS = 80
 # Bin widths that agree to this many significant digits are the same width: the
@@ -37,75 +29,6 @@ _WIDTH_DIGITS = 3
 # The narrowest the unseen tail is drawn, in pixels: one unseen class past rank
 # 1000 is well under a pixel on a log axis.
 _MIN_TAIL_WIDTH = 4
-
-
-class _Key(NamedTuple):
-    """One legend entry: a line for a curve, a box for an area or bars."""
-
-    color: str
-    text: str
-    line: bool = False
-    dash: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Axis:
-    """Maps data values in [low, high] to pixels in [start, end], maybe on log10."""
-
-    low: float
-    high: float
-    start: float
-    end: float
-    log: bool = False
-
-    def __call__(self, value: float) -> float:
-        f = math.log10 if self.log else float
-        share = (f(value) - f(self.low)) / ((f(self.high) - f(self.low)) or 1)
-        return self.start + share * (self.end - self.start)
-
-    def ticks(self) -> list[float]:
-        if self.log:
-            first, last = math.ceil(math.log10(self.low)), math.log10(self.high)
-            return [10.0**k for k in range(first, math.floor(last) + 1)]
-        rough = (self.high - self.low) / 5 or 1
-        power = 10 ** math.floor(math.log10(rough))
-        step = next(s * power for s in (1, 2, 5, 10) if s * power >= rough)
-        first = math.ceil(self.low / step) * step
-        return [first + i * step for i in range(int((self.high - first) / step) + 1)]
-
-
-def _frame(title: str, x: _Axis, y: _Axis, x_label: str, y_label: str) -> list[str]:
-    """The SVG opening, title, axes with ticks and labels; plots append to it."""
-    bottom, left = _HEIGHT - _MARGIN["bottom"], _MARGIN["left"]
-    out = [
-        f'<svg width="{_WIDTH}" height="{_HEIGHT}"'
-        f' viewBox="0 0 {_WIDTH} {_HEIGHT}" font-size="11">',
-        f'<text x="{_WIDTH / 2}" y="14" text-anchor="middle" font-size="13" '
-        f'font-weight="bold">{_e(title)}</text>',
-    ]
-    for value in x.ticks():
-        px = x(value)
-        out.append(
-            f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{_MARGIN["top"]}" y2="{bottom}" '
-            f'stroke="#eee"/><text x="{px:.1f}" y="{bottom + 14}" '
-            f'text-anchor="middle">{_short(value)}</text>'
-        )
-    for value in y.ticks():
-        py = y(value)
-        out.append(
-            f'<line x1="{left}" x2="{_WIDTH - _MARGIN["right"]}" y1="{py:.1f}" '
-            f'y2="{py:.1f}" stroke="#eee"/><text x="{left - 4}" y="{py + 4:.1f}" '
-            f'text-anchor="end">{_short(value)}</text>'
-        )
-    out += [
-        f'<path d="M{left},{_MARGIN["top"]}V{bottom}H{_WIDTH - _MARGIN["right"]}" '
-        'fill="none" stroke="#333"/>',
-        f'<text x="{(left + _WIDTH) / 2}" y="{_HEIGHT - 6}" text-anchor="middle">'
-        f"{_e(x_label)}</text>",
-        f'<text transform="translate(14,{(_MARGIN["top"] + bottom) / 2}) rotate(-90)"'
-        f' text-anchor="middle">{_e(y_label)}</text>',
-    ]
-    return out
 
 
 def rank_frequency(profile: Profile, stats: LabelSummary, num_classes: int) -> str:
@@ -133,23 +56,29 @@ def rank_frequency(profile: Profile, stats: LabelSummary, num_classes: int) -> s
     expected = [(r, scale * math.log((r + 1) / r)) for r in ranks]
     values = [c for _, c in observed] + [c for _, c in expected if c > 0]
     if not values:
-        return _empty("Rank-frequency", "no label values")
-    x = _Axis(1, _round_up(last), _MARGIN["left"], _WIDTH - _MARGIN["right"], log=True)
-    y = _count_axis(values)
-    out = _frame(
+        return svg.empty("Rank-frequency", "no label values")
+    x = svg.Axis(
+        1,
+        svg.round_up(last),
+        svg.LEFT,
+        svg.RIGHT,
+        log=True,
+    )
+    y = svg.count_axis(values)
+    out = svg.frame(
         "Rank-frequency (log-log)", x, y, "rank (1 = most frequent id)", "count"
     )
     keys = [
-        _Key(_OBSERVED, "observed", line=True),
-        _Key(_EXPECTED, "log-uniform expected", line=True, dash="6,4"),
+        svg.Key(_OBSERVED, "observed", line=True),
+        svg.Key(_EXPECTED, "log-uniform expected", line=True, dash="6,4"),
     ]
     if unseen > 0:
         out.append(_unseen_tail(x, seen, unseen, stats.num_classes))
-        keys.append(_Key(_UNSEEN_BAND, "never seen (count 0)"))
-    out.append(_marker(x(num_classes), f"num_classes {num_classes}", "#777"))
+        keys.append(svg.Key(_UNSEEN_BAND, "never seen (count 0)"))
+    out.append(svg.marker(x(num_classes), f"num_classes {num_classes}", "#777"))
     if total > 0:
         out.append(
-            _polyline(
+            svg.polyline(
                 expected,
                 x,
                 y,
@@ -159,7 +88,7 @@ def rank_frequency(profile: Profile, stats: LabelSummary, num_classes: int) -> s
                 "drawn by the sampler's probabilities",
             )
         )
-    out.append(_polyline(observed, x, y, _OBSERVED, "", "observed count per rank"))
+    out.append(svg.polyline(observed, x, y, _OBSERVED, "", "observed count per rank"))
     for r, c in observed:
         figures = f"rank {r}: {c} values"
         if total > 0 and r <= num_classes:
@@ -168,17 +97,17 @@ def rank_frequency(profile: Profile, stats: LabelSummary, num_classes: int) -> s
             f'<circle cx="{x(r):.1f}" cy="{y(c):.1f}" r="2.5" fill="{_OBSERVED}">'
             f"<title>{figures}</title></circle>"
         )
-    out.append(_legend(keys))
+    out.append(svg.legend(keys))
     return "".join(out) + "</svg>"
 
 
-def _unseen_tail(x: _Axis, seen: int, unseen: int, num_classes: int) -> str:
+def _unseen_tail(x: svg.Axis, seen: int, unseen: int, num_classes: int) -> str:
     """Ranks seen+1 .. seen+unseen at count 0: a shaded band down to the x axis.
 
     The label lies along the bottom when the band is wide enough for it, and up
     the band otherwise: on a log axis the tail is often a few pixels wide.
     """
-    top, bottom = _MARGIN["top"], _HEIGHT - _MARGIN["bottom"]
+    top, bottom = svg.TOP, svg.BOTTOM
     first, end = seen + 1, seen + unseen
     right = x(end)
     left = min(x(first), right - _MIN_TAIL_WIDTH)
@@ -189,12 +118,12 @@ def _unseen_tail(x: _Axis, seen: int, unseen: int, num_classes: int) -> str:
     if right - left > 6 * len(label) + 8:  # ~6 px per character
         text = (
             f'<text x="{(left + right) / 2:.1f}" y="{bottom - 10}" '
-            f'text-anchor="middle" {halo}>{_e(label)}</text>'
+            f'text-anchor="middle" {halo}>{svg.escape(label)}</text>'
         )
     else:
         text = (
             f'<text transform="translate({(left + right) / 2 + 4:.1f},{bottom - 10}) '
-            f'rotate(-90)" {halo}>{_e(label)}</text>'
+            f'rotate(-90)" {halo}>{svg.escape(label)}</text>'
         )
     return (
         f'<g class="unseen"><title>{ranks}: {unseen} of {num_classes} classes in '
@@ -211,13 +140,13 @@ def histogram(histogram: IdHistogram, stats: LabelSummary, num_classes: int) -> 
     edges, counts = histogram.edges, histogram.counts
     positive = [c for c in counts if c > 0]
     if not positive:
-        return _empty("Label ids", "no label values")
-    x = _Axis(edges[0], edges[-1], _MARGIN["left"], _WIDTH - _MARGIN["right"])
-    y = _count_axis(positive)
+        return svg.empty("Label ids", "no label values")
+    x = svg.Axis(edges[0], edges[-1], svg.LEFT, svg.RIGHT)
+    y = svg.count_axis(positive)
     x_label = f"label id; {bin_widths(edges, num_classes)}"
-    out = _frame("Label ids (bars: count per bin)", x, y, x_label, "count (log)")
+    out = svg.frame("Label ids (bars: count per bin)", x, y, x_label, "count (log)")
     band_low, band_high = x(max(0, edges[0])), x(min(num_classes, edges[-1]))
-    top, bottom = _MARGIN["top"], _HEIGHT - _MARGIN["bottom"]
+    top, bottom = svg.TOP, svg.BOTTOM
     out.insert(
         2,
         f'<rect x="{band_low:.1f}" y="{top}" width="{band_high - band_low:.1f}" '
@@ -237,13 +166,13 @@ def histogram(histogram: IdHistogram, stats: LabelSummary, num_classes: int) -> 
         )
     for edge, label in ((0, "0"), (num_classes, f"num_classes {num_classes}")):
         if edges[0] < edge <= edges[-1]:
-            out.append(_marker(x(edge), label, _OUTSIDE))
+            out.append(svg.marker(x(edge), label, _OUTSIDE))
     keys = [
-        _Key(_VALID_BAND, "valid range [0, num_classes)"),
-        _Key(_OBSERVED, "ids in range"),
-        _Key(_OUTSIDE, "bins holding out-of-range ids"),
+        svg.Key(_VALID_BAND, "valid range [0, num_classes)"),
+        svg.Key(_OBSERVED, "ids in range"),
+        svg.Key(_OUTSIDE, "bins holding out-of-range ids"),
     ]
-    out.append(_legend(keys))
+    out.append(svg.legend(keys))
     return "".join(out) + "</svg>"
 
 
@@ -313,15 +242,16 @@ def coverage(stats: LabelSummary, max_unseen_fraction: float, judged: bool) -> s
     seen_text = f"{seen} of {n} classes seen ({1 - unseen:.1%})"
     unseen_text = f"{n - seen} of {n} classes never seen ({unseen:.1%}); {rule}"
     return (
-        f'<svg width="280" height="{_HEIGHT}" '
-        f'viewBox="0 0 280 {_HEIGHT}" font-size="12">'
+        f'<svg width="280" height="{svg.HEIGHT}" '
+        f'viewBox="0 0 280 {svg.HEIGHT}" font-size="12">'
         '<text x="140" y="14" text-anchor="middle" font-size="13" '
         'font-weight="bold">Classes never seen</text>'
         f'<circle cx="{cx}" cy="{cy}" r="{radius}" fill="none" stroke="{color}" '
-        f'stroke-width="26"><title>{_e(unseen_text)}</title></circle>'
+        f'stroke-width="26"><title>{svg.escape(unseen_text)}</title></circle>'
         f'<circle cx="{cx}" cy="{cy}" r="{radius}" fill="none" stroke="{_OBSERVED}" '
         f'stroke-width="26" stroke-dasharray="{arc * (1 - unseen):.2f} {arc:.2f}" '
-        f'transform="rotate(-90 {cx} {cy})"><title>{_e(seen_text)}</title></circle>'
+        f'transform="rotate(-90 {cx} {cy})">'
+        f"<title>{svg.escape(seen_text)}</title></circle>"
         f'<text x="{cx}" y="{cy + 2}" text-anchor="middle" font-size="24" '
         f'font-weight="bold">{unseen:.1%}</text>'
         f'<text x="{cx}" y="{cy + 20}" text-anchor="middle">unseen</text>'
@@ -340,21 +270,26 @@ def history(points: list[HistoryPoint], num_classes: int) -> str:
     NUM_CLASSES_HEADROOM fits.
     """
     if not points:
-        return _empty("History", "no earlier runs")
+        return svg.empty("History", "no earlier runs")
     when = [datetime.datetime.fromisoformat(p.finished).timestamp() for p in points]
     first, last = min(when), max(when)
     days = [(t - first) / 86_400 for t in when]
     needed = [(p.max or 0) + 1 for p in points]
-    top = _round_up(max(needed + [p.distinct for p in points] + [num_classes]) * 1.1)
+    top = svg.round_up(max(needed + [p.distinct for p in points] + [num_classes]) * 1.1)
     span = (last - first) / 86_400 or 1
-    x = _Axis(0, span, _MARGIN["left"], _WIDTH - _MARGIN["right"])
-    y = _Axis(0, top, _HEIGHT - _MARGIN["bottom"], _MARGIN["top"] + _LEGEND_ROOM / 2)
-    out = _frame(
+    x = svg.Axis(0, span, svg.LEFT, svg.RIGHT)
+    y = svg.Axis(
+        0,
+        top,
+        svg.BOTTOM,
+        svg.TOP + svg.LEGEND_ROOM / 2,
+    )
+    out = svg.frame(
         "Classes needed, run by run", x, y, "days since the first run", "classes"
     )
     limit = y(num_classes)
     out.append(
-        f'<line x1="{_MARGIN["left"]}" x2="{_WIDTH - _MARGIN["right"]}" '
+        f'<line x1="{svg.LEFT}" x2="{svg.RIGHT}" '
         f'y1="{limit:.1f}" y2="{limit:.1f}" stroke="{COLORS["ERROR"]}" '
         f'stroke-dasharray="4,3"><title>num_classes {num_classes}</title></line>'
     )
@@ -363,104 +298,24 @@ def history(points: list[HistoryPoint], num_classes: int) -> str:
         ([p.distinct for p in points], _EXPECTED, "distinct classes"),
     ):
         line = list(zip(days, values, strict=True))
-        out.append(_polyline(line, x, y, color, "", what))
+        out.append(svg.polyline(line, x, y, color, "", what))
         for point, day, value in zip(points, days, values, strict=True):
             run = point.report or "this run"
             out.append(
                 f'<circle cx="{x(day):.1f}" cy="{y(value):.1f}" r="3" fill="{color}">'
-                f"<title>{_e(run)} ({_e(point.finished)}): {what} {value}</title>"
+                f"<title>{svg.escape(run)} ({svg.escape(point.finished)}): "
+                f"{what} {value}</title>"
                 "</circle>"
             )
     out.append(
-        _legend(
+        svg.legend(
             [
-                _Key(_OBSERVED, "max label id + 1", line=True),
-                _Key(_EXPECTED, "distinct classes", line=True),
-                _Key(
+                svg.Key(_OBSERVED, "max label id + 1", line=True),
+                svg.Key(_EXPECTED, "distinct classes", line=True),
+                svg.Key(
                     COLORS["ERROR"], f"num_classes {num_classes}", line=True, dash="4,3"
                 ),
             ]
         )
     )
     return "".join(out) + "</svg>"
-
-
-def _count_axis(counts: list) -> _Axis:
-    """A log axis over the counts that leaves _LEGEND_ROOM pixels free on top."""
-    low, high = min(counts) / 2, max(counts) * 2
-    bottom, top = _HEIGHT - _MARGIN["bottom"], _MARGIN["top"]
-    decades = math.log10(high / low) * (bottom - top) / (bottom - top - _LEGEND_ROOM)
-    return _Axis(low, low * 10**decades, bottom, top, log=True)
-
-
-def _round_up(value: float) -> float:
-    """The next of 10, 20, 50, 100, 200...: an axis end a tick can fall near."""
-    power = 10 ** max(1, math.floor(math.log10(value)))
-    return next(s * power for s in (1, 2, 5, 10) if s * power >= value)
-
-
-def _marker(px: float, label: str, color: str) -> str:
-    """A vertical line through the plot, labelled in the top margin."""
-    anchor = min(max(px, _MARGIN["left"] + 40), _WIDTH - _MARGIN["right"] - 40)
-    return (
-        f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{_MARGIN["top"] - 4}" '
-        f'y2="{_HEIGHT - _MARGIN["bottom"]}" stroke="{color}" stroke-width="1.5" '
-        f'stroke-dasharray="4,3"/><text x="{anchor:.1f}" y="{_MARGIN["top"] - 7}" '
-        f'text-anchor="middle" fill="{color}">{_e(label)}</text>'
-    )
-
-
-def _polyline(points, x: _Axis, y: _Axis, color: str, extra: str, title: str) -> str:
-    path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in points if b > 0)
-    return (
-        f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2" '
-        f"{extra}><title>{_e(title)}</title></polyline>"
-    )
-
-
-def _legend(keys: list[_Key]) -> str:
-    """The keys in the top right corner, in the room the y axis left.
-
-    A curve's key is a short stretch of that curve, an area's or a bar's a box.
-    """
-    width = 36 + 6 * max(len(key.text) for key in keys)  # ~6 px per character
-    x0, y0 = _WIDTH - _MARGIN["right"] - width, _MARGIN["top"] + 12
-    rows = [
-        f'<g class="legend"><rect x="{x0 - 6}" y="{y0 - 10}" width="{width}" '
-        f'height="{16 * len(keys) + 4}" fill="#fff" stroke="#ccc"/>'
-    ]
-    for i, key in enumerate(keys):
-        mid = y0 + 16 * i - 2
-        if key.line:
-            dash = f' stroke-dasharray="{key.dash}"' if key.dash else ""
-            rows.append(
-                f'<line x1="{x0}" x2="{x0 + 20}" y1="{mid}" y2="{mid}" '
-                f'stroke="{key.color}" stroke-width="2"{dash}/>'
-            )
-        else:
-            rows.append(
-                f'<rect x="{x0 + 3}" y="{mid - 4}" width="14" height="8" '
-                f'fill="{key.color}" stroke="#999" stroke-width="0.5"/>'
-            )
-        rows.append(f'<text x="{x0 + 26}" y="{mid + 4}">{_e(key.text)}</text>')
-    return "".join(rows) + "</g>"
-
-
-def _empty(title: str, text: str) -> str:
-    return (
-        f'<svg width="{_WIDTH}" height="{_HEIGHT}">'
-        f'<text x="{_WIDTH / 2}" y="{_HEIGHT / 2}" text-anchor="middle">'
-        f"{_e(title)}: {_e(text)}</text></svg>"
-    )
-
-
-def _short(value: float) -> str:
-    """A tick label: 1, 20, 1.5k, 10k, 1M."""
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:g}{suffix}"
-    return f"{value:g}"
-
-
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value))

@@ -19,6 +19,7 @@ import zlib
 import pytest
 
 from classgate import checks
+from classgate.checks import catalog
 from classgate.report import html as report_html
 from classgate.report import plots
 from classgate.report.model import Report
@@ -332,12 +333,12 @@ def test_tfdv_schema_is_a_check_in_full_mode(reports):
     )
     data_rows, model_rows = check_tables(render(full))
     status = statuses(data_rows)
-    assert status[(report_html.TFDV_SCHEMA, "train")] == "✓ passed"
-    assert status[(report_html.TFDV_SCHEMA, "eval")] == "✗ WARNING"
+    assert status[(catalog.TFDV_SCHEMA, "train")] == "✓ passed"
+    assert status[(catalog.TFDV_SCHEMA, "eval")] == "✗ WARNING"
     code = full["anomalies"][-1]["code"]
     assert statuses(model_rows)[(code, "eval")] == "✗ WARNING"
     labels_only = check_tables(render(reports["passing"]))[0]
-    assert report_html.TFDV_SCHEMA not in {r["attrs"]["data-code"] for r in labels_only}
+    assert catalog.TFDV_SCHEMA not in {r["attrs"]["data-code"] for r in labels_only}
 
 
 @pytest.mark.parametrize("case", ["failing", "passing"])
