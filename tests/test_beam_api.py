@@ -73,6 +73,7 @@ def test_figures_equal_one_accumulator(ids, pieces, width):
         assert_that(out, equal_to([[expected]]))
 
 
+@pytest.mark.slow
 def test_tf_example_bytes_give_the_same_figures():
     from tfx_bsl.coders import example_coder
 
@@ -92,6 +93,7 @@ def test_tf_example_bytes_give_the_same_figures():
         assert_that(out, equal_to([[expected]]))
 
 
+@pytest.mark.slow
 def test_beside_tfdv_on_one_pcollection():
     """One read feeds TFDV's GenerateStatistics and classgate's LabelStatistics."""
     import tensorflow_data_validation as tfdv

@@ -15,6 +15,7 @@ def staged_folder(out):
     return out / output.STAGING
 
 
+@pytest.mark.slow
 def test_submit_then_conclude(ws, capsys):
     pattern = ws.labels(list(range(10)) * 3 + [12])
     out = ws.root / "out"

@@ -38,6 +38,7 @@ def test_cli_translates_for_dataflow(ws, capsys, fmt, mode):
     assert not (ws.root / "out" / "report.json").exists()
 
 
+@pytest.mark.slow
 def test_job_has_the_stable_step_names(ws):
     pattern = ws.labels([0, 1, 2])
     request = validation.Request(

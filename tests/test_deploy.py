@@ -105,6 +105,7 @@ def test_launch_turns_parameters_into_classgate_flags(launch):
     ]
 
 
+@pytest.mark.slow
 def test_template_arguments_translate_for_dataflow(ws, launch, capsys):
     train, evaluation = ws.labels([0, 1, 2]), ws.labels([2, 1], name="eval")
     parameters = [

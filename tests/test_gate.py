@@ -66,6 +66,7 @@ def test_train_on_a_pass(ws, learnable, capsys):
     assert json.loads((again / "metrics.json").read_text())["history"][0]["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_no_training_on_a_fail(ws, learnable, capsys):
     out = ws.root / "out"
     argv = [
@@ -81,6 +82,7 @@ def test_no_training_on_a_fail(ws, learnable, capsys):
         assert not (out / name).exists(), name
 
 
+@pytest.mark.slow
 def test_run_passes_the_validated_config_and_the_exit_code(ws, learnable):
     out = ws.root / "validated"
     config = ws.config(CONFIG.format(n=200))

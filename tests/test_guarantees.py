@@ -115,6 +115,7 @@ def test_parquet_labels_only_reads_the_context_feature(ws):
     assert "ID_OUT_OF_RANGE" in Workspace.codes(report, "ERROR")
 
 
+@pytest.mark.slow
 def test_an_absent_context_feature_fails(ws, capsys):
     config = ws.model(4, context_feature="context", context_vocab_size=10)
     code, report = ws.validate(
@@ -137,6 +138,7 @@ def test_an_absent_context_feature_fails(ws, capsys):
     assert code == 2 and "column 'context'" in one_line(err)
 
 
+@pytest.mark.slow
 def test_context_ids_stored_as_bytes_fail(ws):
     pattern = ws.labels([0, 1, 2, 3], context=["a", "b", "c", "d"])
     config = ws.model(4, context_feature="context", context_vocab_size=10)
@@ -274,6 +276,7 @@ def test_an_empty_output_is_refused(ws, capsys, monkeypatch):
     assert not (ws.root / "report.json").exists()
 
 
+@pytest.mark.slow
 def test_output_is_a_path_never_a_pattern(ws, capsys):
     pattern = ws.labels([0, 1])
     runs = ws.root / "runs"
@@ -301,6 +304,7 @@ def test_output_is_a_path_never_a_pattern(ws, capsys):
             assert (runs / sibling / name).read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_stale_outputs_of_an_earlier_run_are_swept(ws, capsys):
     rng = np.random.default_rng(0)
     shuffled = rng.permutation(
@@ -811,6 +815,7 @@ def test_a_report_names_its_files_from_any_working_directory(ws, capsys, monkeyp
 # Exit 3 is ours, exit 2 the input's ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_defect_of_ours_is_exit_3(ws, capsys, monkeypatch):
     from classgate import decide
 

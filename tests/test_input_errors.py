@@ -49,6 +49,7 @@ def valid_records(ws) -> bytes:
     return path.read_bytes()
 
 
+@pytest.mark.slow
 def test_bad_crc(ws, capsys, good):
     data = bytearray(valid_records(ws))
     data[14] ^= 0xFF  # inside the first record's payload
@@ -61,6 +62,7 @@ def test_bad_crc(ws, capsys, good):
     )
 
 
+@pytest.mark.slow
 def test_truncated_record(ws, capsys, good):
     bad = damage(ws, "cut.tfrecord", valid_records(ws)[:-5])
     assert_one_line(
@@ -71,11 +73,13 @@ def test_truncated_record(ws, capsys, good):
     )
 
 
+@pytest.mark.slow
 def test_truncated_gzip(ws, capsys, good):
     bad = damage(ws, "cut.tfrecord.gz", gzip.compress(valid_records(ws))[:-12])
     assert_one_line(*run(ws, capsys, "--data", bad, "--model-config", good[1]), bad)
 
 
+@pytest.mark.slow
 def test_not_gzip_and_not_tfrecord(ws, capsys, good):
     bad = damage(ws, "text.tfrecord.gz", b"this is not a tfrecord file at all\n" * 3)
     assert_one_line(
@@ -102,6 +106,7 @@ def test_uncompressed_file_named_gz_is_read_by_content(ws, capsys, good):
     assert code == 1  # read fine: 2 examples, classes 0 and 3 unseen
 
 
+@pytest.mark.slow
 def test_records_that_are_not_examples(ws, capsys, good):
     path = ws.root / "junk.tfrecord"
     tfrecord.write_records(str(path), [b"\xff\xff\xff junk"], compress=False)
@@ -112,6 +117,7 @@ def test_records_that_are_not_examples(ws, capsys, good):
     )
 
 
+@pytest.mark.slow
 def test_truncated_parquet(ws, capsys):
     pattern = ws.labels([0, 1, 2, 3], fmt="parquet", shards=1)
     path = next(pathlib.Path(pattern).parent.glob("*.parquet"))
@@ -123,6 +129,7 @@ def test_truncated_parquet(ws, capsys):
     )
 
 
+@pytest.mark.slow
 def test_label_column_absent_from_parquet(ws, capsys):
     pattern = ws.labels([0, 1], fmt="parquet", shards=1)
     config = ws.config("name: m\nlabel_feature: target\nnum_classes: 2\n")
@@ -215,6 +222,7 @@ def test_debug_shows_the_traceback(ws, capsys, good):
     assert code == 2 and "Traceback" in err and "no files match" in err
 
 
+@pytest.mark.slow
 def test_a_crash_leaves_no_report(ws, capsys, good):
     out = ws.root / "out"
     assert (

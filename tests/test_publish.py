@@ -44,6 +44,7 @@ def test_html_junit_and_step_summary(ws, failing, monkeypatch):
     assert summary.read_text().startswith("earlier step\n# classgate: FAIL")
 
 
+@pytest.mark.slow
 def test_counters_agree_with_the_statistics(ws, failing):
     code, report = ws.validate("--data", failing[0], "--model-config", failing[1])
     assert (

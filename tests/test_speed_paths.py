@@ -3,7 +3,10 @@
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_labels_only_never_imports_tensorflow(ws):
     pattern = ws.labels([0, 1, 2, 3])
     script = (

@@ -73,6 +73,7 @@ def severity_name(info) -> str:
 
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda f: f.__name__)
+@pytest.mark.slow
 def test_anomalies_pbtxt_severity_agrees_with_the_report(ws, run):
     code, report = ws.validate(*run(ws), "--model-config", ws.model(4))
     assert report is not None, code
@@ -89,6 +90,7 @@ def test_anomalies_pbtxt_severity_agrees_with_the_report(ws, run):
 
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda f: f.__name__)
+@pytest.mark.slow
 def test_each_split_has_a_schema_diff_that_tfdv_loads(ws, load_anomalies_binary, run):
     code, report = ws.validate(*run(ws), "--model-config", ws.model(4))
     assert report is not None, code
@@ -114,6 +116,7 @@ def test_each_split_has_a_schema_diff_that_tfdv_loads(ws, load_anomalies_binary,
         }
 
 
+@pytest.mark.slow
 def test_schema_diffs_are_declared_outputs(ws):
     """Listed in the manifest, so a later run removes the ones it does not write."""
     out = ws.root / "out"

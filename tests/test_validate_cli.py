@@ -55,6 +55,7 @@ def test_classic_cases(classic, fmt, mode, num_classes):
         assert len(above["details"]["locations"]) == 20
 
 
+@pytest.mark.slow
 def test_outputs_are_tfdv_artifacts(classic):
     ws, patterns = classic
     import tensorflow_data_validation as tfdv
@@ -112,6 +113,7 @@ def test_all_models_of_a_config_file_are_checked(ws):
     assert not any(model == "right" for model, _ in errors)
 
 
+@pytest.mark.slow
 def test_unseen_within_tolerance_is_a_warning_and_strict_fails_it(ws):
     pattern = ws.labels(list(range(95)) * 2)
     # Uniform labels with the sampler that fits them, and a modest num_sampled.
@@ -151,6 +153,7 @@ def test_each_label_problem_has_its_code(ws):
     )
 
 
+@pytest.mark.slow
 def test_string_labels_are_an_invalid_type(ws):
     pattern = ws.labels(["cash", "card"] * 5)
     code, report = ws.validate("--data", pattern, "--model-config", ws.model(2))
@@ -176,6 +179,7 @@ def test_empty_split_and_bad_num_sampled(ws):
     assert empty_anomaly["split"] == "eval"
 
 
+@pytest.mark.slow
 def test_schema_split_is_train_and_eval_is_validated_against_it(ws):
     train = ws.labels([0, 1, 2, 3], name="train", payment=["cash", "card"] * 2)
     evaluation = ws.labels([0, 1, 2, 3], name="eval", payment=["cash", "bitcoin"] * 2)
@@ -195,6 +199,7 @@ def test_schema_split_is_train_and_eval_is_validated_against_it(ws):
     }
 
 
+@pytest.mark.slow
 def test_baseline_schema_findings_keep_tfdv_severity(ws):
     pattern = ws.labels([0, 1, 2, 3], payment=["cash", "card"] * 2)
     baseline = ws.config(
@@ -212,6 +217,7 @@ def test_baseline_schema_findings_keep_tfdv_severity(ws):
     )
 
 
+@pytest.mark.slow
 def test_rerun_into_the_same_folder_replaces_the_verdict(ws):
     pattern = ws.labels([0, 1, 2, 3])
     assert ws.validate("--data", pattern, "--model-config", ws.model(4))[0] == 0
