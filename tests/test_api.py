@@ -214,3 +214,37 @@ def test_the_readme_example_runs(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pass" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_readme_beam_example_runs(tmp_path):
+    """The README's Beam example, run as written: TFDV's statistics and classgate's
+    findings from one read."""
+    import tensorflow_data_validation as tfdv
+
+    text = README.read_text()
+    found = re.search(
+        r"```python\n(import apache_beam as beam\nimport classgate\n.*?)```",
+        text,
+        re.DOTALL,
+    )
+    assert found, "README.md has no Beam example (import apache_beam, classgate)"
+    (tmp_path / "data").mkdir()
+    ids = synthetic.labels(1_000, 100)
+    synthetic.write_tfrecord(synthetic.table(ids, 100), str(tmp_path / "data"), 2)
+    script = tmp_path / "example.py"
+    script.write_text(found.group(1))
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONWARNINGS="ignore"),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    stats = tfdv.load_stats_binary(str(tmp_path / "out" / "stats.pb"))
+    assert stats.datasets[0].num_examples == len(ids)
+    lines = (tmp_path / "out" / "classgate").read_text().splitlines()
+    # 100 classes seen of num_classes 100,000: nearly every row dead.
+    assert any(line.startswith("ERROR   CLASSES_UNSEEN") for line in lines), lines
