@@ -192,27 +192,34 @@ def test_import_classgate_is_light():
         assert getattr(classgate, name) is not None
 
 
-def test_the_readme_example_runs(tmp_path):
-    """The README's notebook example, run as written, in a folder with its files."""
-    text = README.read_text()
-    found = re.search(r"```python\n(# The notebook example.*?)```", text, re.DOTALL)
-    assert found, "README.md has no '# The notebook example' python block"
-    (tmp_path / "data").mkdir()
-    synthetic.write_tfrecord(
-        synthetic.table(synthetic.labels(1_000, 100), 100), str(tmp_path / "data"), 2
+def _run_readme_block(start: str, folder) -> subprocess.CompletedProcess:
+    """Runs the README's python block that begins with `start`, as written, in
+    `folder` with 1,000 labels over 100 classes as TFRecord in data/."""
+    found = re.search(
+        "```python\n(" + re.escape(start) + ".*?)```", README.read_text(), re.DOTALL
     )
-    (tmp_path / "model.yaml").write_text(synthetic.model_yaml("m", 100))
-    script = tmp_path / "example.py"
+    assert found, f"README.md has no python block starting {start!r}"
+    (folder / "data").mkdir()
+    ids = synthetic.labels(1_000, 100)
+    synthetic.write_tfrecord(synthetic.table(ids, 100), str(folder / "data"), 2)
+    script = folder / "example.py"
     script.write_text(textwrap.dedent(found.group(1)))
     done = subprocess.run(
         [sys.executable, str(script)],
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=300,
         env=dict(os.environ, PYTHONWARNINGS="ignore"),
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def test_the_readme_example_runs(tmp_path):
+    """The README's notebook example, run as written, in a folder with its files."""
+    (tmp_path / "model.yaml").write_text(synthetic.model_yaml("m", 100))
+    done = _run_readme_block("# The notebook example", tmp_path)
     assert "pass" in done.stdout
 
 
@@ -222,29 +229,9 @@ def test_the_readme_beam_example_runs(tmp_path):
     findings from one read."""
     import tensorflow_data_validation as tfdv
 
-    text = README.read_text()
-    found = re.search(
-        r"```python\n(import apache_beam as beam\nimport classgate\n.*?)```",
-        text,
-        re.DOTALL,
-    )
-    assert found, "README.md has no Beam example (import apache_beam, classgate)"
-    (tmp_path / "data").mkdir()
-    ids = synthetic.labels(1_000, 100)
-    synthetic.write_tfrecord(synthetic.table(ids, 100), str(tmp_path / "data"), 2)
-    script = tmp_path / "example.py"
-    script.write_text(found.group(1))
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ, PYTHONWARNINGS="ignore"),
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    _run_readme_block("import apache_beam as beam\nimport classgate\n", tmp_path)
     stats = tfdv.load_stats_binary(str(tmp_path / "out" / "stats.pb"))
-    assert stats.datasets[0].num_examples == len(ids)
+    assert stats.datasets[0].num_examples == 1_000
     lines = (tmp_path / "out" / "classgate").read_text().splitlines()
     # 100 classes seen of num_classes 100,000: nearly every row dead.
     assert any(line.startswith("ERROR   CLASSES_UNSEEN") for line in lines), lines
