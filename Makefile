@@ -11,10 +11,11 @@ PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --only-b
 install: $(STAMP)
 
 # Re-runs only when the lock or the package metadata changed: a no-op in seconds otherwise.
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml tools/test-nodeps.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "classgate needs Python 3.11, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --quiet -r requirements.lock
+	$(PIP_INSTALL) --quiet --no-deps -r tools/test-nodeps.txt
 	$(PIP_INSTALL) --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 

@@ -1,9 +1,11 @@
 """The one place that speaks TFDV and tensorflow_metadata protos.
 
 The schema is inferred by TFDV from the training split's statistics, then each label
-feature gets the domain its model promises: `int_domain {min: 0 max: num_classes-1
-is_categorical: true}` and exactly num_true values per example. Every split is then
-validated against that schema, and against a curated baseline schema when given.
+feature is typed as the data stores it and gets the domain its model promises in that
+type: ids in [0, num_classes) as `int_domain` (ints) or `float_domain` (whole-number
+floats), vocabulary strings as bytes, and exactly num_true values per example. Every
+split is then validated against that schema, and against a curated baseline schema
+when given: correct data of any label type the gate accepts draws no TFDV finding.
 """
 
 import collections
@@ -11,18 +13,45 @@ import contextlib
 import dataclasses
 import functools
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from classgate import errors
+from classgate import errors, vocabulary
 from classgate.checks.anomaly import Anomaly, Severity
 from classgate.config import ModelConfig
 from classgate.stats.label import LabelStats
 
 INFERRED = "inferred"
 BASELINE = "baseline"
+
+_STATS = statistics_pb2.FeatureNameStatistics
+# The statistics type of each Arrow type a label can have, as full mode's TFDV
+# statistics give it: classgate.io.arrow.for_tfdv hands TFDV booleans and times as
+# int64, half floats and decimals as floats, and every text or binary type as bytes.
+# Names are Arrow's (str(pa.DataType)); a parameterised type matches by its prefix.
+_STATS_TYPE_OF_ARROW = {
+    _STATS.INT: (
+        "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "bool", "date32", "date64", "timestamp[", "time32[", "time64[", "duration[",
+    ),
+    _STATS.FLOAT: ("halffloat", "float", "double", "decimal128(", "decimal256("),
+    _STATS.STRING: (
+        "string", "large_string", "binary", "large_binary", "fixed_size_binary[",
+    ),
+}  # fmt: skip
+# The schema type that statistics of each type validate against without a finding.
+_SCHEMA_TYPE = {
+    _STATS.INT: schema_pb2.INT,
+    _STATS.FLOAT: schema_pb2.FLOAT,
+    _STATS.STRING: schema_pb2.BYTES,
+    _STATS.BYTES: schema_pb2.BYTES,
+}
+# A label's string_domain holds at most this many vocabulary lines: the limit of
+# TFDV's own infer_schema (max_string_domain_size), past which it infers none either.
+MAX_STRING_DOMAIN = 100
 
 
 @functools.cache
@@ -62,15 +91,42 @@ def label_statistics(
             common.min_num_values, common.max_num_values = min(present), max(present)
         if common.num_non_missing:
             common.avg_num_values = common.tot_num_values / common.num_non_missing
-        if stats.non_integer and not stats.integer_values:
-            feature.type = statistics_pb2.FeatureNameStatistics.STRING
+        kind = stats_type(stats.value_types)
+        if kind is None:  # no values, or only of types full mode leaves out
+            no_ids = stats.non_integer and not stats.integer_values
+            kind = _STATS.STRING if no_ids else _STATS.INT
+        feature.type = kind
+        if kind == _STATS.STRING:
             feature.string_stats.common_stats.CopyFrom(common)
         else:
-            feature.type = statistics_pb2.FeatureNameStatistics.INT
             feature.num_stats.common_stats.CopyFrom(common)
             if stats.min is not None:
                 feature.num_stats.min, feature.num_stats.max = stats.min, stats.max
     return statistics_pb2.DatasetFeatureStatisticsList(datasets=[dataset])
+
+
+def stats_type(value_types: Iterable[str]) -> int | None:
+    """The TFDV statistics type of a label with these Arrow value types.
+
+    What full mode's statistics would say of the same column, so that one schema
+    validates both modes alike. Types of a label that changed type between files
+    resolve to the widest: bytes, then float, then int. None when no type is one
+    TFDV's statistics take (structs, maps, nested lists), or there are none.
+    """
+    found = set()
+    for name in value_types:
+        # Dictionary-encoded values are typed by their values, as for_tfdv decodes.
+        if name.startswith("dictionary<values="):
+            name = name.removeprefix("dictionary<values=").split(",")[0]
+        for kind, names in _STATS_TYPE_OF_ARROW.items():
+            if name in names or any(
+                name.startswith(n) for n in names if n.endswith(("[", "("))
+            ):
+                found.add(kind)
+    for kind in (_STATS.STRING, _STATS.FLOAT, _STATS.INT):
+        if kind in found:
+            return kind
+    return None
 
 
 def infer(
@@ -78,16 +134,20 @@ def infer(
     models: Sequence[ModelConfig],
 ) -> schema_pb2.Schema:
     """TFDV's inferred schema with each label feature's promised domain applied."""
-    return _with_label_domains(_tfdv().infer_schema(training), models)
+    return _with_label_domains(_tfdv().infer_schema(training), models, training)
 
 
-def label_schema(models: Sequence[ModelConfig]) -> schema_pb2.Schema:
+def label_schema(
+    training: statistics_pb2.DatasetFeatureStatisticsList,
+    models: Sequence[ModelConfig],
+) -> schema_pb2.Schema:
     """The labels-only schema: just the label features, built without TFDV.
 
     The labels-only path never imports TensorFlow: this is the same schema that
     `infer` would give for the label features, minus presence inferred from data.
+    `training` is the training split's `label_statistics`.
     """
-    schema = _with_label_domains(schema_pb2.Schema(), models)
+    schema = _with_label_domains(schema_pb2.Schema(), models, training)
     for feature in schema.feature:
         feature.presence.min_fraction = 1.0
         feature.presence.min_count = 1
@@ -95,23 +155,118 @@ def label_schema(models: Sequence[ModelConfig]) -> schema_pb2.Schema:
 
 
 def _with_label_domains(
-    schema: schema_pb2.Schema, models: Sequence[ModelConfig]
+    schema: schema_pb2.Schema,
+    models: Sequence[ModelConfig],
+    training: statistics_pb2.DatasetFeatureStatisticsList,
 ) -> schema_pb2.Schema:
+    stored = _stored_types(training)
     by_feature = collections.defaultdict(list)
     for model in models:
         by_feature[model.label_feature].append(model)
     for name, sharing in by_feature.items():
         feature = _feature(schema, name)
+        feature.type = label_type(stored.get(name), sharing)
+        _clear_domain(schema, feature)
         # Models sharing a label feature: the widest range any of them accepts.
         num_classes = max(m.num_classes for m in sharing)
-        feature.type = schema_pb2.INT
-        feature.ClearField("domain_info")
-        feature.int_domain.CopyFrom(
-            schema_pb2.IntDomain(min=0, max=num_classes - 1, is_categorical=True)
-        )
+        if feature.type == schema_pb2.INT:
+            feature.int_domain.CopyFrom(
+                schema_pb2.IntDomain(min=0, max=num_classes - 1, is_categorical=True)
+            )
+        elif feature.type == schema_pb2.FLOAT:
+            feature.float_domain.CopyFrom(_float_ids(num_classes))
+        else:
+            words = _string_domain(sharing)
+            if words is not None:
+                feature.string_domain.value.extend(words)
         feature.ClearField("shape")
         feature.value_count.min = feature.value_count.max = sharing[0].num_true
     return schema
+
+
+def label_type(stored: int | None, sharing: Sequence[ModelConfig]) -> int:
+    """The schema type of a label feature: the stored one, where a model takes it.
+
+    A model with a vocabulary takes bytes; one without takes ints and floats that
+    hold whole numbers. `stored` is the statistics type of the training split (None
+    when it has no such feature). Data of a type no sharing model takes keeps the
+    first model's promise (bytes or int), so TFDV's type finding joins classgate's
+    LABEL_TYPE_INVALID instead of hiding behind it.
+    """
+    taken = set()
+    for model in sharing:
+        if model.vocabulary_file:
+            taken.add(schema_pb2.BYTES)
+        else:
+            taken |= {schema_pb2.INT, schema_pb2.FLOAT}
+    as_stored = _SCHEMA_TYPE.get(stored)
+    if as_stored in taken:
+        return as_stored
+    return schema_pb2.BYTES if sharing[0].vocabulary_file else schema_pb2.INT
+
+
+def _float_ids(num_classes: int) -> schema_pb2.FloatDomain:
+    """Ids in [0, num_classes) as whole-number floats: the float_domain they take.
+
+    FloatDomain's bounds are float32: the largest id is rounded up, never down, so a
+    correct id past 2**24 stays inside (LABEL_ABOVE_RANGE judges the ids exactly).
+    NaN and infinity are never ids.
+    """
+    top = np.float32(num_classes - 1)
+    if float(top) < num_classes - 1:
+        top = np.nextafter(top, np.float32(np.inf))
+    return schema_pb2.FloatDomain(
+        min=0.0, max=float(top), disallow_nan=True, disallow_inf=True
+    )
+
+
+def _string_domain(sharing: Sequence[ModelConfig]) -> list[str] | None:
+    """The vocabulary lines as a string_domain, or None where none fits.
+
+    The vocabulary is the exact set of strings the models take, as int_domain is
+    the set of ids: TFDV then flags a string no model knows, as TFDV's own
+    infer_schema would flag one the training split lacked, and an eval split's
+    word that is in the vocabulary but not in training passes. There is none when
+    OOV buckets take any string (every string is then a label), when a line is not
+    UTF-8 (TFDV's statistics show such values as __BYTES_VALUE__, and a domain
+    holds text), or past MAX_STRING_DOMAIN lines, where TFDV infers none either.
+    The lines were read on the driver before the scan (vocabulary.load caches them).
+    """
+    if any(not m.vocabulary_file or m.num_oov_buckets for m in sharing):
+        return None
+    lines = dict.fromkeys(
+        line for m in sharing for line in vocabulary.load(m.vocabulary_file)
+    )
+    if len(lines) > MAX_STRING_DOMAIN:
+        return None
+    try:
+        return [line.decode("utf-8") for line in lines]
+    except UnicodeDecodeError:
+        return None
+
+
+def _stored_types(
+    training: statistics_pb2.DatasetFeatureStatisticsList,
+) -> dict[str, int]:
+    """Feature name -> its statistics type in the training split."""
+    if not training.datasets:
+        return {}
+    stored = {}
+    for feature in training.datasets[0].features:
+        name = ".".join(feature.path.step) if feature.path.step else feature.name
+        stored[name] = feature.type
+    return stored
+
+
+def _clear_domain(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> None:
+    """Drops the feature's domain, and the schema-level domain only it referred to."""
+    named = feature.domain if feature.WhichOneof("domain_info") == "domain" else None
+    feature.ClearField("domain_info")
+    if named is None or any(f.domain == named for f in schema.feature):
+        return
+    kept = [d for d in schema.string_domain if d.name != named]
+    del schema.string_domain[:]
+    schema.string_domain.extend(kept)
 
 
 def load_baseline(path: str, only: Sequence[str] | None = None) -> schema_pb2.Schema:
@@ -140,9 +295,14 @@ def as_anomalies(
     source: str,
     models: Sequence[ModelConfig],
 ) -> list[Anomaly]:
-    """TFDV's findings as `TFDV_<type>` anomalies, with the severity of `severity`."""
+    """TFDV's findings as `TFDV_<type>` anomalies, with the severity of `severity`.
+
+    A finding names its feature as the config does: TFDV's key quotes a name with a
+    dot in it (`'meta.label'`, a struct field), its path does not.
+    """
     result = []
-    for name, info in _infos(found):
+    for key, info in _infos(found):
+        name = ".".join(info.path.step) if info.path.step else key
         owners = [m.name for m in models if m.label_feature == name]
         for reason in info.reason:
             code = anomalies_pb2.AnomalyInfo.Type.Name(reason.type)

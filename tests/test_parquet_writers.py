@@ -1,6 +1,8 @@
 """Parquet as the data world writes it: pyarrow's every codec and page layout,
-pandas with both engines, DuckDB, Polars, Spark's job markers, and full mode on any
-column type. Label figures must equal a plain reference over the labels written."""
+pandas with both engines, DuckDB, Polars, Spark-shaped output (hive partition
+folders, job markers, INT96 timestamps, both list layouts), Hugging Face `datasets`,
+labels inside structs, and full mode on any column type. Label figures must equal a
+plain reference over the labels written."""
 
 import datetime
 import decimal
@@ -21,6 +23,8 @@ pytestmark = pytest.mark.slow
 
 ROWS = 240
 MODES = {"full": [], "labels-only": ["--labels-only"]}
+# Spark's largest date, beside the label as INT96: past 2262 it wraps as nanoseconds.
+LAST_DAY = datetime.datetime(9999, 12, 31, 23, 59, 59)
 
 
 def known_labels(seed=0, lists=False, nulls=True):
@@ -155,7 +159,75 @@ def writers(folder):
             {"label": lists}, schema={"label": polars.List(polars.Int64)}
         ).write_parquet(p),
     )
+    found["spark-partitioned"] = spark_partitioned(folder / "spark", scalars)
+    for compliant in (False, True):  # Spark's legacy list layout, and its default
+        table = pa.table({"label": pa.array(lists, pa.list_(pa.int32()))})
+        add(
+            f"spark-list-{'compliant' if compliant else 'legacy'}",
+            lists,
+            lambda p, t=table, c=compliant: pq.write_table(
+                t, p, use_compliant_nested_type=c
+            ),
+        )
+    # Hugging Face `datasets` pins what Beam's dill cannot share a lock with: `make
+    # install` installs it without its dependencies (tools/test-nodeps.txt).
+    import datasets
+
+    class_label = datasets.ClassLabel(names=[f"class-{i}" for i in range(40)])
+    for name, rows, feature in (
+        ("hf-ClassLabel", scalars, class_label),
+        ("hf-Sequence-ClassLabel", lists, datasets.Sequence(class_label)),
+    ):
+        add(
+            name,
+            rows,
+            lambda p, r=rows, f=feature: datasets.Dataset.from_dict(
+                {"label": r}, features=datasets.Features({"label": f})
+            ).to_parquet(p),
+        )
     return found
+
+
+def spark_partitioned(root, rows):
+    """Rows as Spark writes a table partitioned by label_bucket, INT96 and all.
+
+    label_bucket=k/ folders of snappy part files, each with its `.crc` beside it
+    and `_SUCCESS` on top; an IntegerType label, an INT96 timestamp (one of them
+    Spark's last day), a decimal and a list of strings in the legacy layout.
+    Returns the glob that matches the part files, and the rows they hold in order.
+    """
+    parts = [rows[i::3] for i in range(3)]
+    for k, part in enumerate(parts):
+        folder = root / f"label_bucket={k}"
+        folder.mkdir(parents=True)
+        n = len(part)
+        table = pa.table(
+            {
+                "label": pa.array(part, pa.int32()),
+                "when": pa.array(
+                    [
+                        LAST_DAY if i == 0 else datetime.datetime(2026, 1, 1 + i % 28)
+                        for i in range(n)
+                    ],
+                    pa.timestamp("us"),
+                ),
+                "amount": pa.array(
+                    [decimal.Decimal(f"{i}.25") for i in range(n)], pa.decimal128(9, 2)
+                ),
+                "tags": pa.array([["a", "b"][: i % 3] for i in range(n)]),
+            }
+        )
+        name = f"part-0000{k}-5e1d6a1c-c000.snappy.parquet"
+        pq.write_table(
+            table,
+            folder / name,
+            compression="snappy",
+            use_deprecated_int96_timestamps=True,
+            use_compliant_nested_type=False,
+        )
+        (folder / f".{name}.crc").write_bytes(b"crc")
+    (root / "_SUCCESS").write_bytes(b"")
+    return f"{root}/*/*.parquet", [v for part in parts for v in part]
 
 
 def _sql_rows(rows) -> str:
@@ -190,6 +262,9 @@ FULL_MODE_SPLITS = (
     "duckdb-BIGINT-list",
     "polars-UInt32",
     "polars-List",
+    "spark-partitioned",
+    "spark-list-compliant",
+    "hf-ClassLabel",
 )
 
 
@@ -212,13 +287,33 @@ def test_every_writer_gives_the_reference_figures(written, mode):
         ours = {key: figures[key] for key in reference(rows)}
         assert ours == reference(rows), name
     assert len(found) >= (40 if mode == "labels-only" else 8)
+    if mode == "full":  # Spark's INT96 last day, in microseconds, not wrapped
+        when = feature_statistics(ws.root / f"out-{mode}", "spark-partitioned")["when"]
+        last_day = (LAST_DAY - datetime.datetime(1970, 1, 1)).total_seconds()
+        assert when.num_stats.max == last_day * 1e6
+        assert when.num_stats.min == 1767225600 * 1e6  # 2026-01-01
+
+
+def feature_statistics(output, split) -> dict:
+    """TFDV's statistics of a split in an output folder, by feature name."""
+    import tensorflow_data_validation as tfdv
+
+    stats = tfdv.load_stats_binary(
+        str(output / "statistics" / f"Split-{split}" / "FeatureStats.pb")
+    )
+    return {".".join(f.path.step): f for f in stats.datasets[0].features}
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_dictionary_encoded_labels_are_read_as_their_values(ws, mode):
+    """pandas' category, pyarrow's dictionary and Polars' Enum, with a vocabulary.
+
+    The files' dictionaries index the words otherwise than the vocabulary does
+    (ids 1 to 3): an index read as an id would give 0 to 2.
+    """
     vocab = ws.root / "vocab.txt"
-    words = ["cash", "card", "check"]
-    vocab.write_text("\n".join(words) + "\n")
+    vocab.write_text("cash\ncard\ncheck\ncoin\n")
+    words = ["coin", "card", "check"]  # an Enum keeps this order
     rows = [words[i % 3] for i in range(30)]
     folder = ws.root / "cat"
     folder.mkdir()
@@ -227,23 +322,25 @@ def test_dictionary_encoded_labels_are_read_as_their_values(ws, mode):
         pa.table({"label": pa.array(rows).dictionary_encode()}),
         folder / "pyarrow.parquet",
     )
+    polars.DataFrame(
+        {"label": rows}, schema={"label": polars.Enum(words)}
+    ).write_parquet(folder / "polars-enum.parquet")
     ids = [i % 3 for i in range(30)]
     pq.write_table(
         pa.table({"label": pa.array(ids).dictionary_encode()}), folder / "ints.parquet"
     )
-    with_vocab = ws.model(3, vocabulary_file=str(vocab), num_sampled=1)
-    for name in ("pandas", "pyarrow"):
-        code, report = ws.validate(
-            "--data",
-            str(folder / f"{name}.parquet"),
-            "--model-config",
-            with_vocab,
-            *MODES[mode],
-            output=f"out-{name}",
-        )
-        figures = report["labels"]["train"]["label"]
-        assert code == 0, report["anomalies"]
-        assert (figures["min"], figures["max"], figures["distinct"]) == (0, 2, 3)
+    with_vocab = ws.model(
+        4, vocabulary_file=str(vocab), num_sampled=1, max_unseen_fraction=1.0
+    )
+    names = ("pandas", "pyarrow", "polars-enum")
+    splits = [a for n in names for a in ("--split", f"{n}={folder / n}.parquet")]
+    code, report = ws.validate(
+        *splits, "--model-config", with_vocab, *MODES[mode], output="out-words"
+    )
+    assert code == 0, report["anomalies"]
+    for name in names:
+        figures = report["labels"][name]["label"]
+        assert (figures["min"], figures["max"], figures["distinct"]) == (1, 3, 3)
     code, report = ws.validate(
         "--data",
         str(folder / "ints.parquet"),
@@ -253,6 +350,52 @@ def test_dictionary_encoded_labels_are_read_as_their_values(ws, mode):
         output="out-ints",
     )
     assert code == 0 and report["labels"]["train"]["label"]["distinct"] == 3
+
+
+def test_labels_inside_structs_give_the_reference_figures(ws):
+    """`meta.label` and `meta.inner.label`, from pyarrow (both list layouts),
+    Polars and DuckDB structs, null structs among them; in both modes."""
+    scalars, lists = known_labels(3), known_labels(4, lists=True)
+    meta = [
+        None if i % 23 == 7 else {"label": v, "inner": {"label": w}}
+        for i, (v, w) in enumerate(zip(scalars, lists, strict=True))
+    ]
+    outer = [None if m is None else m["label"] for m in meta]
+    inner = [None if m is None else m["inner"]["label"] for m in meta]
+    kind = pa.struct(
+        [("label", pa.int64()), ("inner", pa.struct([("label", pa.list_(pa.int64()))]))]
+    )
+    folder = ws.root / "structs"
+    folder.mkdir()
+    table = pa.table({"meta": pa.array(meta, kind), "id": range(ROWS)})
+    pq.write_table(table, folder / "pyarrow.parquet")
+    pq.write_table(
+        table, folder / "pyarrow-compliant.parquet", use_compliant_nested_type=True
+    )
+    polars.from_arrow(table).write_parquet(folder / "polars.parquet")
+    duckdb.connect().execute(
+        f"COPY (SELECT * FROM read_parquet('{folder / 'pyarrow.parquet'}')) "
+        f"TO '{folder / 'duckdb.parquet'}' (FORMAT PARQUET)"
+    )
+    names = ("pyarrow", "pyarrow-compliant", "polars", "duckdb")
+    splits = [a for n in names for a in ("--split", f"{n}={folder / n}.parquet")]
+    configs = [
+        ws.config(
+            f"name: {name}\nlabel_feature: {feature}\nnum_classes: 40\n"
+            "num_sampled: 5\nmax_unseen_fraction: 1.0\n",
+            f"{name}.yaml",
+        )
+        for name, feature in (("outer", "meta.label"), ("inner", "meta.inner.label"))
+    ]
+    for mode, flags in MODES.items():
+        argv = [*splits, "--model-config", configs[0], "--model-config", configs[1]]
+        code, report = ws.validate(*argv, *flags, output=f"out-{mode}")
+        assert code == 1, report  # missing labels, under null structs too
+        for name in names:
+            for feature, rows in (("meta.label", outer), ("meta.inner.label", inner)):
+                figures = report["labels"][name][feature]
+                ours = {key: figures[key] for key in reference(rows)}
+                assert ours == reference(rows), (mode, name, feature)
 
 
 def test_full_mode_takes_a_pandas_table_of_everyday_columns(ws):
@@ -379,7 +522,10 @@ def test_full_mode_takes_every_type_pyarrow_writes(ws):
     assert full["labels"] == labels_only["labels"]
 
 
-def test_job_markers_and_hidden_files_are_skipped(ws, capsys):
+def test_job_markers_and_hidden_files_are_skipped_and_named(ws, capsys):
+    """Markers are skipped and listed; other hidden Parquet files are skipped as
+    Arrow and Spark skip them, and named in a warning (tf.io.gfile.glob returns
+    them); every skipped file is listed, for the fingerprint."""
     out = ws.root / "spark-out"
     (out / "_temporary" / "0").mkdir(parents=True)
     rows = list(range(8))
@@ -392,7 +538,7 @@ def test_job_markers_and_hidden_files_are_skipped(ws, capsys):
         "--data",
         f"{out}/**",
         "--model-config",
-        ws.model(8, num_sampled=2),
+        ws.model(8, num_sampled=2, sampler="uniform"),
         "--labels-only",
     )
     assert code == 0, report["anomalies"]
@@ -401,11 +547,13 @@ def test_job_markers_and_hidden_files_are_skipped(ws, capsys):
         "part-00000.parquet",
         "part-00001.parquet",
     ]
-    assert sorted(p.rsplit("/", 1)[1] for p in data["skipped"]) == [
+    assert sorted(f["path"].rsplit("/", 1)[1] for f in data["skipped"]) == [
         ".part-00000.parquet.crc",
         "_SUCCESS",
         "part-x.parquet",
     ]
+    (hidden,) = [a for a in report["anomalies"] if a["code"] == "HIDDEN_FILES_SKIPPED"]
+    assert hidden["details"]["files"] == [str(out / "_temporary/0/part-x.parquet")]
     assert report["labels"]["train"]["label"]["examples"] == 8
     code = cli.main(
         [
@@ -419,4 +567,4 @@ def test_job_markers_and_hidden_files_are_skipped(ws, capsys):
         ]
     )
     err = capsys.readouterr().err
-    assert code == 2 and "no files match" in err and "only hidden files" in err
+    assert code == 2 and "no files match" in err and "only job markers" in err

@@ -13,7 +13,9 @@ column is converted the way TFX's own examples would hold it, or left out:
 - maps, unions, lists of structs and anything else -> left out, by name.
 
 Every column is then a list column (a null scalar a null list), as TFDV needs. The
-label checks never see this: they read the batch as it was read.
+label checks never see this: they read the batch as it was read, finding a feature
+by the same names (`feature_paths`, `feature_column`): a top-level column of that
+exact name first, else a field of a struct, `parent.field`, at any depth.
 """
 
 import numpy as np
@@ -36,6 +38,70 @@ def for_tfdv(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[str]]:
             names.append(out_name)
             arrays.append(_as_list(converted))
     return pa.RecordBatch.from_arrays(arrays, names=names), left_out
+
+
+def feature_paths(schema: pa.Schema, name: str) -> list[tuple[int, ...]]:
+    """Where feature `name` is in `schema`: the field index at each level, per match.
+
+    A top-level column of that exact name wins, as it does in for_tfdv's names;
+    otherwise every dotted path through struct fields (`meta.label`, `a.b.c`) that
+    spells the name, in column order. More than one match is for the caller to
+    refuse: no reader could tell which one holds the data.
+    """
+    exact = [(i,) for i, field in enumerate(schema) if field.name == name]
+    if exact:
+        return exact
+    return [
+        (i, *rest)
+        for i, field in enumerate(schema)
+        for rest in _struct_paths(field.type, field.name, name)
+    ]
+
+
+def _struct_paths(kind: pa.DataType, prefix: str, name: str):
+    """Paths below a field named `prefix` (of type `kind`) that spell `name`."""
+    if not pa.types.is_struct(kind) or not name.startswith(prefix + "."):
+        return
+    for index in range(kind.num_fields):
+        child = kind[index]
+        spelled = f"{prefix}.{child.name}"
+        if spelled == name:
+            yield (index,)
+        for rest in _struct_paths(child.type, spelled, name):
+            yield (index, *rest)
+
+
+def feature_column(
+    batch: pa.RecordBatch | pa.Table, name: str
+) -> pa.Array | pa.ChunkedArray | None:
+    """The values of feature `name` in `batch`, or None when it has no such column.
+
+    The first of `feature_paths`; a struct field takes its parents' nulls (a null
+    `meta` is a null `meta.label`), as for_tfdv gives it to TFDV.
+    """
+    paths = feature_paths(batch.schema, name)
+    if not paths:
+        return None
+    top, *fields = paths[0]
+    column = batch.column(top)
+    for index in fields:
+        column = _field(column, index)
+    return column
+
+
+def _field(column: pa.Array | pa.ChunkedArray, index: int):
+    """One field of a struct column, null wherever the struct is null."""
+    if isinstance(column, pa.ChunkedArray):
+        chunks = [_field(chunk, index) for chunk in column.chunks]
+        return pa.chunked_array(chunks, column.type[index].type)
+    # flatten() folds the struct's validity (and its slice offset) into each field.
+    return column.flatten()[index]
+
+
+def top_level_columns(schema: pa.Schema, names) -> list[str]:
+    """The top-level columns that hold features `names` (found), in schema order."""
+    needed = {paths[0][0] for name in names if (paths := feature_paths(schema, name))}
+    return [schema.names[i] for i in sorted(needed)]
 
 
 def left_out(schema: pa.Schema) -> list[str]:

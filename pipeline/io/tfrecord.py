@@ -5,8 +5,10 @@ within the file: that is what lets a report point at "shard 3, record 1041". Fil
 are the unit of parallelism (datasets come sharded). Compression is judged from the
 file's first bytes, not its name (`compression_of`): a first frame whose length
 checksum holds is uncompressed TFRecord, whatever the bytes look like; otherwise a
-whole gzip header (magic, deflate, no reserved flags) is gzip. The readers say
-what they found per file, so the driver can warn where name and bytes disagree.
+whole gzip header is gzip and a valid zlib header is zlib (TFRecordOptions'
+'ZLIB'); a zero-byte file is zero records. Every stream is read in bounded chunks,
+and a record's length is bounded before anything is allocated for it. The readers
+say what they found per file, so the driver can warn where name and bytes disagree.
 Decoding uses tfx_bsl's tf.Example -> Arrow decoder, which does not import
 TensorFlow.
 """
@@ -38,6 +40,9 @@ DECODE_AHEAD = 2
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
 _MASK_DELTA = 0xA282EAD8
+# A tf.Example is a protobuf message, and protobuf refuses messages of 2 GiB or
+# more: a longer record cannot be one, and its length is never followed.
+MAX_RECORD = (1 << 31) - 1
 
 
 def compression_of_file(path: str) -> str:
@@ -47,6 +52,11 @@ def compression_of_file(path: str) -> str:
 
 def is_gzip(path: str) -> bool:
     return compression_of_file(path) == compression.GZIP
+
+
+def tensorflow_compression(path: str) -> str:
+    """The compression_type TensorFlow's TFRecord readers need for this file."""
+    return compression.TENSORFLOW_TYPE[compression_of_file(path)]
 
 
 def read_records(path: str) -> Iterator[bytes]:
@@ -64,8 +74,10 @@ def read_batches(
     by a loop of a few C calls per record; the checksums of a piece's frames are
     compared all at once, in numpy, before the piece is let go or a batch leaves.
     A length is trusted before its check only while it points inside the piece at
-    hand, so a damaged header never sends the reader after bytes it does not have.
-    The compression judged is appended to `found`, when given.
+    hand, so a damaged header never sends the reader after bytes it does not have;
+    a checked length over MAX_RECORD is refused, and a longer record is gathered
+    CHUNK_SIZE at a time, so memory follows the bytes the file holds, never the
+    length it claims. The compression judged is appended to `found`, when given.
     """
     crc, length_of = google_crc32c.value, _LENGTH.unpack_from
     index = 0  # of the record at `at`
@@ -74,11 +86,12 @@ def read_batches(
             path, compression_type=CompressionTypes.UNCOMPRESSED
         ) as raw:
             judged = compression.compression_of(raw.read(compression.HEAD_SIZE))
-            compressed = judged == compression.GZIP
             if found is not None:
                 found.append(judged)
+            if judged == compression.EMPTY:
+                return
             raw.seek(0)
-            stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+            stream = _decompressed(raw, judged)
             data, at, size, batch = b"", 0, 0, []
             starts, crcs = [], []  # of the frames cut from `data`, not yet checked
             while True:
@@ -95,17 +108,21 @@ def read_batches(
                         break
                     if size < 12:
                         raise _damaged(path, index, "truncated record header")
-                end = at + 16 + length_of(data, at)[0]
+                length = length_of(data, at)[0]
+                end = at + 16 + length
                 if end > size:  # the length leads out of this piece: check it first
                     _check_frames(path, data, starts, crcs, index)
                     _check_frames(path, data, [at], None, index + 1)
                     starts, crcs = [], []
-                    while size < end:
-                        more = stream.read(max(CHUNK_SIZE, end - size))
-                        if not more:
-                            raise _damaged(path, index, "truncated record")
-                        data, end, at = data[at:] + more, end - at, 0
-                        size = len(data)
+                    if length > MAX_RECORD:
+                        raise _damaged(
+                            path,
+                            index,
+                            f"length {length} is over protobuf's 2 GiB message "
+                            "limit, so it is no tf.Example",
+                        )
+                    data = _gathered(stream, data[at:], end - at, path, index)
+                    end, at, size = end - at, 0, len(data)
                 record = data[at + 12 : end - 4]
                 batch.append(record)
                 starts.append(at)
@@ -123,6 +140,67 @@ def read_batches(
         raise
     except (OSError, EOFError, gzip.BadGzipFile, ValueError, zlib.error) as e:
         raise errors.InputError(f"{path}: cannot read past record {index}: {e}") from e
+
+
+def _decompressed(raw, judged: str):
+    """The TFRecord bytes of `raw`, a file of the compression judged."""
+    if judged == compression.GZIP:
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if judged == compression.ZLIB:
+        return _ZlibStream(raw)
+    return raw
+
+
+def _gathered(stream, data: bytes, needed: int, path: str, index: int) -> bytes:
+    """`data` and what follows it in `stream`, at least `needed` bytes in all.
+
+    Read CHUNK_SIZE at a time and joined once: a length that claims more than the
+    stream holds costs only the bytes that are there before it is "truncated".
+    """
+    pieces, have = [data], len(data)
+    while have < needed:
+        more = stream.read(CHUNK_SIZE)
+        if not more:
+            raise _damaged(path, index, "truncated record")
+        pieces.append(more)
+        have += len(more)
+    return b"".join(pieces)
+
+
+class _ZlibStream:
+    """The inflated bytes of one zlib stream over `raw`, never more than asked.
+
+    TensorFlow's ZLIB reader stops at the end of the first stream and ignores what
+    follows: bytes there (a second stream, from files joined end to end) are
+    refused, since their records would be validated but never trained on. Input
+    that ends before the stream does is truncated, as it is for gzip.
+    """
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._inflate = zlib.decompressobj()
+        self._input = b""  # compressed bytes read but not yet inflated
+
+    def read(self, size: int) -> bytes:
+        while not self._inflate.eof:
+            # Output is capped at `size`: a few bytes of input may inflate to
+            # gigabytes, never all at once.
+            out = self._inflate.decompress(self._input, size)
+            self._input = self._inflate.unconsumed_tail
+            if out:
+                return out
+            if not self._input and not self._inflate.eof:
+                self._input = self._raw.read(CHUNK_SIZE)
+                if not self._input:
+                    raise EOFError(
+                        "compressed data ended before the end of the zlib stream"
+                    )
+        if self._inflate.unused_data or self._raw.read(1):
+            raise ValueError(
+                "data after the end of the zlib stream, which TensorFlow's ZLIB "
+                "reader ignores (were files joined end to end?)"
+            )
+        return b""
 
 
 def _check_frames(path, data: bytes, starts: list, crcs: list | None, end_index):

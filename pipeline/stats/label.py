@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from classgate.io import arrow
 from classgate.io.batches import LocatedBatch
 from classgate.stats import profile
 from classgate.stats import values as label_values
@@ -182,8 +183,8 @@ class LabelStats:
             raise RuntimeError(f"{self.spec.feature}: the vocabulary was not given")
         rows = batch.records.num_rows
         self.examples += rows
-        index = batch.records.schema.get_field_index(self.spec.feature)
-        column = batch.records.column(index) if index >= 0 else None
+        # A top-level column of that name, or a struct field (`meta.label`).
+        column = arrow.feature_column(batch.records, self.spec.feature)
         lengths, values, has_null = label_values.flatten(column, rows)
 
         per_example = {int(k): int(n) for k, n in enumerate(np.bincount(lengths)) if n}

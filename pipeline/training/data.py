@@ -3,7 +3,8 @@
 Ids are read the way validation read them (classgate.stats.values), so what passed
 the gate parses here: TFRecord files each with the compression its bytes show,
 string labels through the same vocabulary lines (tf.lookup tables), Parquet
-columns of any integer, whole-float or dictionary type, file by file.
+columns of any integer, whole-float or dictionary type, file by file, top-level or
+struct fields (`meta.label`) found by the same names.
 """
 
 import numpy as np
@@ -11,7 +12,7 @@ import pyarrow.parquet as pq
 import tensorflow as tf
 
 from classgate import config, vocabulary
-from classgate.io import compression, tfrecord
+from classgate.io import arrow, tfrecord
 from classgate.stats import values as label_values
 
 # Marks "no id here" in a padded batch of context ids; never a valid embedding row.
@@ -37,11 +38,9 @@ def dataset(model, files, data_format, batch_size, shuffle=False) -> tf.data.Dat
 
 
 def _tfrecord(model, files, batch_size, shuffle):
-    # Each file with its own compression, judged from its bytes as validation did.
-    compressions = [
-        "GZIP" if tfrecord.compression_of_file(path) == compression.GZIP else ""
-        for path in files
-    ]
+    # Each file with its own compression, judged from its bytes as validation did
+    # (gzip, zlib or none; a zero-byte file reads as zero records under any).
+    compressions = [tfrecord.tensorflow_compression(path) for path in files]
     label_type = tf.string if model.vocabulary_file else tf.int64
     features = {
         model.context_feature: tf.io.VarLenFeature(tf.int64),
@@ -94,18 +93,25 @@ def _parquet(model, files, batch_size, shuffle):
     )
     contexts, context_lengths, labels = [], [], []
     for path in files:
-        columns = [model.context_feature, model.label_feature]
-        names = pq.read_schema(path).names
-        for name in columns:
-            if name not in names:
-                raise ValueError(f"{path}: column '{name}' is not in the file")
-        table = pq.read_table(path, columns=columns)
+        features = [model.context_feature, model.label_feature]
+        schema = pq.read_schema(path)
+        for name in features:
+            if len(arrow.feature_paths(schema, name)) != 1:
+                raise ValueError(
+                    f"{path}: column '{name}' is not in the file, or is in it more "
+                    f"than once (columns: {', '.join(schema.names)})"
+                )
+        # The top-level columns holding them: a struct field (`meta.label`) is read
+        # with its struct, found in it as validation found it.
+        table = pq.read_table(path, columns=arrow.top_level_columns(schema, features))
         # Each file's columns become int64 ids on their own: files of one split
         # may store them as different Arrow types.
-        values, lengths = label_values.ids(table.column(model.context_feature))
+        context = arrow.feature_column(table, model.context_feature)
+        values, lengths = label_values.ids(context)
         contexts.append(values)
         context_lengths.append(lengths)
-        labels.append(_labels(table.column(model.label_feature), model, words, path))
+        label = arrow.feature_column(table, model.label_feature)
+        labels.append(_labels(label, model, words, path))
     splits = np.concatenate([[0], np.cumsum(np.concatenate(context_lengths))])
     context = tf.RaggedTensor.from_row_splits(np.concatenate(contexts), splits)
     data = tf.data.Dataset.from_tensor_slices((context, np.concatenate(labels)))

@@ -1,6 +1,23 @@
-import pyarrow as pa
+import datetime
 
-from classgate.io import arrow
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from classgate import errors
+from classgate.io import arrow, parquet
+from classgate.stats import label
+
+QUICK = settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def test_as_lists_wraps_scalars_and_keeps_nulls_missing():
@@ -21,3 +38,134 @@ def test_as_lists_wraps_scalars_and_keeps_nulls_missing():
     for column in wrapped.columns:
         assert pa.types.is_list(column.type)
         column.flatten()  # TFDV flattens every column; an all-null one must survive
+
+
+# Features inside structs: `parent.field`, at any depth -----------------------------
+
+SPARK_LIKE = pa.table(
+    {
+        "meta": pa.array(
+            [
+                {"label": 1, "deep": {"x": {"y": 7}}},
+                None,  # a null struct: every field below it is null
+                {"label": None, "deep": None},
+                {"label": 3, "deep": {"x": {"y": 9}}},
+            ]
+        ),
+        "meta.label": pa.array([[5], [6], [7], [8]]),  # a top-level column wins
+        "other": pa.array([1, 2, 3, 4]),
+    }
+)
+
+
+def test_a_top_level_column_wins_then_struct_fields_at_any_depth():
+    table = SPARK_LIKE
+    assert arrow.feature_paths(table.schema, "meta.label") == [(1,)]
+    deep = table.schema.field("meta").type.get_field_index("deep")
+    assert arrow.feature_paths(table.schema, "meta.deep.x.y") == [(0, deep, 0, 0)]
+    assert arrow.feature_paths(table.schema, "meta.nope") == []
+    assert arrow.feature_paths(table.schema, "meta.deep.x.y.z") == []
+    assert arrow.feature_column(table, "meta.label").to_pylist() == [[5], [6], [7], [8]]
+    # Without the top-level column the struct's field is found, nulls carried down.
+    struct_only = table.drop(["meta.label"])
+    assert arrow.feature_column(struct_only, "meta.label").to_pylist() == [
+        1,
+        None,
+        None,
+        3,
+    ]
+    assert arrow.feature_column(struct_only, "meta.deep.x.y").to_pylist() == [
+        7,
+        None,
+        None,
+        9,
+    ]
+    assert arrow.feature_column(struct_only, "meta.nope") is None
+
+
+@QUICK
+@given(
+    rows=st.lists(
+        st.none() | st.fixed_dictionaries({"b": st.none() | st.integers(-5, 5)}),
+        max_size=30,
+    ),
+    offset=st.integers(0, 5),
+    chunk=st.integers(1, 7),
+)
+def test_a_struct_field_is_its_rows_values_in_any_slice_and_chunking(
+    rows, offset, chunk
+):
+    """What a Parquet reader hands on: sliced batches, chunked tables."""
+    column = pa.array(rows, pa.struct([("b", pa.int64())]))
+    batch = pa.RecordBatch.from_arrays([column], ["a"]).slice(offset)
+    expected = [None if row is None else row["b"] for row in rows[offset:]]
+    assert arrow.feature_column(batch, "a.b").to_pylist() == expected
+    chunks = [column[i : i + chunk] for i in range(0, len(rows), chunk)] or [column]
+    table = pa.table({"a": pa.chunked_array(chunks, column.type)})
+    assert arrow.feature_column(table, "a.b").to_pylist() == [
+        None if row is None else row["b"] for row in rows
+    ]
+
+
+def test_a_field_spelled_twice_is_two_matches():
+    """Two struct columns of one name: no reader can tell which holds the data."""
+    struct = pa.array([{"label": 1}])
+    table = pa.Table.from_arrays([struct, struct], ["meta", "meta"])
+    assert len(arrow.feature_paths(table.schema, "meta.label")) == 2
+
+
+def read_all(path, required, columns=None):
+    decode = parquet.DecodeParquetFile(required, columns)
+    decode.setup()
+    found = list(decode.process((str(path), 0)))
+    return [b for b in found if not isinstance(b, beam.pvalue.TaggedOutput)]
+
+
+def test_labels_only_reads_the_struct_that_holds_the_label(tmp_path):
+    path = tmp_path / "s.parquet"
+    pq.write_table(SPARK_LIKE.drop(["meta.label"]), path)
+    (batch,) = read_all(path, ("meta.label",), ["meta.label"])
+    assert batch.records.schema.names == ["meta"]  # not `other`
+    stats = label.LabelStats(label.LabelSpec("meta.label", num_classes=4, num_true=1))
+    stats.add_batch(batch)
+    assert (stats.examples, stats.missing, stats.min, stats.max) == (4, 2, 1, 3)
+    assert [loc.record for loc in stats.locations[label.MISSING]] == [1, 2]
+
+
+def test_a_feature_in_no_column_and_no_struct_names_the_file_and_columns(tmp_path):
+    path = tmp_path / "s.parquet"
+    pq.write_table(SPARK_LIKE.drop(["meta.label"]), path)
+    with pytest.raises(errors.InputError) as raised:
+        read_all(path, ("meta.lable",), ["meta.lable"])
+    assert str(raised.value) == (
+        f"{path}: column 'meta.lable', which a model config names, is not in the "
+        "file (columns: meta, other)"
+    )
+
+
+# INT96 timestamps past 2262 -------------------------------------------------------
+
+LATE = datetime.datetime(9999, 12, 31, 23, 59, 59)
+EARLY = datetime.datetime(1, 1, 1)
+
+
+def test_int96_timestamps_past_2262_read_without_wrapping(tmp_path):
+    """Spark's INT96: as nanoseconds, pyarrow's default, 9999-12-31 reads as 1816."""
+    path = tmp_path / "spark.parquet"
+    when = pa.array([LATE, datetime.datetime(2020, 1, 1), EARLY], pa.timestamp("us"))
+    pq.write_table(
+        pa.table({"label": [0, 1, 2], "when": when}),
+        path,
+        use_deprecated_int96_timestamps=True,
+    )
+    assert "int96" in str(pq.ParquetFile(path).metadata.schema)
+    assert pq.read_table(path).column("when")[0].value < 0  # the wrap, unfixed
+    (batch,) = read_all(path, ("label",))
+    assert batch.records.column("when").to_pylist() == when.to_pylist()
+    converted, left_out = arrow.for_tfdv(batch.records)
+    epoch = datetime.datetime(1970, 1, 1)
+    micros = [
+        (t - epoch) // datetime.timedelta(microseconds=1) for t in when.to_pylist()
+    ]
+    assert converted.column(1).to_pylist() == [[m] for m in micros]
+    assert left_out == []

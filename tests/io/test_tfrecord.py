@@ -1,12 +1,27 @@
 import gzip
+import struct
+import tracemalloc
+import zlib
 
 import apache_beam as beam
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from tfx_bsl.coders import example_coder
 
 from classgate import errors
+from classgate.checks import files as file_checks
 from classgate.io import compression, tfrecord
+
+# Hypothesis, reproducible and quick: the same examples on every run.
+QUICK = settings(
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def examples(n):
@@ -94,3 +109,269 @@ def test_damage_anywhere_in_a_frame_names_that_record(tmp_path, byte, flip, prob
     path.write_bytes(bytes(data))
     with pytest.raises(errors.InputError, match=rf"bad: record 1: {problem}"):
         list(tfrecord.read_batches(str(path), batch_size=2))
+
+
+# ZLIB: TFRecordOptions(compression_type='ZLIB') -------------------------------------
+
+
+def plain_tfrecord(records) -> bytes:
+    """The bytes of an uncompressed TFRecord file of `records`."""
+    return b"".join(frame(record) for record in records)
+
+
+def frame(record: bytes, length: int | None = None) -> bytes:
+    """One TFRecord frame; `length` overrides the header (its checksum still valid)."""
+    header = struct.pack("<Q", len(record) if length is None else length)
+    crc = struct.Struct("<I")
+    return (
+        header
+        + crc.pack(compression.masked_crc(header))
+        + record
+        + crc.pack(compression.masked_crc(record))
+    )
+
+
+def read_with_tensorflow(path, compression_type) -> list[bytes]:
+    import tensorflow as tf
+
+    return [r.numpy() for r in tf.data.TFRecordDataset(str(path), compression_type)]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"compression_level": 9, "window_bits": 10}, {"compression_level": 0}],
+    ids=["default", "level 9, small window", "stored"],
+)
+def test_zlib_files_tensorflow_writes_are_read_and_named(tmp_path, options):
+    import tensorflow as tf
+
+    path = tmp_path / "data.tfrecord"
+    records = examples(50)
+    zlib_options = tf.io.TFRecordOptions(compression_type="ZLIB", **options)
+    with tf.io.TFRecordWriter(str(path), options=zlib_options) as writer:
+        for record in records:
+            writer.write(record)
+    assert zlib.decompress(path.read_bytes()) == plain_tfrecord(records)
+    found = []
+    assert [r for b in tfrecord.read_batches(str(path), 16, found) for r in b] == (
+        records
+    )
+    assert found == [compression.ZLIB] == ["zlib"]
+    assert tfrecord.tensorflow_compression(str(path)) == "ZLIB"
+    decode = tfrecord.DecodeTFRecordFile(batch_size=16)
+    decode.setup()
+    *decoded, note = decode.process((str(path), 0))
+    assert note.value == (str(path), {"compression": "zlib"})
+    assert sum(b.records.num_rows for b in decoded) == 50
+
+
+@QUICK
+@given(
+    records=st.lists(st.binary(max_size=300), max_size=40),
+    level=st.integers(0, 9),
+    window=st.integers(9, 15),
+    chunk=st.sampled_from([1, 5, 64, 1 << 20]),
+)
+def test_any_zlib_stream_reads_as_its_records(tmp_path, records, level, window, chunk):
+    """Any level and window, cut into any chunks: the records, in order."""
+    packer = zlib.compressobj(level, zlib.DEFLATED, window)
+    path = tmp_path / "z"
+    path.write_bytes(packer.compress(plain_tfrecord(records)) + packer.flush())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tfrecord, "CHUNK_SIZE", chunk)
+        found = []
+        read = [r for b in tfrecord.read_batches(str(path), 7, found) for r in b]
+    assert read == records and found == ["zlib"]
+
+
+@QUICK
+@given(
+    kind=st.sampled_from(["flip", "truncate", "insert", "append", "second stream"]),
+    where=st.integers(0, 10**6),
+    byte=st.integers(1, 255),
+)
+def test_damaged_zlib_is_refused_or_reads_as_tensorflow_reads_it(
+    tmp_path, kind, where, byte
+):
+    """Never a record TensorFlow would not give, nor one it would give left out.
+
+    TensorFlow's ZLIB reader stops at the end of the first stream and passes a
+    stream cut short; classgate refuses both, since what they hold is not what a
+    trainer reads.
+    """
+    records = examples(20)
+    data = bytearray(zlib.compress(plain_tfrecord(records)))
+    at = where % len(data)
+    if kind == "flip":
+        data[at] ^= byte
+    elif kind == "truncate":
+        del data[at:]
+    elif kind == "insert":
+        data[at:at] = bytes([byte])
+    elif kind == "append":
+        data += bytes([byte]) * (1 + where % 3)
+    else:
+        data += zlib.compress(plain_tfrecord(records))
+    path = tmp_path / "damaged"
+    path.write_bytes(bytes(data))
+    try:
+        read = list(tfrecord.read_records(str(path)))
+    except errors.InputError as e:
+        assert str(e).startswith(f"{path}: ")
+        return
+    assert read == read_with_tensorflow(
+        path, tfrecord.tensorflow_compression(str(path))
+    )
+
+
+def test_zlib_after_the_end_of_the_stream_is_refused(tmp_path):
+    path = tmp_path / "joined.tfrecord"
+    one = zlib.compress(plain_tfrecord(examples(3)))
+    path.write_bytes(one + one)  # TensorFlow reads 3 records, not 6
+    assert len(read_with_tensorflow(path, "ZLIB")) == 3
+    with pytest.raises(errors.InputError, match="after the end of the zlib stream"):
+        list(tfrecord.read_records(str(path)))
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        (b"\x78\x9c", compression.ZLIB),  # zlib's default
+        (b"\x78\x01", compression.ZLIB),  # level 1
+        (b"\x78\xda", compression.ZLIB),  # level 9
+        (b"\x28\x15", compression.ZLIB),  # a 1 KiB window (TF's window_bits=10)
+        (b"\x78\x9d", compression.UNCOMPRESSED),  # header check fails
+        (b"\x78\xbb", compression.UNCOMPRESSED),  # a preset dictionary
+        (b"\x88\x98", compression.UNCOMPRESSED),  # a 64 KiB window: no such zlib
+        (b"\x77\x09", compression.UNCOMPRESSED),  # method 7, not deflate
+    ],
+    ids=lambda value: value.hex() if isinstance(value, bytes) else value,
+)
+def test_zlib_is_judged_by_its_header(first, expected):
+    assert (first[0] * 256 + first[1]) % 31 == 0 or expected != compression.ZLIB
+    assert compression.compression_of(first + bytes(10)) == expected
+
+
+def test_a_valid_first_frame_beats_a_zlib_looking_header():
+    """A first record of 0x9c78 bytes: its length reads 78 9c, zlib's header."""
+    record = bytes(0x9C78)
+    head = plain_tfrecord([record])[: compression.HEAD_SIZE]
+    assert head[:2] == b"\x78\x9c"
+    assert compression.compression_of(head) == compression.UNCOMPRESSED
+
+
+def test_a_zlib_file_named_gz_is_a_mismatch_and_not_named_gz_is_not():
+    """TensorFlow's GZIP reader fails on zlib; a zlib file is read as 'ZLIB'."""
+    notes = {
+        "a.tfrecord.gz": {"compression": "zlib"},
+        "b.tfrecord": {"compression": "zlib"},
+        "c.tfrecord.zlib": {"compression": "zlib"},
+        "d.tfrecord.gz": {"compression": "gzip"},
+    }
+    (mismatch,) = file_checks.check_compression("train", "tfrecord", notes)
+    assert mismatch.details["files"] == ["a.tfrecord.gz"]
+    assert "zlib-compressed" in mismatch.message
+
+
+# Empty shards ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["x.tfrecord.gz", "x.tfrecord", "x.tfrecord.gzip"])
+def test_an_empty_file_is_zero_records_whatever_its_name(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"")
+    decode = tfrecord.DecodeTFRecordFile()
+    decode.setup()
+    (note,) = decode.process((str(path), 0))
+    assert note.value == (str(path), {"compression": "empty"})
+    notes = {str(path): note.value[1]}
+    assert file_checks.check_compression("train", "tfrecord", notes) == []
+    # TensorFlow reads it as zero records, whatever compression it is told.
+    for told in ("GZIP", "ZLIB", tfrecord.tensorflow_compression(str(path))):
+        assert read_with_tensorflow(path, told) == []
+
+
+# Lengths are bounded before anything is allocated ---------------------------------
+
+
+@QUICK
+@given(
+    length=st.integers(1001, (1 << 64) - 1),
+    packing=st.sampled_from(["none", "gzip", "zlib"]),
+)
+@example(length=1 << 40, packing="none")
+@example(length=tfrecord.MAX_RECORD, packing="none")
+@example(length=tfrecord.MAX_RECORD + 1, packing="zlib")
+@example(length=1 << 30, packing="gzip")
+def test_a_length_with_a_valid_checksum_never_allocates_what_it_claims(
+    tmp_path, length, packing
+):
+    """Record 1 claims `length` bytes (its header checksum valid); 1000 follow.
+
+    Over protobuf's 2 GiB limit it is no tf.Example; within it, the bytes run out:
+    truncated. Either way the reader holds no more than a few chunks.
+    """
+    body = frame(b"first") + frame(b"x" * 1000, length)[:-4]
+    packed = {"none": bytes, "gzip": gzip.compress, "zlib": zlib.compress}[packing]
+    path = tmp_path / "lying"
+    path.write_bytes(packed(body))
+    problem = (
+        "over protobuf's 2 GiB message limit"
+        if length > tfrecord.MAX_RECORD
+        else "truncated record"
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.InputError, match=rf"lying: record 1: .*{problem}"):
+            list(tfrecord.read_records(str(path)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * tfrecord.CHUNK_SIZE
+
+
+@pytest.mark.slow
+def test_a_2_to_the_40_length_is_exit_2_naming_file_and_record(ws, capsys):
+    from classgate import cli
+
+    path = ws.root / "lying.tfrecord"
+    path.write_bytes(plain_tfrecord(examples(2)) + frame(b"", 1 << 40))
+    code = cli.main(
+        [
+            "validate",
+            "--data",
+            str(path),
+            "--model-config",
+            ws.model(4),
+            "--labels-only",
+            "--output",
+            str(ws.root / "out"),
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"{path}: record 2: length 1099511627776 is over protobuf" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [[], ["--labels-only"]], ids=["full", "labels-only"])
+def test_zlib_gzip_and_empty_shards_pass_strict(ws, mode):
+    """What TensorFlow writes and reads, named as its users name it: no warning."""
+    import tensorflow as tf
+
+    folder = ws.root / "data"
+    folder.mkdir()
+    records = examples(40)
+    options = tf.io.TFRecordOptions(compression_type="ZLIB")
+    with tf.io.TFRecordWriter(str(folder / "a.tfrecord"), options=options) as writer:
+        for record in records[:25]:
+            writer.write(record)
+    tfrecord.write_records(str(folder / "b.tfrecord.gz"), records[25:])
+    (folder / "c.tfrecord.gz").write_bytes(b"")  # an empty shard, as gzip names it
+    config = ws.model(40, num_sampled=5, max_unseen_fraction=1.0, sampler="uniform")
+    code, report = ws.validate(
+        "--data", f"{folder}/*", "--model-config", config, "--strict", *mode
+    )
+    assert code == 0, report and report["anomalies"]
+    assert report["labels"]["train"]["label"]["examples"] == 40
