@@ -6,6 +6,7 @@ errors into exit codes, classgate.cli.
 """
 
 import argparse
+import math
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,6 +104,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive finite number")
+    return value
+
+
 EXIT_CODES = """exit codes:
   0    pass (validate, train, conclude, check-config)
   1    validation failed, or the gate refused (train, run)
@@ -153,6 +164,7 @@ its environment. Ctrl-C and SIGTERM are passed on to it.
 
 Checks what needs no data, in under a second: each config's fields, the sampler
 settings, the vocabulary's size against num_classes and the checkpoint's shapes.
+Each file is checked on its own (model names need be unique within a file only).
 """,
 }
 
@@ -209,12 +221,16 @@ def parser() -> argparse.ArgumentParser:
         help="reuse this validation instead of scanning again",
     )
     train.add_argument("--model", metavar="NAME", help="which model, when several")
-    train.add_argument("--epochs", type=int, help="overrides the config's epochs")
     train.add_argument(
-        "--batch-size", type=int, help="overrides the config's batch_size"
+        "--epochs", type=_positive_int, help="overrides the config's epochs"
     )
     train.add_argument(
-        "--learning-rate", type=float, help="overrides the config's learning_rate"
+        "--batch-size", type=_positive_int, help="overrides the config's batch_size"
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        help="overrides the config's learning_rate",
     )
     conclude = _command(
         commands,

@@ -7,6 +7,11 @@ are errors, so a typo (`num_clases`) cannot silently fall back to a default.
 Reading is bounded: a config file is at most MAX_BYTES, YAML aliases may expand to at
 most MAX_VALUES values (a "billion laughs" file is refused, not expanded), and a
 value echoed in an error message is cut short.
+
+Reading has no surprises: YAML keeps the last of two equal keys and reads `010` as 8
+and `1:30` as 90 (YAML 1.1), silently. Here a key given twice in one mapping, and a
+number that is not plain decimal (010, 0x1f, 0o17, 0b101, 1:30, 1:30.5), are errors
+naming the file, the line and the key.
 """
 
 import difflib
@@ -159,6 +164,22 @@ def checked(models: Sequence[ModelConfig]) -> tuple[ModelConfig, ...]:
     return tuple(models)
 
 
+def overridden(model: ModelConfig, **keys) -> ModelConfig:
+    """`model` with the keys given (not None) replaced, each checked as a file's is.
+
+    What `classgate train --epochs N` and `classgate.train(epochs=N)` go through:
+    a value no config could hold (0, -1, nan, True) is an InputError naming the
+    key, never taken for "not given". Strict: a number is not read from text.
+    """
+    given = {key: value for key, value in keys.items() if value is not None}
+    if not given:
+        return model
+    try:
+        return ModelConfig.model_validate({**model.model_dump(), **given}, strict=True)
+    except pydantic.ValidationError as e:
+        raise errors.InputError(_describe(e, "")) from e
+
+
 def fingerprint(models: Sequence[ModelConfig]) -> str:
     """A digest of the resolved configs: what a later gate compares against."""
     text = json.dumps([m.model_dump() for m in models], sort_keys=True)
@@ -229,9 +250,63 @@ def _describe(error: pydantic.ValidationError, where: str) -> str:
     return f"{location}: {first['msg']} (got {_ECHO.repr(first.get('input'))})"
 
 
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_MERGE = "tag:yaml.org,2002:merge"
+# Every plain scalar some YAML reader takes for an integer: YAML 1.1's octal (010),
+# hex, binary and sexagesimal (1:30) forms, YAML 1.2's 0o17, and leading zeros
+# (08 is text to YAML 1.1, 8 to 1.2). All resolve to int here, where only
+# _DECIMAL is accepted: no such value reaches a model as text or another number.
+_NUMBER_LIKE = re.compile(
+    r"^[-+]?(?:[0-9][0-9_]*(?::[0-5]?[0-9])*|0[xX][0-9a-fA-F_]+|0[oObB][0-9_]+)$"
+)
+# Decimal as YAML 1.1, YAML 1.2 and Python all read it: no leading zero. A `_`
+# between digits (1_000_000, a legible num_classes) is kept: PyYAML and Python read
+# it as the number; a YAML 1.2 reader takes it for text, which fails there loudly,
+# never as another number. A `_` elsewhere (10_, 1__0) is a typo, refused.
+_DECIMAL = re.compile(r"^[-+]?(?:0|[1-9](?:_?[0-9])*)$")
+# No key takes an integer this long (int64 has 19 digits); echoing one is cut short.
+_MAX_DIGITS = 100
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader whose integers are decimal, or refused (see _refuse_surprises).
+
+    Its own copy of the implicit resolvers, the int one replaced by _NUMBER_LIKE.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _INT]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_decimal_int(self, node) -> int:
+        text = self.construct_scalar(node)
+        problem = _number_problem(node.tag, text)
+        if problem:
+            raise ValueError(f"line {node.start_mark.line + 1}: {problem}")
+        return int(text)
+
+    def construct_plain_float(self, node) -> float:
+        problem = _number_problem(node.tag, self.construct_scalar(node))
+        if problem:
+            raise ValueError(f"line {node.start_mark.line + 1}: {problem}")
+        return self.construct_yaml_float(node)
+
+
+_Loader.add_implicit_resolver(_INT, _NUMBER_LIKE, list("-+0123456789"))
+_Loader.add_constructor(_INT, _Loader.construct_decimal_int)
+_Loader.add_constructor(_FLOAT, _Loader.construct_plain_float)
+
+
 def _safe_yaml(text: str):
-    """yaml.safe_load, refusing documents whose aliases expand past MAX_VALUES."""
-    loader = yaml.SafeLoader(text)
+    """yaml.safe_load, refusing what a reader would take silently (see the module).
+
+    Aliases may expand to MAX_VALUES values at most; then every mapping is checked
+    for a key given twice and every number for a form that is not decimal, before
+    anything is constructed (a ValueError naming the line and the key).
+    """
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -241,9 +316,96 @@ def _safe_yaml(text: str):
                 f"YAML aliases expand to more than {MAX_VALUES} values; a model "
                 "config needs far fewer"
             )
+        _refuse_surprises(loader, node)
         return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def _refuse_surprises(loader: _Loader, root) -> None:
+    """Raises ValueError at the first key given twice or number not plain decimal.
+
+    Walks the composed nodes, each once (an alias is checked where it is defined),
+    without recursion. A merge (`<<: *base`) is no duplicate of the keys beside it:
+    overriding merged keys is what it is for.
+    """
+    seen, stack = set(), [(root, "")]
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            _refuse_number(node, where)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(
+                (item, f"{where}[{index}]")
+                for index, item in reversed(list(enumerate(node.value)))
+            )
+        elif isinstance(node, yaml.MappingNode):
+            first_line = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue  # the constructor refuses it: an unhashable key
+                key_path = f"{where}.{key_node.value}" if where else key_node.value
+                _refuse_number(key_node, key_path, "key ")
+                if key_node.tag == _MERGE:  # never constructed: flattened instead
+                    key = (_MERGE,)
+                else:
+                    key = loader.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if key in first_line:
+                    raise ValueError(
+                        f"line {line}: key {_cut(key_path)} is given twice (first "
+                        f"on line {first_line[key]}); YAML would keep the last value "
+                        "silently: keep one"
+                    )
+                first_line[key] = line
+            for key_node, value_node in reversed(node.value):
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                stack.append((value_node, f"{where}.{key}" if where else key))
+
+
+def _refuse_number(node, where: str, what: str = "") -> None:
+    problem = _number_problem(node.tag, node.value)
+    if problem:
+        named = f"{what}{_cut(where)}: " if where else ""
+        raise ValueError(f"line {node.start_mark.line + 1}: {named}{problem}")
+
+
+def _number_problem(tag: str, text: str) -> str | None:
+    """Why a scalar of this tag and text is refused as a number, or None."""
+    if tag == _INT and len(text) > _MAX_DIGITS:
+        return f"an integer of {len(text)} characters: no key takes one so large"
+    if tag == _INT and not _DECIMAL.match(text):
+        return (
+            f"{_cut(text)} is not a decimal integer{_yaml_1_1(text)}: write it in "
+            "decimal digits, or quote it if it is text"
+        )
+    if tag == _FLOAT and ":" in text:
+        return (
+            f"{_cut(text)} is a base-60 number{_yaml_1_1(text)}: write it in "
+            "decimal, or quote it if it is text"
+        )
+    return None
+
+
+def _yaml_1_1(text: str) -> str:
+    """' (YAML 1.1 reads it as 8)': the number PyYAML makes of it, if any."""
+    if len(text) > 40:
+        return ""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f" (YAML 1.1 reads it as {value})"
+    return ""
+
+
+def _cut(text: str) -> str:
+    """Text as an error message echoes it: cut short, unquoted."""
+    return _ECHO.repr(text)[1:-1]
 
 
 def _expanded_size(node, sizes: dict) -> int:

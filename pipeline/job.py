@@ -9,6 +9,7 @@ decisions are taken afterwards, on the driver, from those files.
 
 import functools
 import os
+import re
 from collections.abc import Sequence
 
 import apache_beam as beam
@@ -98,10 +99,36 @@ def _add_label_stats(batches, request, spec, split, staging_path, run, where):
 
 
 def spec_name(spec: label.LabelSpec, specs) -> str:
-    """The feature name, qualified only when two models check it differently."""
-    if sum(s.feature == spec.feature for s in specs) == 1:
-        return spec.feature
-    return f"{spec.feature}@{spec.num_classes}x{spec.num_true}"
+    """The name in `spec`'s Beam step labels: distinct for each of distinct `specs`.
+
+    The feature name when no other spec checks that feature; else qualified by what
+    tells them apart: `item@1000x1` (num_classes x num_true), `+2oov`, `:vocab.txt`
+    (the vocabulary's file name). Should two specs still read alike (vocabularies of
+    one file name in two folders, a feature named like another's qualified name),
+    each ends in `#<its position in specs>`, an ending no other name is given: the
+    names are unique by construction, and stable for the same configs.
+    """
+    specs = list(specs)
+
+    def readable(one: label.LabelSpec) -> str:
+        if sum(s.feature == one.feature for s in specs) == 1:
+            return one.feature
+        name = f"{one.feature}@{one.num_classes}x{one.num_true}"
+        if one.num_oov_buckets:
+            name += f"+{one.num_oov_buckets}oov"
+        if one.vocabulary_file is not None:
+            name += ":" + one.vocabulary_file.rstrip("/").rsplit("/", 1)[-1]
+        return name
+
+    names = [readable(s) for s in specs]
+    name = names[specs.index(spec)]
+    if names.count(name) == 1 and not _NUMBERED.search(name):
+        return name
+    return f"{name}#{specs.index(spec)}"
+
+
+# A step name's disambiguating suffix: see spec_name.
+_NUMBERED = re.compile(r"#[0-9]+$")
 
 
 def explain(error: BaseException, request) -> BaseException:
@@ -203,14 +230,27 @@ def _value_kind(kind) -> str | None:
 
 
 def beam_arguments(words: Sequence[str]) -> list[str]:
-    """The words, checked to be Beam pipeline options, every one of them."""
+    """The words, checked to be Beam pipeline options, every one of them.
+
+    A bad value (--direct_num_workers=abc) is one InputError naming the option and
+    the value: Beam's argparse would print its 112-line usage and exit.
+    """
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from classgate import errors
 
+    def refuse(message: str) -> None:
+        if message.startswith("ambiguous option: "):
+            return  # as Beam's own parser does: such a word is an unknown, below
+        raise errors.InputError(f"Beam option {message.removeprefix('argument ')}")
+
+    def keep(parser) -> None:
+        parser.error = refuse  # argparse reports through self.error(message)
+        parsers.append(parser)
+
     parsers = []
     options = PipelineOptions(list(words))
-    options.get_all_options(add_extra_args_fn=parsers.append)
+    options.get_all_options(add_extra_args_fn=keep)
     _, unknown = parsers[0].parse_known_args(list(words))
     for word in unknown:
         if not word.startswith("-"):

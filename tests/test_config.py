@@ -1,6 +1,8 @@
 """Model configs, parsed from bytes: errors name the field, reading is bounded."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classgate import config, errors
 
@@ -111,3 +113,188 @@ def test_the_fingerprint_follows_every_key():
     (b,) = parse("name: a\nlabel_feature: l\nnum_classes: 3\nnum_sampled: 1\n")
     assert config.fingerprint([a]) == config.fingerprint([a])
     assert config.fingerprint([a]) != config.fingerprint([b])
+
+
+# YAML without surprises: keys once, integers in decimal ----------------------------
+
+# Keys of a model and a value of each, as YAML text and as the model holds it.
+KEYS = {
+    "name": ("m", "m"),
+    "label_feature": ("label", "label"),
+    "num_classes": ("1000", 1000),
+    "num_true": ("2", 2),
+    "unique": ("no", False),
+    "learning_rate": ("0.5", 0.5),
+    "embedding_dim": ("1_024", 1024),
+    "sampler": ("uniform", "uniform"),
+}
+_settings = settings(max_examples=60, deadline=None, derandomize=True)
+
+
+@_settings
+@given(
+    order=st.permutations(list(KEYS)),
+    twice=st.none() | st.sampled_from(list(KEYS)),
+    at=st.integers(0, len(KEYS)),
+    listed=st.booleans(),
+)
+def test_a_key_given_twice_is_named_with_its_lines(order, twice, at, listed):
+    lines = [f"{key}: {KEYS[key][0]}" for key in order]
+    if twice is not None:  # the same value again: still refused, never merged
+        lines.insert(max(at, order.index(twice) + 1), f"{twice}: {KEYS[twice][0]}")
+    if listed:
+        lines = ["models:"] + [
+            ("  - " if i == 0 else "    ") + line for i, line in enumerate(lines)
+        ]
+    text = "\n".join(lines) + "\n"
+    if twice is None:
+        (found,) = parse(text)
+        assert {key: getattr(found, key) for key in KEYS} == {
+            key: value for key, (_, value) in KEYS.items()
+        }
+        return
+    with pytest.raises(errors.InputError) as raised:
+        parse(text, "dup.yaml")
+    first, second = (
+        number
+        for number, line in enumerate(text.splitlines(), 1)
+        if line.strip(" -").startswith(f"{twice}:")
+    )
+    key = f"models[0].{twice}" if listed else twice
+    message = raised.value.message
+    assert message.startswith(f"dup.yaml: line {second}: key {key} is given twice")
+    assert f"first on line {first}" in message and "\n" not in message
+
+
+def _spellings(n: int):
+    """(spelling, refused) of n: what YAML 1.1 or 1.2 read otherwise is refused."""
+    yield str(n), False
+    yield f"+{n}", False
+    yield f"{n:_}", False  # 1_000_000: PyYAML and Python read it alike
+    yield f"0{n:o}", True  # YAML 1.1 octal
+    yield f"0{n}", True  # a leading zero: octal, or text (08), or n (YAML 1.2)
+    yield f"0x{n:x}", True
+    yield f"0X{n:X}", True
+    yield f"0o{n:o}", True  # YAML 1.2 octal, text to YAML 1.1
+    yield f"0b{n:b}", True
+    yield f"{n}_", True  # a misplaced separator is a typo
+    if n >= 60:
+        yield f"{n // 60}:{n % 60:02d}", True  # YAML 1.1 base 60
+        yield f"{n // 60}:{n % 60:02d}.5", True  # a base-60 float
+
+
+@_settings
+@given(n=st.integers(1, 10**12), key=st.sampled_from(["num_classes", "embedding_dim"]))
+def test_integers_are_decimal_or_refused_naming_key_and_line(n, key):
+    for spelling, refused in _spellings(n):
+        fields = {"name": "m", "label_feature": "l", "num_classes": "7"}
+        fields[key] = spelling
+        text = "".join(f"{k}: {v}\n" for k, v in fields.items())
+        line = list(fields).index(key) + 1
+        if not refused:
+            (found,) = parse(text)
+            assert getattr(found, key) == n
+            continue
+        with pytest.raises(errors.InputError) as raised:
+            parse(text, "n.yaml")
+        message = raised.value.message
+        assert message.startswith(f"n.yaml: line {line}: {key}: {spelling} is "), (
+            spelling,
+            message,
+        )
+        assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "text, refused",
+    [
+        (
+            "models:\n  - {name: a, label_feature: l, num_classes: 0o7}\n",
+            "line 2: models[0].num_classes: 0o7 is not a decimal integer",
+        ),
+        (
+            "name: a\nlabel_feature: l\nnum_classes: !!int '010'\n",
+            "line 3: num_classes: 010 is not a decimal integer (YAML 1.1 reads it "
+            "as 8)",
+        ),
+        (
+            "name: a\nlabel_feature: l\nnum_classes: 3\n010: x\n",
+            "line 4: key 010: 010 is not a decimal integer",
+        ),
+        (
+            "name: a\nlabel_feature: l\nnum_classes: 1" + "0" * 200 + "\n",
+            "line 3: num_classes: an integer of 201 characters",
+        ),
+        (
+            "b: &b {x: 1}\nc: &c {x: 2}\nd: {<<: *b, <<: *c}\n",
+            "line 3: key d.<< is given twice",
+        ),
+    ],
+)
+def test_surprises_anywhere_are_refused(text, refused):
+    with pytest.raises(errors.InputError) as raised:
+        parse(text, "s.yaml")
+    assert raised.value.message.startswith(f"s.yaml: {refused}"), raised.value.message
+
+
+@pytest.mark.parametrize(
+    "spelled, key, value",
+    [
+        ("unique: yes", "unique", True),
+        ("unique: False", "unique", False),
+        ("learning_rate: 1.5e-3", "learning_rate", 0.0015),
+        ("learning_rate: 1e-3", "learning_rate", 0.001),
+        ("headroom_days: 1_000.5", "headroom_days", 1000.5),
+        ("max_unseen_fraction: .5", "max_unseen_fraction", 0.5),
+        ("num_oov_buckets: 0", "num_oov_buckets", 0),
+        ("vocabulary_file: '010'", "vocabulary_file", "010"),  # quoted: text
+        ("vocabulary_file: 10:30.txt", "vocabulary_file", "10:30.txt"),
+    ],
+)
+def test_booleans_floats_and_text_keep_working(spelled, key, value):
+    (found,) = parse(f"name: a\nlabel_feature: l\nnum_classes: 3\n{spelled}\n")
+    assert getattr(found, key) == value
+
+
+def test_a_merge_overrides_its_keys_without_being_a_duplicate():
+    text = (
+        "models:\n  - &base {name: a, label_feature: l, num_classes: 3}\n"
+        "  - {<<: *base, name: b, num_classes: 4}\n"
+    )
+    assert [(m.name, m.num_classes) for m in parse(text)] == [("a", 3), ("b", 4)]
+
+
+# Training settings, overridden: checked as a config's own keys --------------------
+
+_MODEL = config.ModelConfig(name="m", label_feature="l", num_classes=3)
+
+
+@_settings
+@given(
+    key=st.sampled_from(["epochs", "batch_size", "learning_rate"]),
+    value=st.none()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.booleans()
+    | st.text(max_size=4),
+)
+def test_overrides_are_checked_as_config_keys(key, value):
+    whole = key != "learning_rate"
+    fits = (
+        value is None
+        or (whole and type(value) is int and value > 0)
+        or (
+            not whole
+            and type(value) in (int, float)
+            and value > 0
+            and value != float("inf")
+        )
+    )
+    if not fits:
+        with pytest.raises(errors.InputError) as raised:
+            config.overridden(_MODEL, **{key: value})
+        assert raised.value.message.startswith(f"{key}: ")
+        return
+    found = config.overridden(_MODEL, **{key: value})
+    assert getattr(found, key) == (getattr(_MODEL, key) if value is None else value)
+    assert found.model_dump() == _MODEL.model_dump() | {key: getattr(found, key)}
