@@ -5,33 +5,52 @@ The command line is a thin layer over these functions: they take Python values
 InputError naming the file, feature or field where the command would exit 2. A
 failing verdict is not an error here: `validate` returns the Report either way, and
 the gate (`open_gate`, and `train` behind it) raises GateClosed.
+
+Every argument is checked as the command line checks its flag, before anything is
+read: a value the command would refuse is an InputError in the command's words
+(the keyword named instead of the flag), never a worker's ValueError or a default
+taken silently. Paths may be str or os.PathLike.
 """
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from classgate import config, errors
+from classgate import arguments, config, errors
 from classgate.report.model import Report
 
-Data = str | Sequence[str] | Mapping[str, str | Sequence[str]]
-ModelConfigs = str | os.PathLike | config.ModelConfig | Sequence[Any]
+AnyPath = str | os.PathLike
+Data = AnyPath | Sequence[AnyPath] | Mapping[str, AnyPath | Sequence[AnyPath]]
+ModelConfigs = AnyPath | config.ModelConfig | Sequence[Any]
 BeamOptions = Sequence[str] | Mapping[str, Any] | Any
+
+# Keyword arguments that are flags of the command line: (command, flag, dest). The
+# command's own parser checks them (see _as_the_cli_takes).
+_FLAGS = {
+    "data_format": ("validate", "--format", "format"),
+    "classes_per_range": ("validate", "--classes-per-range", "classes_per_range"),
+    "epochs": ("train", "--epochs", "epochs"),
+    "batch_size": ("train", "--batch-size", "batch_size"),
+    "learning_rate": ("train", "--learning-rate", "learning_rate"),
+}
+# What each command requires besides the flag being checked: placeholders, never
+# read (the parser only parses).
+_REQUIRED = {"validate": ["--output=-", "--model-config=-"], "train": ["--output=-"]}
 
 
 def validate(
     data: Data,
     model_configs: ModelConfigs,
-    output: str,
+    output: AnyPath,
     *,
     labels_only: bool = False,
     data_format: str = "auto",
-    baseline_schema: str | None = None,
-    previous_report: str | None = None,
+    baseline_schema: AnyPath | None = None,
+    previous_report: AnyPath | None = None,
     strict: bool = False,
     beam_options: BeamOptions | None = None,
     classes_per_range: int | None = None,
-    junit_xml: str | None = None,
+    junit_xml: AnyPath | None = None,
 ) -> Report | None:
     """Validates the data against the model configs; returns the Report.
 
@@ -57,28 +76,31 @@ def validate(
         dry run (`--dry_run` among the Beam options: the job was only translated).
 
     Raises:
-        InputError: nothing could be validated (a file, feature or field is named).
+        InputError: nothing could be validated (a file, feature, field or argument
+            is named).
     """
     from classgate import job, validation
 
+    checked = {
+        "data_format": _as_the_cli_takes("data_format", data_format, "auto"),
+        "class_range_width": _as_the_cli_takes("classes_per_range", classes_per_range),
+        "labels_only": _flag(labels_only, "labels_only"),
+        "baseline_schema": _optional_path(baseline_schema, "baseline_schema"),
+        "previous_report": _optional_path(previous_report, "previous_report"),
+        "strict": _flag(strict, "strict"),
+        "junit_xml": _optional_path(junit_xml, "junit_xml"),
+    }
+    output = _text(output, "output")
+    patterns = _splits(data)
+    beam_args = tuple(job.beam_arguments(_flags(beam_options)))
     request = validation.request(
-        _splits(data),
-        models(model_configs),
-        _text(output, "output"),
-        data_format=data_format,
-        class_range_width=classes_per_range,
-        labels_only=labels_only,
-        baseline_schema=baseline_schema,
-        previous_report=previous_report,
-        strict=strict,
-        beam_args=tuple(job.beam_arguments(_flags(beam_options))),
-        junit_xml=junit_xml,
+        patterns, models(model_configs), output, beam_args=beam_args, **checked
     )
     return validation.run(request).report
 
 
 def open_gate(
-    report: str,
+    report: AnyPath,
     model_configs: ModelConfigs | None = None,
     data: Data | None = None,
 ):
@@ -104,8 +126,8 @@ def open_gate(
 
 
 def train(
-    report: str,
-    output: str,
+    report: AnyPath,
+    output: AnyPath,
     *,
     model: str | None = None,
     model_configs: ModelConfigs | None = None,
@@ -127,64 +149,132 @@ def train(
     """
     from classgate import commands
 
+    settings = {
+        name: _as_the_cli_takes(name, value)
+        for name, value in (
+            ("epochs", epochs),
+            ("batch_size", batch_size),
+            ("learning_rate", learning_rate),
+        )
+    }
+    output = _text(output, "output")
+    if model is not None and not isinstance(model, str):
+        raise errors.InputError(f"model: a model's name, not {type(model).__name__}")
     blessing = open_gate(report, model_configs, data)
     chosen = commands.trainable(blessing.models, model)
-    return commands.train_blessed(
-        blessing,
-        chosen,
-        _text(output, "output"),
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-    )
+    return commands.train_blessed(blessing, chosen, output, **settings)
 
 
 def models(model_configs: ModelConfigs) -> tuple[config.ModelConfig, ...]:
-    """ModelConfig objects as they are, YAML files read; names must be unique."""
+    """ModelConfig objects as they are, YAML files read; names must be unique.
+
+    A mapping is refused rather than read as a list of its keys: its keys would be
+    taken for file names (for a model's keys as a mapping, pass ModelConfig(**keys)).
+    """
     if isinstance(model_configs, str | os.PathLike | config.ModelConfig):
         model_configs = [model_configs]
+    wanted = "YAML paths or classgate.ModelConfig objects"
+    if isinstance(model_configs, Mapping):
+        raise errors.InputError(
+            f"model_configs: a mapping; pass {wanted} (ModelConfig(**keys) for a "
+            "model's keys)"
+        )
     paths, objects = [], []
-    for item in model_configs:
+    for item in _items(model_configs, "model_configs", wanted):
         if isinstance(item, config.ModelConfig):
             objects.append(item)
         elif isinstance(item, str | os.PathLike):
-            paths.append(os.fspath(item))
+            paths.append(_text(item, "model_configs"))
         else:
-            raise TypeError(
-                f"model_configs: expected paths or ModelConfig, not {type(item)!r}"
+            raise errors.InputError(
+                f"model_configs: expected {wanted}, not {type(item).__name__}"
             )
     read = config.load(list(dict.fromkeys(paths))) if paths else ()
     return config.checked((*read, *objects))
 
 
 def _splits(data: Data) -> dict[str, list[str]]:
+    wanted = "a pattern, a list of them or {split: patterns}"
     if isinstance(data, str | os.PathLike):
-        return {"train": [os.fspath(data)]}
+        return {"train": [_text(data, "data")]}
     if isinstance(data, Mapping):
-        return {
-            name: [_text(p, f"data[{name!r}]") for p in _listed(globs)]
-            for name, globs in data.items()
-        }
-    patterns = [_text(p, "data") for p in data]
-    if not patterns:
-        raise errors.InputError("no data given: pass a pattern or {split: pattern}")
-    return {"train": patterns}
+        splits = {}
+        for name, globs in data.items():
+            what = f"data[{str(name)[:60]!r}]"
+            splits[name] = [_text(p, what) for p in _listed(globs, what)]
+    else:
+        splits = {"train": [_text(p, "data") for p in _items(data, "data", wanted)]}
+    if not any(splits.values()):
+        raise errors.InputError(f"no data given: pass {wanted}")
+    return splits
 
 
-def _listed(globs) -> list:
-    found = [globs] if isinstance(globs, str | os.PathLike) else list(globs)
+def _listed(globs, what: str) -> list:
+    if isinstance(globs, str | os.PathLike):
+        return [globs]
+    found = _items(globs, what, "a pattern or a list of them")
     if not found:
-        raise errors.InputError("a split without patterns: give each split a pattern")
+        raise errors.InputError(
+            f"{what}: a split without patterns: give each split a pattern"
+        )
     return found
+
+
+def _items(value, what: str, wanted: str) -> list:
+    """The items of a list-like argument; InputError for anything else."""
+    if isinstance(value, Mapping | bytes | bytearray) or not isinstance(
+        value, Iterable
+    ):
+        raise errors.InputError(
+            f"{what}: expected {wanted}, not {type(value).__name__}"
+        )
+    return list(value)
 
 
 def _text(value, what: str) -> str:
     if not isinstance(value, str | os.PathLike):
-        raise TypeError(f"{what}: expected a path, not {type(value)!r}")
+        raise errors.InputError(f"{what}: expected a path, not {type(value).__name__}")
     text = os.fspath(value)
+    if not isinstance(text, str):  # a PathLike of bytes
+        raise errors.InputError(f"{what}: expected a str path, not bytes")
     if not text:
         raise errors.InputError(f"{what}: an empty path")
     return text
+
+
+def _optional_path(value, what: str) -> str | None:
+    return None if value is None else _text(value, what)
+
+
+def _flag(value, what: str) -> bool:
+    """A switch of the command line (--labels-only, --strict): True or False only.
+
+    A string such as "no" is truthy; taking it for True would switch the mode on.
+    """
+    if not isinstance(value, bool):
+        raise errors.InputError(
+            f"{what}: expected True or False, not {type(value).__name__}"
+        )
+    return value
+
+
+def _as_the_cli_takes(name: str, value, default=None):
+    """`value` as the command line takes its flag (see _FLAGS); `default` for None.
+
+    The command's own parser reads `FLAG=value`: the same check (type, choices)
+    and the same words, so a check added to a flag holds here too. The value is
+    read from its text, as the flag's is: True is not 1, nor 2.5 a whole number.
+    """
+    if value is None:
+        return default
+    command, flag, dest = _FLAGS[name]
+    argv = [command, f"{flag}={value}", *_REQUIRED[command]]
+    try:
+        parsed, _ = arguments.parser().parse_known_args(argv)
+    except errors.InputError as e:
+        said = e.message.removeprefix(f"argument {flag}: ")
+        raise errors.InputError(f"{name}: {said}") from None
+    return getattr(parsed, dest)
 
 
 def _flags(beam_options: BeamOptions | None) -> list[str]:
@@ -206,11 +296,14 @@ def _flags(beam_options: BeamOptions | None) -> list[str]:
                     flags.append(f"--{name}={one}")
         return flags
     if isinstance(beam_options, str):
-        raise TypeError("beam_options: a list of flags, not one string")
-    return [str(flag) for flag in beam_options]
+        raise errors.InputError(
+            "beam_options: a list of flags (or a mapping), not one string"
+        )
+    wanted = "a list of flags, a mapping or PipelineOptions"
+    return [str(flag) for flag in _items(beam_options, "beam_options", wanted)]
 
 
-def _report_path(report: str) -> str:
+def _report_path(report: AnyPath) -> str:
     from classgate import names, storage
 
     path = _text(report, "report")

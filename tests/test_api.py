@@ -5,6 +5,8 @@ and configs they must give the same report, and the API raises InputError or
 GateClosed where the command exits 2 or 1.
 """
 
+import contextlib
+import io
 import json
 import os
 import pathlib
@@ -15,13 +17,13 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import classgate
 from classgate import config
 
 from tools import synthetic
-
-pytestmark = pytest.mark.slow
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
@@ -33,6 +35,7 @@ def _figures(report):
     return document["status"], codes, document["labels"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_classes", [100, 80, 400])
 def test_validate_is_the_command_line(ws, num_classes):
     ids = synthetic.labels(2_000, 100, seed=num_classes)
@@ -51,6 +54,7 @@ def test_validate_is_the_command_line(ws, num_classes):
     assert labels.examples == 2_000 and labels.max == int(ids.max())
 
 
+@pytest.mark.slow
 def test_splits_model_objects_and_beam_options(ws):
     ids = np.arange(300) % 120
     train = ws.labels(ids, name="train")
@@ -85,6 +89,7 @@ def out(ws) -> str:
     return str(ws.root / "o")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "call, message",
     [
@@ -131,6 +136,7 @@ def test_bad_input_raises_input_error(ws, call, message):
     assert not (ws.root / "o" / "report.json").exists()
 
 
+@pytest.mark.slow
 def test_the_gate_as_a_function(ws):
     pattern = ws.labels([0, 1, 2, 3])
     failing = classgate.validate(
@@ -157,6 +163,7 @@ def test_the_gate_as_a_function(ws):
         classgate.open_gate(str(ws.root / "p"), data=pattern)
 
 
+@pytest.mark.slow
 def test_train_behind_the_gate(ws):
     data = synthetic.learnable(4_000, 0, 50, 100, False)
     folder = ws.root / "data"
@@ -175,6 +182,7 @@ def test_train_behind_the_gate(ws):
     assert (ws.root / "run" / "model").is_dir()
 
 
+@pytest.mark.slow
 def test_import_classgate_is_light():
     """`import classgate` (and its names) without Beam, TensorFlow or TFDV."""
     probe = (
@@ -216,6 +224,7 @@ def _run_readme_block(start: str, folder) -> subprocess.CompletedProcess:
     return done
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs(tmp_path):
     """The README's notebook example, run as written, in a folder with its files."""
     (tmp_path / "model.yaml").write_text(synthetic.model_yaml("m", 100))
@@ -235,3 +244,170 @@ def test_the_readme_beam_example_runs(tmp_path):
     lines = (tmp_path / "out" / "classgate").read_text().splitlines()
     # 100 classes seen of num_classes 100,000: nearly every row dead.
     assert any(line.startswith("ERROR   CLASSES_UNSEEN") for line in lines), lines
+
+
+# Arguments: checked as the command line checks them, before anything is read -----
+
+
+def _missing_data_call(tmp_path) -> dict:
+    """validate()'s arguments: a readable config, data that does not exist."""
+    config_path = tmp_path / "m.yaml"
+    config_path.write_text(synthetic.model_yaml("m", 4))
+    return {
+        "data": str(tmp_path / "nowhere" / "*"),
+        "model_configs": str(config_path),
+        "output": str(tmp_path / "out"),
+    }
+
+
+BAD_ARGUMENTS = {
+    "no-splits": ({"data": {}}, "no data given"),
+    "data-number": ({"data": 3}, "data: expected a pattern"),
+    "split-mapping": ({"data": {"train": {"a": "b"}}}, "data['train']: expected"),
+    "negative-range": (
+        {"classes_per_range": -5},
+        "classes_per_range: '-5' is not a positive whole number",
+    ),
+    "zero-range": (
+        {"classes_per_range": 0},
+        "classes_per_range: '0' is not a positive whole number",
+    ),
+    "boolean-range": (
+        {"classes_per_range": True},
+        "classes_per_range: 'True' is not a positive whole number",
+    ),
+    "format-case": (
+        {"data_format": "TFRecord"},
+        "data_format: invalid choice: 'TFRecord' (choose from",
+    ),
+    "configs-mapping": ({"model_configs": {"name": "m"}}, "model_configs: a mapping"),
+    "configs-number": ({"model_configs": 3}, "model_configs: expected YAML paths"),
+    "switch-text": ({"labels_only": "no"}, "labels_only: expected True or False"),
+    "beam-string": ({"beam_options": "--runner=X"}, "beam_options: a list of flags"),
+    "junit-number": ({"junit_xml": 7}, "junit_xml: expected a path"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ARGUMENTS.values(), ids=BAD_ARGUMENTS.keys())
+def test_a_bad_argument_is_its_one_line_before_any_data_is_read(tmp_path, case):
+    given, needle = case
+    arguments = {**_missing_data_call(tmp_path), **given}
+    with pytest.raises(classgate.InputError) as raised:
+        classgate.validate(
+            arguments.pop("data"),
+            arguments.pop("model_configs"),
+            arguments.pop("output"),
+            **arguments,
+        )
+    message = raised.value.message
+    assert needle in message and "\n" not in message
+    assert str(raised.value) == message
+    assert not (tmp_path / "out").exists()
+
+
+def _cli_error(argv) -> str:
+    """The one line `classgate ARGV` prints on exit 2, without its prefix."""
+    from classgate import cli
+
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(argv)
+    assert code == 2, stderr.getvalue()
+    (line,) = stderr.getvalue().splitlines()
+    return line.removeprefix("classgate: error: ")
+
+
+def _api_error(call) -> str:
+    with pytest.raises(classgate.InputError) as raised:
+        call()
+    return raised.value.message
+
+
+# Values a careless caller passes for a number or a choice.
+_ANY_VALUE = st.one_of(
+    st.integers(-3, 3),
+    st.integers(),
+    st.booleans(),
+    st.floats(),
+    st.text(max_size=8),
+    st.sampled_from(["auto", "tfrecord", "parquet", "TFRecord", "7", "1e3", "inf"]),
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(value=_ANY_VALUE)
+@pytest.mark.parametrize(
+    "name, flag",
+    [("classes_per_range", "--classes-per-range"), ("data_format", "--format")],
+)
+def test_validate_refuses_what_the_command_refuses_in_its_words(
+    tmp_path_factory, name, flag, value
+):
+    """Whatever the value, the library's error is the command's, the flag renamed
+    (the data does not exist: a value both take ends in the same listing error)."""
+    call = _missing_data_call(tmp_path_factory.mktemp("v"))
+    expected = _cli_error(
+        [
+            "validate",
+            "--data",
+            call["data"],
+            "--model-config",
+            call["model_configs"],
+            "--output",
+            call["output"],
+            f"{flag}={value}",
+        ]
+    )
+    got = _api_error(lambda: classgate.validate(**call, **{name: value}))
+    assert got == expected.replace(f"argument {flag}: ", f"{name}: ", 1)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(value=_ANY_VALUE)
+@pytest.mark.parametrize(
+    "name, flag",
+    [
+        ("epochs", "--epochs"),
+        ("batch_size", "--batch-size"),
+        ("learning_rate", "--learning-rate"),
+    ],
+)
+def test_train_refuses_what_the_command_refuses_in_its_words(
+    tmp_path_factory, name, flag, value
+):
+    """A training setting no config could hold (0, -1, nan, True) is refused before
+    the gate opens, as `classgate train` refuses it (the report does not exist)."""
+    root = tmp_path_factory.mktemp("t")
+    report, output = str(root / "none" / "report.json"), str(root / "run")
+    expected = _cli_error(
+        ["train", "--report", report, "--output", output, f"{flag}={value}"]
+    )
+    got = _api_error(lambda: classgate.train(report, output, **{name: value}))
+    assert got == expected.replace(f"argument {flag}: ", f"{name}: ", 1)
+    assert not pathlib.Path(output).exists()
+
+
+@pytest.mark.slow
+def test_every_path_may_be_a_path_object(ws):
+    """data, output, model configs, baseline schema, previous report, junit_xml,
+    Report.load and the gate all take os.PathLike, as the strings they stand for."""
+    pattern = pathlib.Path(ws.labels([0, 1, 2, 3]))
+    model = pathlib.Path(ws.model(4))
+    first = classgate.validate(
+        {"train": pattern, "eval": [pattern]}, model, ws.root / "first"
+    )
+    assert first.status == "pass"
+    schema = ws.root / "first" / "schema.pbtxt"
+    again = classgate.validate(
+        pattern,
+        [model],
+        ws.root / "again",
+        baseline_schema=schema,
+        previous_report=ws.root / "first",
+        junit_xml=ws.root / "junit.xml",
+    )
+    assert again.status == "pass" and again.previous_report
+    assert (ws.root / "junit.xml").is_file()
+    assert classgate.Report.load(ws.root / "again" / "report.json") == again
+    blessing = classgate.open_gate(ws.root / "again", model, pattern)
+    assert blessing.report == again

@@ -12,6 +12,8 @@ import sys
 
 import pytest
 import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from workspace import Workspace
 
@@ -154,12 +156,15 @@ def test_action_uploads_the_whole_folder_and_publishes_junit_whatever_the_verdic
     steps = load(GITHUB / "action.yml")["runs"]["steps"]
     gate = [s.get("id") for s in steps].index("gate")
     after = steps[gate + 1 :]
+    # The folder as the gate step accepted it: never a raw input (see gate.sh).
     (upload,) = [s for s in after if s.get("uses", "").startswith("actions/upload-")]
-    assert upload["with"]["path"] == "${{ inputs.output }}"
+    assert upload["with"]["path"] == "${{ steps.gate.outputs.output }}"
     (junit,) = [s for s in after if "junit" in s.get("uses", "")]
-    assert junit["with"]["report_paths"] == "${{ inputs.output }}/junit.xml"
+    assert junit["with"]["report_paths"] == "${{ steps.gate.outputs.output }}/junit.xml"
     assert junit["with"]["job_summary"] is False  # classgate wrote the summary
-    assert all(s.get("if") == "always()" for s in after)
+    for step in after:
+        assert step["if"] == "always() && steps.gate.outputs.output != ''"
+        assert "inputs.output" not in json.dumps(step)
 
 
 def test_example_workflow_gates_training_on_the_verdict():
@@ -319,11 +324,11 @@ def test_action_gate_step(user_repo, tmp_path, verdict):
     github = tmp_path / "github"
     result = run_gate_step(user_repo, github, inputs)
     assert result.returncode == code, result.stdout + result.stderr
-    assert outputs(github / "output") == {
-        "verdict": verdict,
-        "exit-code": str(code),
-        "output": "classgate-out",
-    }
+    assert github_outputs((github / "output").read_text()) == [
+        ("verdict", verdict),
+        ("exit-code", str(code)),
+        ("output", "classgate-out"),
+    ]
     folder = user_repo / "classgate-out"
     if verdict == "error":
         return
@@ -346,7 +351,7 @@ def test_action_gate_step_takes_no_verdict_for_a_pass(user_repo, tmp_path):
     github = tmp_path / "github"
     result = run_gate_step(user_repo, github, NO_VERDICT)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert outputs(github / "output")["verdict"] == "error"
+    assert dict(github_outputs((github / "output").read_text()))["verdict"] == "error"
     assert "no verdict" in result.stdout
 
 
@@ -378,7 +383,8 @@ def test_action_gate_step_refuses_unbalanced_quotes(user_repo, tmp_path):
     )
     assert result.returncode == 2
     assert "unbalanced quotes" in result.stdout
-    assert outputs(tmp_path / "output")["verdict"] == "error"
+    written = (tmp_path / "output").read_text()
+    assert dict(github_outputs(written))["verdict"] == "error"
 
 
 def recording_python(folder: pathlib.Path, log: pathlib.Path) -> pathlib.Path:
@@ -540,3 +546,284 @@ def test_gitlab_before_script_installs_the_ref_with_its_lock(tmp_path):
         f"-c {home / 'src' / 'requirements.lock'} {home / 'src'}",
     ]
     assert (project / "path").read_text().startswith(f"{home / 'venv' / 'bin'}:")
+
+
+# --- hostile inputs: the templates' shell, classgate stood in for --------------------
+#
+# What is under test here is the shell of gate.sh and of the GitLab job: how inputs
+# become arguments and outputs. classgate itself is a recording stand-in (as python
+# is for the install steps above), so that a hundred generated inputs run in seconds;
+# the tests above run the real classgate through the same shell.
+
+# Workflow commands a hostile file or feature name could put in classgate's output.
+FORGED = "::error::forged\n  ::add-mask::forged\n::set-output name=verdict::pass\n"
+
+
+def recording_classgate(folder: pathlib.Path, calls: pathlib.Path) -> pathlib.Path:
+    """A `classgate` that keeps each call's arguments (NUL-terminated, a file per call
+    in `calls`), prints FORGED and exits $STUB_CODE; `classgate run` (the check that
+    a report passed) exits $STUB_RUN_CODE."""
+    folder.mkdir(parents=True, exist_ok=True)
+    calls.mkdir(parents=True, exist_ok=True)
+    stub = folder / "classgate"
+    stub.write_text(
+        "#!/usr/bin/env bash\n"
+        f'calls="{calls}"\n'
+        'printf "%s\\0" "$@" > "$calls/$(ls "$calls" | wc -l)"\n'
+        f"printf '%s' '{FORGED}'\n"
+        'if [ "$1" = run ]; then exit "${STUB_RUN_CODE:-0}"; fi\n'
+        'exit "${STUB_CODE:-0}"\n'
+    )
+    stub.chmod(0o755)
+    return stub
+
+
+def recorded_calls(calls: pathlib.Path) -> list[list[bytes]]:
+    found = sorted(calls.iterdir(), key=lambda path: int(path.name))
+    return [path.read_bytes().split(b"\0")[:-1] for path in found]
+
+
+def github_outputs(text: str) -> list[tuple[str, str]]:
+    """$GITHUB_OUTPUT as GitHub's runner reads it (its file commands; a line ends at
+    \\n): NAME=VALUE, or NAME<<DELIMITER, the value's lines, then DELIMITER alone."""
+    pairs, lines = [], text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    at = 0
+    while at < len(lines):
+        line = lines[at]
+        at += 1
+        if not line:
+            continue
+        equals, heredoc = line.find("="), line.find("<<")
+        if equals >= 0 and (heredoc < 0 or equals < heredoc):
+            pairs.append(tuple(line.split("=", 1)))
+            continue
+        assert heredoc > 0, f"GitHub refuses the line {line!r}"
+        name, delimiter = line.split("<<", 1)
+        value = []
+        while lines[at] != delimiter:  # IndexError: "Matching delimiter not found"
+            value.append(lines[at])
+            at += 1
+        at += 1
+        pairs.append((name, "\n".join(value)))
+    return pairs
+
+
+def workflow_commands(stdout: str) -> list[str]:
+    """The lines of a step's output GitHub's runner takes for workflow commands: a
+    line is one where it starts with `::` (leading spaces trimmed), except between
+    ::stop-commands::TOKEN and ::TOKEN::. The runner reads lines as .NET does."""
+    commands, stopped = [], None
+    for line in re.split(r"\r\n|\r|\n", stdout):
+        line = line.lstrip()
+        if stopped is not None:
+            if line == f"::{stopped}::":
+                stopped = None
+            continue
+        if line.startswith("::"):
+            commands.append(line)
+            if line.startswith("::stop-commands::"):
+                stopped = line.removeprefix("::stop-commands::")
+    return commands
+
+
+def run_gate_stub(tmp, inputs: dict, code: int = 0, run_code: int = 0):
+    """gate.sh validate with the recording classgate; (result, outputs, calls)."""
+    calls, github = tmp / "calls", tmp / "github"
+    recording_classgate(github / "temp" / "classgate-venv" / "bin", calls)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))}
+    env.update(
+        GITHUB_OUTPUT=str(github / "output"),
+        RUNNER_TEMP=str(github / "temp"),
+        STUB_CODE=str(code),
+        STUB_RUN_CODE=str(run_code),
+    )
+    env.update(action_env(inputs))
+    result = subprocess.run(
+        ["bash", str(GITHUB / "gate.sh"), "validate"],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    written = (github / "output").read_bytes().decode(errors="surrogateescape")
+    return result, github_outputs(written), recorded_calls(calls)
+
+
+def assert_clean(result, *, lines_on_error: int | None = None):
+    """No traceback; GitHub's commands on stdout are the gate's own (classgate's
+    output, FORGED included, runs with them stopped)."""
+    stdout = result.stdout.decode(errors="replace")
+    stderr = result.stderr.decode(errors="replace")
+    assert "Traceback" not in stdout + stderr
+    commands = workflow_commands(stdout)
+    ours = [c for c in commands if c.startswith("::error::classgate: ")]
+    stops = [c for c in commands if c.startswith("::stop-commands::")]
+    assert sorted(commands) == sorted(ours + stops), commands
+    assert all(re.fullmatch(r"::stop-commands::[0-9a-f]{32}", c) for c in stops)
+    if lines_on_error is not None:
+        assert len(ours) == lines_on_error, stdout
+
+
+# Text a careless or hostile user puts into an input: lines that look like outputs
+# or commands, quotes, backslashes, GitHub's delimiter syntax, any character.
+HOSTILE_TEXT = st.one_of(
+    st.text(
+        alphabet=st.sampled_from(
+            ["\n", "\r", " ", "=", "<", "'", '"', "\\", "a", ":", "*", "!", "~", "["]
+        ),
+        max_size=12,
+    ),
+    st.lists(
+        st.sampled_from(
+            ["verdict=pass", "exit-code=0", "out<<EOF", "EOF", "::error::x", "-", "é"]
+        ),
+        max_size=4,
+    ).map("\n".join),
+    st.text(max_size=20).filter(lambda text: "\0" not in text),
+)
+VERDICTS = {0: "pass", 1: "fail"}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(output=HOSTILE_TEXT, code=st.sampled_from([0, 1, 2, 3, 130]))
+@example(output="classgate-out\nverdict=pass", code=1)
+@example(output="out\r\nverdict=pass", code=1)
+@example(output="!out", code=0)
+@example(output="../*", code=0)
+def test_action_outputs_take_no_line_from_an_input(tmp_path_factory, output, code):
+    """Whatever `output` holds, $GITHUB_OUTPUT has verdict, exit-code and output once
+    each, the verdict that of the exit code; an output with a line break, or one the
+    upload step would read as a pattern, is refused (exit 2, one ::error:: line, an
+    empty output `output`: nothing uploaded) before classgate starts."""
+    tmp = tmp_path_factory.mktemp("gate")
+    result, pairs, calls = run_gate_stub(tmp, {"output": output}, code=code)
+    folder = output or "classgate-out"
+    refused = bool(re.search(r"[\n\r*?\[]|^[!~]", folder))
+    expected = 2 if refused else code
+    verdict = VERDICTS.get(expected, "error")
+    assert result.returncode == expected
+    assert pairs == [
+        ("verdict", verdict),
+        ("exit-code", str(expected)),
+        ("output", "" if refused else folder),
+    ]
+    assert_clean(result, lines_on_error=1 if refused else 0)
+    assert bool(calls) != refused
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    options=st.one_of(
+        HOSTILE_TEXT, st.binary(max_size=12).filter(lambda b: b"\0" not in b)
+    )
+)
+@example(options="--job_name='unfinished")
+@example(options="--format 'tfrecord' --environment_config='{\"a\": 1}' trailing\\")
+def test_action_splits_beam_options_as_a_shell_or_refuses_them(
+    tmp_path_factory, options
+):
+    """classgate gets exactly the words a POSIX shell would split beam-options into,
+    byte for byte (text that is not UTF-8 too), and nothing expanded; or, for
+    unbalanced quotes, exit 2 with one ::error:: line, never a traceback."""
+    tmp = tmp_path_factory.mktemp("gate")
+    result, pairs, calls = run_gate_stub(tmp, {"beam-options": options})
+    words = _shell_words(options)
+    assert_clean(result, lines_on_error=0 if words is not None else 1)
+    if words is None:
+        assert result.returncode == 2 and not calls
+        assert dict(pairs)["verdict"] == "error"
+        return
+    assert result.returncode == 0 and dict(pairs)["verdict"] == "pass"
+    validate, check = calls
+    assert validate[len(validate) - len(words) :] == words
+    assert check[:2] == [b"run", b"--report"]
+
+
+def _shell_words(options: str | bytes) -> list[bytes] | None:
+    """The words POSIX shell splitting gives (None: unbalanced quotes), as bytes."""
+    import shlex
+
+    text = os.fsdecode(options)
+    try:
+        return [os.fsencode(word) for word in shlex.split(text)]
+    except ValueError:
+        return None
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    options=st.one_of(
+        HOSTILE_TEXT, st.binary(max_size=12).filter(lambda b: b"\0" not in b)
+    )
+)
+@example(options="--job_name='unfinished")
+def test_gitlab_job_splits_beam_options_as_a_shell_or_refuses_them(
+    tmp_path_factory, options
+):
+    """The GitLab job as the action: the same words, or one line and exit 2 (with
+    CLASSGATE_VERDICT=error), never a Python traceback."""
+    tmp = tmp_path_factory.mktemp("gitlab")
+    calls = tmp / "calls"
+    stub = recording_classgate(tmp / "bin", calls)
+    job = gitlab_job({"model-configs": "m.yaml", "classgate-ref": "v1", **REPOSITORY})
+    env = gitlab_env(job, tmp)
+    env["CLASSGATE_BEAM_OPTIONS"] = options
+    env["PATH"] = f"{stub.parent}{os.pathsep}{env['PATH']}"
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", "\n".join(job["script"])],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    dotenv = outputs(tmp / "classgate.env")
+    words = _shell_words(options)
+    out = (result.stdout + result.stderr).decode(errors="replace")
+    assert "Traceback" not in out
+    if words is None:
+        assert result.returncode == 2 and not list(calls.iterdir())
+        assert dotenv == {"CLASSGATE_VERDICT": "error", "CLASSGATE_EXIT_CODE": "2"}
+        (line,) = out.splitlines()
+        assert line.startswith("classgate: error: the input beam-options")
+        return
+    assert result.returncode == 0, out
+    assert dotenv == {"CLASSGATE_VERDICT": "pass", "CLASSGATE_EXIT_CODE": "0"}
+    validate, _ = recorded_calls(calls)
+    assert validate[len(validate) - len(words) :] == words
+
+
+# --- the step summary is a courtesy ---------------------------------------------------
+
+
+@pytest.mark.slow  # classgate end to end, a run per path
+def test_an_unwritable_step_summary_keeps_the_verdict(tmp_path, capsys, monkeypatch):
+    """A $GITHUB_STEP_SUMMARY classgate cannot append to is one warning line naming
+    it; the verdict, written, keeps its exit code (0 or 1, never 3)."""
+    ws = Workspace(tmp_path)
+    pattern = ws.labels(LABELS, shards=1)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    unwritable = [
+        (tmp_path, 3, 0),  # a folder
+        (tmp_path / "missing" / "summary.md", 2, 1),
+        (a_file / "summary.md", 3, 0),  # under a file
+    ]
+    for index, (summary, num_classes, code) in enumerate(unwritable):
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+        got, report = ws.validate(
+            "--data",
+            pattern,
+            "--model-config",
+            ws.model(num_classes),
+            "--labels-only",
+            output=f"out-{index}",
+        )
+        err = capsys.readouterr().err
+        assert (got, report["status"]) == (code, ["pass", "fail"][code]), err
+        (line,) = err.strip().splitlines()
+        assert line.startswith("classgate: warning: ") and repr(str(summary)) in line
+        assert "the verdict stands" in line

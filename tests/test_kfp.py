@@ -14,6 +14,8 @@ import sys
 
 import pytest
 import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from kfp import compiler, local
 
 from tools import synthetic
@@ -139,7 +141,9 @@ def test_gate_passes_dataflow_options_through(kfp_files, case, kfp_root, capsys)
             beam_options=DATAFLOW,
             labels_only=True,
         )
-    assert "a dry run (--dry_run) gives no verdict" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "no verdict: a dry run (--dry_run)" in captured.out + captured.err
+    assert "Traceback" not in captured.out + captured.err
 
 
 @pytest.mark.slow
@@ -253,3 +257,124 @@ def _compiled(function, folder) -> dict:
     path = folder / "spec.yaml"
     compiler.Compiler().compile(function, str(path))
     return yaml.safe_load(path.read_text())
+
+
+# The container program and the component body, run as they are, with hostile input
+
+
+def _program(component, beam_options: str, tmp_path, data="d", config="c"):
+    """The container component's program, as its container runs it."""
+    html = tmp_path / "html" / "report.html"
+    out = tmp_path / "report"
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            component.VALIDATE_PROGRAM,
+            data,
+            config,
+            str(out),
+            str(out),
+            str(html),
+            beam_options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+# JSON that is not a list of strings, and text that is not JSON at all.
+_NOT_FLAGS = st.one_of(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.text(max_size=4), inner, max_size=2)
+        ),
+        max_leaves=6,
+    )
+    .filter(lambda v: not (isinstance(v, list) and all(isinstance(f, str) for f in v)))
+    .map(json.dumps),
+    st.text(max_size=20).filter(lambda t: "\0" not in t and not _is_flags(t)),
+)
+
+
+def _is_flags(text: str) -> bool:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(value, list) and all(isinstance(f, str) for f in value)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(beam_options=_NOT_FLAGS)
+@example(beam_options='"--runner=DataflowRunner"')
+@example(beam_options="--runner=DataflowRunner")
+@example(beam_options="[" * 100_000)
+@example(beam_options='["--runner=X", 3]')
+def test_program_refuses_beam_options_that_are_not_a_list_of_flags(
+    kfp_files, tmp_path_factory, beam_options
+):
+    """A string, a number, a list holding anything but strings, text that is not
+    JSON or JSON nested past Python's recursion limit: exit 2, one line."""
+    component, _ = kfp_files
+    done = _program(component, beam_options, tmp_path_factory.mktemp("p"))
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("classgate: error: beam_options: expected a JSON list")
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.slow  # Beam translates (or runs) the job: seconds
+@pytest.mark.parametrize("option", ["--dry_run=True", "--no-wait"])
+def test_program_without_a_verdict_exits_2_saying_so(kfp_files, case, tmp_path, option):
+    """A dry run or a submitted job exits 0 from classgate with no report: the
+    task fails with its own line, not a traceback, and no report.html is made."""
+    component, _ = kfp_files
+    flags = json.dumps([*BEAM, "--labels-only", option])
+    done = _program(component, flags, tmp_path, case["data"], case["pass"])
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[-1].startswith("classgate: no verdict: exit 0 but no passing report")
+    assert not (tmp_path / "html" / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    "beam_options", ["--runner=DataflowRunner", ["--runner=X", 3], None]
+)
+def test_component_refuses_beam_options_that_are_not_a_list_of_flags(
+    kfp_files, capsys, beam_options
+):
+    """The lightweight component's body, as it runs in its container: exit 2 and
+    one line before anything is read (never a string read a letter at a time)."""
+    component, _ = kfp_files
+    with pytest.raises(SystemExit) as stopped:
+        component.classgate_validate.python_func(
+            data="d",
+            model_config="c",
+            report=None,
+            report_html=None,
+            beam_options=beam_options,
+        )
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("classgate: error: beam_options: expected a list of flags")
+
+
+def test_component_takes_no_wait_for_no_verdict(kfp_files, capsys):
+    """`--no-wait` (the command's flag) would leave the gate nothing to open on."""
+    component, _ = kfp_files
+    with pytest.raises(SystemExit) as stopped:
+        component.classgate_validate.python_func(
+            data="d",
+            model_config="c",
+            report=None,
+            report_html=None,
+            beam_options=["--runner=DirectRunner", "--no-wait"],
+        )
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("classgate: no verdict: --no-wait")
