@@ -10,13 +10,11 @@ place they turn into exit codes.
 import contextlib
 import io
 import os
-import re
 import signal
 import sys
 
 from classgate import cli
 
-_SPLIT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Written by `train`; cleared only when a new training starts.
 TRAINING_OUTPUTS = ("model", "checkpoints", "logs", "metrics.json")
 
@@ -54,27 +52,44 @@ def conclude(args) -> int:
 def check_config(args) -> int:
     """The checks that need no data: a pre-commit hook's, in under a second.
 
+    Each file is checked on its own, as its own validation would read it: two
+    configs that name a model alike do not refuse each other (pre-commit passes
+    every changed file at once). A line per file; exit 2 when a file cannot be
+    read (each named on stderr), else 1 when a file has an error.
+
     Imports neither Beam, TensorFlow nor TFDV: a checkpoint's shapes come from its
     index file (classgate.checkpoint_index).
     """
-    from classgate import checks, config, validation
+    from classgate import checks, config, errors, validation
     from classgate.checks.anomaly import Severity
 
-    models = config.load(args.configs)
-    found = []
-    for model in models:
-        found.extend(checks.sampler.check(model))
-        found.extend(checks.artifacts.check(model, validation.read_model_files(model)))
-    errors_found = [a for a in found if a.severity == Severity.ERROR]
-    names = ", ".join(m.name for m in models)
-    verdict = "FAIL" if errors_found else "PASS"
-    print(
-        f"classgate: check-config {verdict}: {len(models)} model(s) ({names}), "
-        f"{len(errors_found)} error(s), {len(found) - len(errors_found)} warning(s)"
-    )
-    for anomaly in sorted(found, key=lambda a: a.severity != Severity.ERROR):
-        print("  " + anomaly.line())
-    return cli.EXIT_FAIL if errors_found else cli.EXIT_PASS
+    unreadable = failed = 0
+    for path in dict.fromkeys(args.configs):
+        try:
+            models = config.load([path])
+            found = []
+            for model in models:
+                found.extend(checks.sampler.check(model))
+                files = validation.read_model_files(model)
+                found.extend(checks.artifacts.check(model, files))
+        except errors.InputError as e:
+            unreadable += 1
+            named = e.message if e.message.startswith(path) else f"{path}: {e.message}"
+            print(f"classgate: error: {named}", file=sys.stderr)
+            continue
+        errors_found = [a for a in found if a.severity == Severity.ERROR]
+        failed += bool(errors_found)
+        names = ", ".join(m.name for m in models)
+        print(
+            f"classgate: check-config {'FAIL' if errors_found else 'PASS'}: {path}: "
+            f"{len(models)} model(s) ({names}), {len(errors_found)} error(s), "
+            f"{len(found) - len(errors_found)} warning(s)"
+        )
+        for anomaly in sorted(found, key=lambda a: a.severity != Severity.ERROR):
+            print("  " + anomaly.line())
+    if unreadable:
+        return cli.EXIT_INPUT
+    return cli.EXIT_FAIL if failed else cli.EXIT_PASS
 
 
 def train(args, beam_args) -> int:
@@ -142,10 +157,17 @@ def _train_model(args, blessing, model) -> int:
 def train_blessed(
     blessing, model, output_path: str, epochs=None, batch_size=None, learning_rate=None
 ) -> dict:
-    """Trains `model` on the blessed files; returns metrics.json's content."""
-    from classgate import output
+    """Trains `model` on the blessed files; returns metrics.json's content.
+
+    epochs, batch_size and learning_rate override the config's when not None, and
+    are checked as its keys are (CLI and library alike), before anything is touched.
+    """
+    from classgate import config, output
     from classgate.training import trainer
 
+    settings = config.overridden(
+        model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate
+    )
     splits = {s.name: s for s in blessing.splits}
     training = splits.get("train") or blessing.splits[0]
     evaluation = splits.get("eval")
@@ -166,9 +188,9 @@ def train_blessed(
                 [f.path for f in evaluation.files] if evaluation else None,
                 training.format,
                 folder.path,
-                epochs=epochs or model.epochs,
-                batch_size=batch_size or model.batch_size,
-                learning_rate=learning_rate or model.learning_rate,
+                epochs=settings.epochs,
+                batch_size=settings.batch_size,
+                learning_rate=settings.learning_rate,
             )
 
 
@@ -197,13 +219,14 @@ def run(args, command) -> int:
 def _patterns(args) -> dict[str, list[str]]:
     """Split name -> its patterns."""
     from classgate import errors
+    from classgate.io import files
 
     patterns: dict[str, list[str]] = {}
     if args.data:
         patterns["train"] = list(args.data)
     for item in args.split:
         name, sep, pattern = item.partition("=")
-        if not sep or not pattern or not _SPLIT_NAME.match(name):
+        if not sep or not pattern or not files.SPLIT_NAME.match(name):
             raise errors.InputError(
                 f"--split {item!r}: expected NAME=PATTERN with NAME of letters, "
                 "digits, '_', '-' or '.'"
@@ -254,9 +277,19 @@ def announce(outcome, output_path: str) -> None:
     for anomaly in ordered:
         print("  " + anomaly.line())
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as f:
+    if not summary:
+        return
+    # A courtesy: the verdict is written and stands whether or not the summary can
+    # be (a folder, a read-only or missing one), so a failure here is a warning.
+    try:
+        with open(summary, "a", encoding="utf-8", errors="backslashreplace") as f:
             f.write(markdown.render(outcome.report) + "\n")
+    except OSError as e:
+        print(
+            f"classgate: warning: GITHUB_STEP_SUMMARY={summary!r}: cannot append "
+            f"the step summary: {e.strerror or e}; the verdict stands",
+            file=sys.stderr,
+        )
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ import datetime
 from classgate import checks, schema
 from classgate.checks import drift, headroom
 from classgate.checks.anomaly import Anomaly, Code, Severity
+from classgate.io import files
 from classgate.stats import frequency
 
 
@@ -48,6 +49,7 @@ def decide(
         training,
         model_files,
         results.file_notes,
+        {s.name: files.hidden_parquet(s) for s in request.splits},
     )
     history = {}
     if past is not None:
@@ -66,7 +68,7 @@ def decide(
             statistics[split] = results.tfdv_stats[split]
     if request.labels_only:
         # The label checks above are the validation; TFDV would only restate them.
-        inferred = schema.label_schema(request.models)
+        inferred = schema.label_schema(statistics[training], request.models)
         schemas = []
     else:
         inferred = schema.infer(statistics[training], request.models)
@@ -155,7 +157,9 @@ def past_anomalies(request, label_stats, past, started: str):
     return found, history
 
 
-def label_anomalies(models, label_stats, formats, training, model_files, file_notes):
+def label_anomalies(
+    models, label_stats, formats, training, model_files, file_notes, hidden=None
+):
     """The label, config and diagnosis anomalies, and the frequency fits.
 
     Each log-uniform model's fit is computed once: a check warns about it, a writer
@@ -169,7 +173,7 @@ def label_anomalies(models, label_stats, formats, training, model_files, file_no
                 model.num_classes, *stats.class_counts.pairs()
             )
     anomalies = checks.evaluate(
-        models, label_stats, formats, training, model_files, fits, file_notes
+        models, label_stats, formats, training, model_files, fits, file_notes, hidden
     )
     return anomalies, fits
 

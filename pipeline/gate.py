@@ -1,20 +1,23 @@
 """The blessing: what "passed" means, bound to the data and configs it was given.
 
-A report blesses training only when its status is pass, that status agrees with the
+A report blesses training only when its status is pass, it is complete (at least
+one split, the training split among them, at least one pattern and one file in
+each, figures of every model's label in every split), that status agrees with the
 report's own anomalies and figures (re-derived here, so a failing report edited to
 say pass stays closed), its config fingerprint is that of the models it lists, the
-files its split patterns match now are exactly the ones it validated (path, size and
-modification time; on GCS the object's update time, which a rewrite changes), and the
-model configs are the ones it validated. Anything else closes the gate with a
-message that says what changed.
-Size plus modification time is what can be checked without reading the data again;
-a same-size rewrite within one filesystem timestamp tick would slip through.
+files its split patterns match now are exactly the ones it validated (path, size,
+modification time, and locally device, inode and change time; on GCS the object's
+update time, which a rewrite changes; the skipped job markers too), the model
+configs are the ones it validated, and, when CLASSGATE_SIGNING_KEY is set, its
+signature holds (classgate.signing). Anything else closes the gate with a message
+that says what changed. Identity and times are what can be checked without reading
+the data again: a local rewrite in place always changes the change time.
 """
 
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from classgate import config, errors
+from classgate import config, errors, signing
 from classgate.checks import sampler
 from classgate.checks.anomaly import Severity
 from classgate.errors import GateClosed
@@ -56,6 +59,9 @@ def check(
     they must be what the report validated.
     """
     report = Report.load(report_path)
+    unsigned = signing.problem(report)
+    if unsigned:
+        raise GateClosed(f"{report_path}: {unsigned}: nothing was started")
     if patterns is not None:
         patterns = {
             name: tuple(files.absolute(p) for p in globs)
@@ -101,8 +107,10 @@ def check(
 
 
 def _file_change(name: str, validated: SplitData, now: files.Split) -> str:
-    before = {f.path: (f.size, f.modified) for f in validated.files}
-    after = {f.path: (f.size, f.modified) for f in now.files}
+    def listing(split):
+        return {f.path: f for f in [*split.files, *split.skipped]}
+
+    before, after = listing(validated), listing(now)
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
     changed = sorted(p for p in set(before) & set(after) if before[p] != after[p])
@@ -115,7 +123,7 @@ def _file_change(name: str, validated: SplitData, now: files.Split) -> str:
         )
         if paths
     ]
-    return f"split '{name}': " + ("; ".join(parts) or "file listing differs")
+    return f"split '{name}': " + ("; ".join(parts) or "the file listing differs")
 
 
 def _config_change(validated, given) -> str:
@@ -140,7 +148,7 @@ def _contradictions(report: Report) -> list[str]:
     severities and the label figures of each model's feature in each split are
     checked again the way classgate's label checks judged them.
     """
-    found = []
+    found = _incomplete(report)
     if config.fingerprint(report.models) != report.config_fingerprint:
         found.append("its config fingerprint is not that of the models it lists")
     failing = {Severity.ERROR} | ({Severity.WARNING} if report.strict else set())
@@ -150,8 +158,8 @@ def _contradictions(report: Report) -> list[str]:
     for model in report.models:
         if any(a.severity == Severity.ERROR for a in sampler.check(model)):
             found.append(f"model '{model.name}' has an invalid num_sampled")
-        for split, by_feature in report.labels.items():
-            figures = by_feature.get(model.label_feature)
+        for split in dict.fromkeys([*report.data, *report.labels]):
+            figures = report.labels.get(split, {}).get(model.label_feature)
             if figures is None:
                 found.append(
                     f"split '{split}' has no figures of '{model.label_feature}'"
@@ -164,6 +172,23 @@ def _contradictions(report: Report) -> list[str]:
             ]
     if set(report.labels) != set(report.data):
         found.append("its label figures and its data name different splits")
+    return found
+
+
+def _incomplete(report: Report) -> list[str]:
+    """What a report lacks that a verdict needs: a pass on nothing is no pass."""
+    found = []
+    if not report.models:
+        found.append("it validates no model")
+    if not report.data:
+        found.append("it names no split")
+    elif report.training_split not in report.data:
+        found.append(f"its training split '{report.training_split}' is not a split")
+    for split, data in report.data.items():
+        if not data.patterns:
+            found.append(f"split '{split}' has no pattern")
+        if not data.files:
+            found.append(f"split '{split}' has no file")
     return found
 
 

@@ -1,8 +1,12 @@
 """The names of the files a validation writes in its output folder.
 
 One place for them: the writer, the checks' advice, the report and the gate all
-name the same files.
+name the same files, and the output folder sweeps only names of these shapes
+(`is_output_name`): a manifest that names anything else was not written by
+classgate.
 """
+
+import re
 
 REPORT = "report.json"
 REPORT_MD = "report.md"
@@ -39,3 +43,36 @@ def schema_diff(split: str) -> str:
 def class_counts(model: str, split: str) -> str:
     """A model's label class counts in a split: what a later run's drift reads."""
     return f"classes/{model}/Split-{split}.npz"
+
+
+# Model and split names are plain (config.ModelConfig, the CLI's split names): no
+# '/', so each shape below names files of one kind and no others.
+_PLAIN = r"[A-Za-z0-9._-]+"
+_SHAPES = re.compile(
+    "|".join(
+        [
+            re.escape(name)
+            for name in (REPORT, REPORT_MD, REPORT_HTML, SCHEMA, ANOMALIES, PENDING)
+        ]
+        + [
+            rf"unigram-{_PLAIN}\.txt",
+            rf"remap-{_PLAIN}\.txt",
+            rf"statistics/Split-{_PLAIN}/FeatureStats\.pb",
+            rf"anomalies/Split-{_PLAIN}/SchemaDiff\.pb",
+            rf"classes/{_PLAIN}/Split-{_PLAIN}\.npz",
+            # --junit-xml inside the folder: any plain name of a JUnit file.
+            rf"(?:{_PLAIN}/)*{_PLAIN}\.xml",
+        ]
+    )
+)
+# Per-class files a trainer loads by name: one left by a run that no manifest
+# lists must not lie beside a verdict that never looked at it.
+PER_CLASS = re.compile(rf"(?:unigram|remap)-{_PLAIN}\.txt")
+
+
+def is_output_name(name: str) -> bool:
+    """Whether `name`, relative to the folder, is shaped as a file classgate writes."""
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return False
+    return _SHAPES.fullmatch(name) is not None

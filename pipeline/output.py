@@ -4,10 +4,16 @@
 (Beam's FileSystems.delete globs its argument), and a remote path may not hold the
 glob characters Beam would expand. A run takes the folder's lock (a second run on
 it exits 2), removes report.json first, then every file the previous run listed
-in the folder's manifest, then writes its own manifest before any output: whatever
-a crash leaves, the next run knows to sweep. Every file is written under a
-temporary name and renamed into place, and report.json comes last, so its presence
-means a run finished and a run that failed leaves no verdict.
+in the folder's manifest and any per-class file no manifest lists, then writes its
+own manifest before any output: whatever a crash leaves, the next run knows to
+sweep. Every file is written under a temporary name and renamed into place, and
+report.json comes last, so its presence means a run finished and a run that failed
+leaves no verdict.
+
+Deletes are guarded exactly as writes: a name is removed only when it has the shape
+of a file classgate writes (a manifest naming anything else is refused), and never
+through a symbolic link: a link inside the folder is removed as a link, and a link
+on the way to a name stops the removal there. Nothing outside the folder changes.
 """
 
 import contextlib
@@ -22,8 +28,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Iterator
 
-from classgate import errors, storage
-from classgate.names import REPORT
+from classgate import errors, names, storage
 
 # What the previous run may have written, so that this one can sweep it.
 MANIFEST = ".classgate-manifest.json"
@@ -69,16 +74,17 @@ class OutputFolder:
 
     @contextlib.contextmanager
     def open(
-        self, names: Iterable[str], sweep: bool = True
+        self, declared: Iterable[str], sweep: bool = True
     ) -> Iterator["OutputFolder"]:
-        """Locks the folder for one run that may write `names`, and sweeps it.
+        """Locks the folder for one run that may write `declared`, and sweeps it.
 
         With `sweep`, report.json goes first, then every file the previous run
-        named in the manifest and the staging folder; then the manifest lists
-        `names`. Without it (a run that only reads an earlier verdict), the
-        folder is only created and locked.
+        named in the manifest, any per-class file, and the staging folder; then
+        the manifest lists `declared`. Without it (a run that only reads an
+        earlier verdict), the folder is only created and locked.
         """
         try:
+            storage.contact(self.path)
             self._mkdirs(self.path)
             self._take_lock()
         except errors.InputError:
@@ -88,7 +94,7 @@ class OutputFolder:
                 f"--output {self.path}: not writable: {errors.first_line(e)}"
             ) from e
         try:
-            self._names = set(names)
+            self._names = set(declared)
             if sweep:
                 self._sweep()
                 self._write_manifest()
@@ -141,7 +147,8 @@ class OutputFolder:
         from apache_beam.io.filesystems import FileSystems
 
         if FileSystems.exists(path):
-            holder = _read_json(path, 4096) or {}
+            holder = _read_json(path, 4096)
+            holder = holder if isinstance(holder, dict) else {}
             alive = holder.get("host") != socket.gethostname() or _alive(
                 holder.get("pid")
             )
@@ -170,36 +177,61 @@ class OutputFolder:
     # Sweeping ------------------------------------------------------------------
 
     def _sweep(self) -> None:
-        self._remove_tree(self.join(REPORT))  # first: no verdict survives a crash
+        self._remove_tree(self.join(names.REPORT))  # first: no verdict survives a crash
         previous = self._read_manifest()
-        for name in previous:
+        for name in [*previous, *self._per_class_files()]:
             self._remove_tree(self.join(name))
         self._remove_tree(self.join(STAGING))
         if not self.remote:
             for name in previous:  # folders left empty, e.g. statistics/Split-x
                 parent = os.path.dirname(self.join(name))
-                while parent.startswith(self.path + os.sep):
+                while parent.startswith(self.path + os.sep) and not os.path.islink(
+                    parent
+                ):
                     with contextlib.suppress(OSError):
                         os.rmdir(parent)
                     parent = os.path.dirname(parent)
+
+    def _per_class_files(self) -> list[str]:
+        """unigram-*.txt and remap-*.txt in the folder, listed in a manifest or not.
+
+        A trainer loads them by name: one left by an earlier run (or copied in)
+        would lie beside a verdict that never looked at it.
+        """
+        if self.remote:
+            from apache_beam.io.filesystems import FileSystems
+
+            pattern = self.join("*.txt")
+            listed = FileSystems.match([pattern])[0].metadata_list
+            found = [posixpath.basename(m.path) for m in listed]
+        else:
+            try:
+                found = [e.name for e in os.scandir(self.path)]
+            except OSError:
+                return []
+        return sorted(name for name in found if names.PER_CLASS.fullmatch(name))
 
     def _read_manifest(self) -> list[str]:
         path = self.join(MANIFEST)
         found = _read_json(path, _MANIFEST_LIMIT)
         if found is None:
             return []
-        names = found.get("files") if isinstance(found, dict) else None
-        if not isinstance(names, list) or not all(map(_is_plain_name, names)):
+        listed = found.get("files") if isinstance(found, dict) else None
+        if not isinstance(listed, list) or not all(
+            isinstance(name, str) and names.is_output_name(name) for name in listed
+        ):
             raise errors.InputError(
-                f"{path}: not a manifest classgate wrote (it names files outside "
-                "the folder, or is not a list of names); remove it to go on"
+                f"{path}: not a manifest classgate wrote (it names files classgate "
+                "does not write, or is not a list of names); remove it to go on"
             )
-        return names
+        return listed
 
     def _write_manifest(self) -> None:
         for name in self._names:
-            if not _is_plain_name(name):
-                raise RuntimeError(f"output name {name!r} is not a plain name")
+            if not names.is_output_name(name):
+                raise RuntimeError(
+                    f"output name {name!r} is not a name classgate writes"
+                )
         content = json.dumps({"version": 1, "files": sorted(self._names)}, indent=1)
         storage.write_atomic(self.join(MANIFEST), content, within=self.path)
 
@@ -215,12 +247,39 @@ class OutputFolder:
             os.makedirs(path, exist_ok=True)
 
     def _remove_tree(self, path: str) -> None:
-        if not self.remote:
-            if os.path.islink(path) or os.path.isfile(path):
-                os.remove(path)
-            elif os.path.isdir(path):
-                shutil.rmtree(path)
-            return
+        """Removes `path`, a file or folder inside this folder; never through a link."""
+        name = self.relative(path)
+        if name is None or not _is_plain_name(name):
+            raise RuntimeError(f"{path} is not a plain name inside {self.path}")
+        try:
+            if self.remote:
+                self._remove_remote(path)
+            else:
+                self._remove_local(name)
+        except OSError as e:
+            raise errors.InputError(
+                f"--output {self.path}: cannot remove {name}: {e.strerror or e}"
+            ) from e
+
+    def _remove_local(self, name: str) -> None:
+        """Removes `name` unless a link lies on the way to it; a link itself goes."""
+        at = self.path
+        *folders, last = name.split("/")
+        for part in folders:
+            at = os.path.join(at, part)
+            if os.path.islink(at) or not os.path.isdir(at):
+                return  # a link (or no folder) on the way: nothing of ours there
+        target = os.path.join(at, last)
+        if os.path.islink(target) or (
+            os.path.lexists(target) and not os.path.isdir(target)
+        ):
+            os.remove(target)  # a link is removed as a link, never followed
+        elif os.path.isdir(target):
+            # Python 3.11's rmtree works on file descriptors and removes a link
+            # met inside the tree as a link: it never leaves the tree.
+            shutil.rmtree(target)
+
+    def _remove_remote(self, path: str) -> None:
         from apache_beam.io.filesystems import FileSystems
 
         # The output path holds no glob characters (refused above), nor do the
@@ -237,9 +296,11 @@ def _read_json(path: str, limit: int):
     if not storage.exists(path):
         return None
     try:
-        return json.loads(storage.read(path, limit))
-    except (errors.InputError, ValueError) as e:
-        raise errors.InputError(f"{path}: not a file classgate wrote: {e}") from e
+        return storage.parse_json(storage.read(path, limit), path)
+    except errors.InputError as e:
+        raise errors.InputError(
+            f"{path}: not a file classgate wrote: {e.message}"
+        ) from e
 
 
 def _is_plain_name(name) -> bool:

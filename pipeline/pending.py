@@ -12,6 +12,7 @@ JUnit file elsewhere takes `conclude --junit-xml`, which overrides the recorded 
 """
 
 import dataclasses
+import datetime
 import os
 import re
 from typing import Annotated, Literal
@@ -29,24 +30,6 @@ _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 
-class _File(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    path: str
-    size: Annotated[int, pydantic.Field(ge=0)]
-    modified: float
-
-
-class _Split(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    patterns: list[str]
-    format: str
-    files: list[_File]
-    skipped: list[str] = []
-
-
 class Pending(pydantic.BaseModel):
     """pending.json: a submitted run, to be concluded once its job has finished."""
 
@@ -58,17 +41,28 @@ class Pending(pydantic.BaseModel):
     # The runner's id of the job (Dataflow's), None when the runner has none.
     job_id: Annotated[str, pydantic.Field(pattern=_JOB_ID.pattern)] | None = None
     started: str
-    splits: list[_Split]
-    models: list[config.ModelConfig]
+    splits: Annotated[list[files.Split], pydantic.Field(min_length=1)]
+    models: Annotated[list[config.ModelConfig], pydantic.Field(min_length=1)]
     labels_only: bool
     baseline_schema: str | None
     previous_report: str | None = None
     strict: bool
-    class_range_width: Annotated[int, pydantic.Field(ge=1)]
+    class_range_width: Annotated[int, pydantic.Field(ge=1, le=config.INT64_MAX)]
     # The submitter's --junit-xml (absolute when local); see `junit_path`.
     junit_xml: Annotated[str, pydantic.Field(min_length=1, max_length=4096)] | None = (
         None
     )
+
+    @pydantic.field_validator("started")
+    @classmethod
+    def _zoned_time(cls, started: str) -> str:
+        try:
+            when = datetime.datetime.fromisoformat(started)
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            raise ValueError("not an ISO time with its zone")
+        return started
 
     def request(self, output_path: str, junit_xml: str | None):
         """The submitted Request, writing into `output_path`.
@@ -76,20 +70,10 @@ class Pending(pydantic.BaseModel):
         JUnit XML goes to `junit_xml` when given (the caller's own flag), else to
         the recorded path, which `junit_path` checks first.
         """
-        splits = tuple(
-            files.Split(
-                s.name,
-                tuple(s.patterns),
-                s.format,
-                tuple(files.DataFile(f.path, f.size, f.modified) for f in s.files),
-                tuple(s.skipped),
-            )
-            for s in self.splits
-        )
         from classgate.validation import Request
 
         made = Request(
-            splits=splits,
+            splits=tuple(self.splits),
             models=tuple(self.models),
             output=output_path,
             labels_only=self.labels_only,
@@ -148,9 +132,7 @@ def of(request, run: str, started: str, job: str | None = None) -> dict:
         "run": run,
         "job_id": job,
         "started": started,
-        "splits": [
-            {"name": s.name, **_pending_split(s.describe())} for s in request.splits
-        ],
+        "splits": [s.model_dump(mode="json") for s in request.splits],
         "models": [m.model_dump() for m in request.models],
         "labels_only": request.labels_only,
         "baseline_schema": request.baseline_schema,
@@ -171,8 +153,3 @@ def _plain(name: str) -> bool:
     if any(p in ("", ".", "..") or "\\" in p for p in parts):
         return False
     return not parts[0].startswith(".classgate")
-
-
-def _pending_split(described: dict) -> dict:
-    kept = ("patterns", "format", "files", "skipped")
-    return {key: described[key] for key in kept}

@@ -15,7 +15,16 @@ import pyarrow as pa
 from pyarrow import csv
 
 import classgate
-from classgate import checks, config, history, names, output, schema, storage
+from classgate import (
+    checks,
+    config,
+    history,
+    names,
+    output,
+    schema,
+    signing,
+    storage,
+)
 from classgate.checks import diagnoses, sampler
 from classgate.report import html, junit, markdown
 from classgate.report.model import (
@@ -78,6 +87,7 @@ def publish(folder, request, results, verdict, started: str, counters: dict) -> 
             folder.write(inside, junit.render(report))
         else:
             storage.write_atomic(request.junit_xml, junit.render(report))
+    report = signing.signed(report)
     folder.write(names.REPORT, report.to_json())  # last: "done"
     return report
 
@@ -109,7 +119,10 @@ def report_of(request, results, verdict, started: str, counters: dict) -> Report
         labels=labels,
         models=request.models,
         config_fingerprint=config.fingerprint(request.models),
-        data={s.name: SplitData.model_validate(s.describe()) for s in request.splits},
+        data={
+            s.name: SplitData.of(s, _compressions(results.file_notes.get(s.name, {})))
+            for s in request.splits
+        },
         outputs=Outputs(
             schema=names.SCHEMA,
             anomalies=names.ANOMALIES,
@@ -139,6 +152,12 @@ def report_of(request, results, verdict, started: str, counters: dict) -> Report
             for model, points in verdict.history.items()
         },
     )
+
+
+def _compressions(notes: dict) -> dict[str, int]:
+    """How many files its readers found of each compression: {"gzip": 3, ...}."""
+    found = [note["compression"] for note in notes.values() if "compression" in note]
+    return {kind: found.count(kind) for kind in sorted(set(found))}
 
 
 def _class_count_files(request):

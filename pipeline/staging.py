@@ -14,9 +14,11 @@ every file to the run that submitted the job, so results left by an abandoned jo
 in the same folder are refused, not mixed in.
 """
 
+import contextlib
 import dataclasses
 import io
 import json
+import zipfile
 
 import numpy as np
 
@@ -25,6 +27,10 @@ from classgate.stats import class_counts, label
 
 VERSION = 1
 _HEADER = "header"
+# A staged result larger than this was not written by classgate's job: a key
+# range's counts are at most 16 MiB, and a split's statistics hold at most the
+# distinct out-of-range values found (16 bytes each).
+MAX_BYTES = 2 << 30
 
 
 def label_stats_path(staging: str, split_index: int, spec_index: int) -> str:
@@ -55,12 +61,24 @@ def pack(kind: str, run: str, header: dict, arrays: dict[str, np.ndarray]) -> by
 
 
 def unpack(data: bytes, kind: str, run: str, path: str) -> tuple[dict, dict]:
-    """The header and arrays of a `pack`ed file; InputError if it is not ours."""
+    """The header and arrays of a `pack`ed file; InputError if it is not ours.
+
+    `pack` stores its arrays uncompressed, so no member may unpack to more bytes
+    than the file holds: a planted archive cannot make the driver allocate more
+    than it read.
+    """
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            for member in archive.zip.infolist():
+                if member.compress_type != zipfile.ZIP_STORED or (
+                    member.file_size > len(data)
+                ):
+                    raise ValueError(f"{member.filename} is not stored as pack stores")
             arrays = {name: archive[name] for name in archive.files}
         header = json.loads(arrays.pop(_HEADER).tobytes().decode("utf-8"))
-    except Exception as e:  # not an npz, an object array, bad JSON
+        if not isinstance(header, dict):
+            raise ValueError("a header that is not a JSON object")
+    except Exception as e:  # not an npz, an object array, bad JSON, too deep
         raise errors.InputError(
             f"{path}: not a result classgate staged ({type(e).__name__})"
         ) from e
@@ -89,10 +107,8 @@ def decode_label_stats(
     data: bytes, spec: label.LabelSpec, run: str, path: str
 ) -> label.LabelStats:
     header, arrays = unpack(data, "label_stats", run, path)
-    try:
+    with _damaged(path, "statistics"):
         return label.LabelStats.from_state(spec, header, arrays)
-    except (KeyError, ValueError, TypeError) as e:
-        raise errors.InputError(f"{path}: damaged statistics: {e}") from e
 
 
 def encode_class_counts(counts: class_counts.ClassCounts, run: str) -> bytes:
@@ -103,11 +119,9 @@ def encode_class_counts(counts: class_counts.ClassCounts, run: str) -> bytes:
 
 def decode_class_counts(data: bytes, run: str, path: str) -> class_counts.ClassCounts:
     header, arrays = unpack(data, "class_counts", run, path)
-    try:
+    with _damaged(path, "class counts"):
         counts = class_counts.ClassCounts(int(header["num_classes"]))
         counts.add_counts(arrays["ids"], arrays["counts"])
-    except (KeyError, ValueError, TypeError) as e:
-        raise errors.InputError(f"{path}: damaged class counts: {e}") from e
     return counts
 
 
@@ -119,8 +133,9 @@ def encode_proto(message, run: str) -> bytes:
 def decode_proto(data: bytes, message_type, run: str, path: str):
     header, arrays = unpack(data, "proto", run, path)
     if header.get("type") != message_type.__name__:
-        raise errors.InputError(f"{path}: holds a {header.get('type')}")
-    return message_type.FromString(arrays["data"].tobytes())
+        raise errors.InputError(f"{path}: holds a {str(header.get('type'))[:40]}")
+    with _damaged(path, message_type.__name__):
+        return message_type.FromString(arrays["data"].tobytes())
 
 
 def encode_file_notes(notes: list[tuple[str, dict]], run: str) -> bytes:
@@ -131,7 +146,8 @@ def encode_file_notes(notes: list[tuple[str, dict]], run: str) -> bytes:
 
 def decode_file_notes(data: bytes, run: str, path: str) -> dict[str, dict]:
     header, _ = unpack(data, "file_notes", run, path)
-    return {str(p): dict(note) for p, note in header["files"]}
+    with _damaged(path, "file notes"):
+        return {str(p): dict(note) for p, note in header["files"]}
 
 
 # Reading a finished job's results back --------------------------------------------
@@ -177,9 +193,15 @@ def read_results(request, staging: str, run: str) -> Results:
             path = label_stats_path(staging, split_index, spec_index)
             stats = decode_label_stats(_read(path), spec, run, path)
             pieces = []
+            size = class_counts.range_size(spec.num_classes, width)
             for index in sorted(stats.class_ranges):
                 path = class_counts_path(staging, split_index, spec_index, index)
-                pieces.append((index, decode_class_counts(_read(path), run, path)))
+                piece = decode_class_counts(_read(path), run, path)
+                if piece.num_classes != size or index * width >= spec.num_classes:
+                    raise errors.InputError(
+                        f"{path}: the counts of another key range or label"
+                    )
+                pieces.append((index, piece))
             stats.put_class_counts(width, pieces)
             held = stats.class_counts.total()
             if held != stats.in_range:
@@ -216,10 +238,117 @@ def check_examples(results: Results, request, counters: dict) -> None:
         )
 
 
+@contextlib.contextmanager
+def _damaged(path: str, what: str):
+    """Any failure to make sense of a staged file is that file's damage: exit 2.
+
+    Staged files are data anyone who can write the output folder could plant;
+    whatever their content, reading them ends in a result or in this line.
+    """
+    try:
+        yield
+    except errors.InputError:
+        raise
+    except Exception as e:
+        raise errors.InputError(
+            f"{path}: damaged {what} ({type(e).__name__}: {errors.first_line(e)[:100]})"
+        ) from e
+
+
+def read_staged(path: str) -> bytes:
+    """A staged file's bytes; InputError when the job has not left it."""
+    return _read(path)
+
+
 def _read(path: str) -> bytes:
     try:  # one read per result, no existence check first
-        return storage.read(path)
+        return storage.read(path, MAX_BYTES)
     except errors.InputError:
         raise
     except Exception as e:  # FileNotFoundError locally, BeamIOError remotely
         raise errors.InputError(f"the job's results are incomplete: no {path}") from e
+
+
+# What the submitting driver read before the job: conclude takes it from here ------
+
+
+def driver_inputs_path(staging: str) -> str:
+    return f"{staging}/driver.npz"
+
+
+def encode_driver_inputs(model_files: dict, baseline, past, run: str) -> bytes:
+    """The model files' figures, the baseline schema and the history, as data.
+
+    A run submitted without waiting reads these before its job starts; `conclude`
+    takes them from here instead of opening paths that pending.json names, so a
+    planted pending.json can make it open nothing outside --output.
+    """
+    arrays = {}
+    header = {
+        "model_files": {
+            name: dataclasses.asdict(found) for name, found in model_files.items()
+        },
+        "baseline": None,
+        "past": None,
+    }
+    if baseline is not None:
+        arrays["baseline"] = np.frombuffer(baseline.SerializeToString(), np.uint8)
+        header["baseline"] = type(baseline).__name__
+    if past is not None:
+        counts = []
+        for index, ((model, split), found) in enumerate(sorted(past.counts.items())):
+            counts.append([model, split, None if found is None else index])
+            if found is not None:
+                arrays[f"ids_{index}"], arrays[f"counts_{index}"] = found
+        header["past"] = {
+            "previous": past.previous,
+            "previous_path": past.previous_path,
+            "figures": [[m, s, f] for (m, s), f in sorted(past.figures.items())],
+            "counts": counts,
+            "points": past.points,
+            "skipped": [list(pair) for pair in past.skipped],
+        }
+    return pack("driver", run, header, arrays)
+
+
+def decode_driver_inputs(data: bytes, run: str, path: str):
+    """(model files by model name, baseline Schema or None, history.Past or None)."""
+    from classgate import history
+    from classgate.checks import artifacts
+
+    header, arrays = unpack(data, "driver", run, path)
+    with _damaged(path, "driver inputs"):
+        model_files = {}
+        for name, found in header["model_files"].items():
+            for role in ("weights", "biases"):
+                if found.get(role) is not None:
+                    variable, shape = found[role]
+                    found[role] = (str(variable), tuple(int(d) for d in shape))
+            model_files[str(name)] = artifacts.ModelFiles(**found)
+        baseline = None
+        if header["baseline"] is not None:
+            from tensorflow_metadata.proto.v0 import schema_pb2
+
+            baseline = schema_pb2.Schema.FromString(arrays["baseline"].tobytes())
+        past = None
+        if header["past"] is not None:
+            found = header["past"]
+            counts = {}
+            for model, split, index in found["counts"]:
+                counts[(str(model), str(split))] = (
+                    None
+                    if index is None
+                    else (arrays[f"ids_{index}"], arrays[f"counts_{index}"])
+                )
+            past = history.Past(
+                previous=str(found["previous"]),
+                previous_path=str(found["previous_path"]),
+                figures={(str(m), str(s)): dict(f) for m, s, f in found["figures"]},
+                counts=counts,
+                points={
+                    str(model): [tuple(point) for point in points]
+                    for model, points in found["points"].items()
+                },
+                skipped=tuple(tuple(map(str, pair)) for pair in found["skipped"]),
+            )
+    return model_files, baseline, past

@@ -10,7 +10,6 @@ and from the staging folder that --output names.
 
 import dataclasses
 import json
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 
@@ -63,9 +62,6 @@ class Request:
         return checks.specs_of(self.models)
 
 
-_SPLIT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
 def request(
     patterns: Mapping[str, Sequence[str]],
     models: Sequence[config.ModelConfig],
@@ -83,7 +79,7 @@ def request(
     other fields.
     """
     for name in patterns:
-        if not isinstance(name, str) or not _SPLIT_NAME.match(name):
+        if not isinstance(name, str) or not files.SPLIT_NAME.match(name):
             raise errors.InputError(
                 f"split name {str(name)[:60]!r}: use letters, digits, '_', '-' or '.'"
             )
@@ -104,9 +100,14 @@ def request(
     folder = output.OutputFolder(output_path)
     written = [folder.join(name) for name in publish.declared(made)]
     written.append(folder.join(output.STAGING, "labels-0-0.npz"))
+    written += [files.real(path) for path in written]  # links followed, too
     for split, globs in absolute.items():
         for pattern in globs:
-            hit = next((p for p in written if files.matches(pattern, p)), None)
+            forms = dict.fromkeys([pattern, files.real_pattern(pattern)])
+            hit = next(
+                (p for p in written for form in forms if files.matches(form, p)),
+                None,
+            )
             if hit:
                 raise errors.InputError(
                     f"--output {output_path} lies inside the data: split '{split}' "
@@ -149,6 +150,11 @@ def run(request: Request) -> Outcome:
             dry_run = options.view_as(TestOptions).dry_run
             root = job.pipeline(options)
             job.build(root, request, staging_path, run_id)
+            if not request.wait:  # what conclude needs of this driver's reading
+                storage.write_atomic(
+                    staging.driver_inputs_path(staging_path),
+                    staging.encode_driver_inputs(model_files, baseline, past, run_id),
+                )
             try:
                 with workers.watched():
                     result = root.run()
@@ -197,7 +203,9 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
     pending_path = folder.join(names.PENDING)
     try:
         data = storage.read(pending_path, pending.MAX_BYTES)
-        submitted_run = pending.Pending.model_validate_json(data)
+        submitted_run = pending.Pending.model_validate(
+            storage.parse_json(data, pending_path)
+        )
     except Exception as e:  # no such file, unreadable, not JSON, not ours
         first = errors.first_line(e)
         raise errors.InputError(
@@ -217,15 +225,17 @@ def conclude(output_path: str, junit_xml: str | None = None) -> Outcome:
                 f"{output_path}: the job {f'{job} ' if job else ''}has not "
                 f"finished, or failed: no {missing[0]}"
             )
-        model_files = {m.name: read_model_files(m) for m in request.models}
+        # What the submitting driver read (model files, baseline, history), as
+        # data: conclude opens no path that pending.json names.
+        inputs_path = staging.driver_inputs_path(staging_path)
+        model_files, baseline, past = staging.decode_driver_inputs(
+            staging.read_staged(inputs_path), submitted_run.run, inputs_path
+        )
+        if set(model_files) != {m.name for m in request.models}:
+            raise errors.InputError(f"{inputs_path}: not the models of pending.json")
         results = staging.read_results(request, staging_path, submitted_run.run)
         verdict = decide.decide(
-            request,
-            results,
-            model_files,
-            _baseline(request),
-            _past(request, submitted_run.started),
-            submitted_run.started,
+            request, results, model_files, baseline, past, submitted_run.started
         )
         report = publish.publish(
             folder, request, results, verdict, submitted_run.started, {}
@@ -277,4 +287,5 @@ def _past(request: Request, started: str):
         request.models,
         [s.name for s in request.splits],
         request.training_split,
+        output=request.output,  # its report is the run being replaced
     )

@@ -69,19 +69,23 @@ def spec(num_classes=10, num_true=1, feature="label") -> LabelSpec:
     return LabelSpec(feature, num_classes, num_true)
 
 
-def report_file(folder, models, rows, files=("a.parquet", "b.parquet"), status=None):
-    """A report.json of `rows` (the train split's labels) over real files in
-    `folder`, built the way publish builds it; returns its path and the pattern."""
+def report_file(
+    folder, models, rows, files=("a.parquet", "b.parquet"), status=None, glob="*"
+):
+    """A report.json in `folder` of `rows` (the train split's labels) over real
+    files in `folder`/shards, built the way publish builds it; returns its path
+    and the pattern."""
     import types
 
-    from classgate import decide, publish, validation
+    from classgate import decide, publish, signing, validation
     from classgate.io import files as listing
 
-    folder.mkdir(parents=True, exist_ok=True)
+    shards = folder / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
     for name in files:
-        (folder / name).write_bytes(b"data of " + name.encode())
-    pattern = str(folder / "*.parquet")
-    split = listing.list_split("train", (pattern,), "auto")
+        (shards / name).write_bytes(b"data of " + name.encode())
+    pattern = str(shards / glob)
+    split = listing.list_split("train", (pattern,), "parquet")
     request = validation.Request(splits=(split,), models=tuple(models), output="out")
     label_stats = {("train", s): stats(rows, s) for s in checks.specs_of(models)}
     anomalies = evaluate(models, {"train": {models[0].label_feature: rows}})
@@ -89,8 +93,9 @@ def report_file(folder, models, rows, files=("a.parquet", "b.parquet"), status=N
     verdict = decide.Verdict(
         status or ("fail" if failing else "pass"), tuple(anomalies), None, {}, None, {}
     )
-    results = types.SimpleNamespace(label_stats=label_stats)
+    results = types.SimpleNamespace(label_stats=label_stats, file_notes={})
     report = publish.report_of(request, results, verdict, "2026-01-01T00:00:00", {})
+    report = signing.signed(report)  # as publish signs it, when a key is set
     path = folder / "report.json"
     path.write_text(report.to_json())
     return str(path), pattern

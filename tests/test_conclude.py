@@ -266,3 +266,37 @@ def test_pending_json_is_checked_field_by_field(ws, capsys, field, value):
     assert cli.main(["conclude", "--output", str(out)]) == 2
     assert "no submitted run to conclude" in capsys.readouterr().err
     assert pending_path.exists() and not (out / "report.json").exists()
+
+
+@pytest.mark.slow
+def test_conclude_opens_no_path_a_planted_pending_json_names(ws, capsys):
+    """Vocabulary, checkpoint, baseline schema and history come from what the
+    submitting run staged; pending.json's paths are never opened, nor echoed."""
+    secret = ws.root / "secret.txt"
+    secret.write_text("SECRET-1\nSECRET-1\nSECRET-2\n")  # duplicate lines get echoed
+    pattern = ws.labels(list(range(10)) * 3)
+    out = ws.root / "out"
+    assert (
+        cli.main(
+            ["validate", "--data", pattern, "--model-config", ws.model(10)]
+            + ["--output", str(out), "--no-wait", "--labels-only"]
+        )
+        == 0
+    )
+    pending = json.loads((out / "pending.json").read_text())
+    pending["models"][0].update(
+        vocabulary_file=str(secret),
+        checkpoint=str(ws.root / "no-such-checkpoint"),
+        weights_variable="w",
+    )
+    pending["baseline_schema"] = str(secret)
+    pending["previous_report"] = str(secret)
+    (out / "pending.json").write_text(json.dumps(pending))
+    capsys.readouterr()
+    code = cli.main(["conclude", "--output", str(out)])
+    shown = capsys.readouterr()
+    assert code in (0, 1, 2), shown.err
+    assert "SECRET" not in shown.out + shown.err
+    written = [p.read_bytes() for p in out.rglob("*") if p.is_file()]
+    assert not any(b"SECRET" in data for data in written)
+    assert "no-such-checkpoint" not in shown.err

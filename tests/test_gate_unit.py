@@ -1,11 +1,15 @@
 """The gate over hand-built reports and real files: what opens it, what closes it."""
 
 import json
+import os
+import pathlib
 
 import pytest
 from builders import model, report_file
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from classgate import errors, gate
+from classgate import errors, gate, signing
 
 CLEAN = list(range(10)) * 3
 
@@ -92,7 +96,133 @@ def test_another_config_or_pattern_closes_the_gate(passing):
 def test_a_report_of_another_schema_version_is_refused(passing):
     path, _ = passing
     report = json.loads(open(path).read())
-    report["schema_version"] = 2
+    report["schema_version"] = 1
     open(path, "w").write(json.dumps(report))
-    with pytest.raises(errors.InputError, match="schema version 2"):
+    with pytest.raises(errors.InputError, match="schema version 1"):
         gate.check(path)
+
+
+def _edited(path, edit):
+    report = json.loads(open(path).read())
+    edit(report)
+    open(path, "w").write(json.dumps(report))
+
+
+@pytest.mark.parametrize(
+    "edit, why",
+    [
+        (lambda r: r.update(labels={}, data={}), "names no split"),
+        (lambda r: r["data"]["train"].update(patterns=[]), "has no pattern"),
+        (lambda r: r["data"]["train"].update(files=[]), "has no file"),
+        (lambda r: r.update(labels={}), "no figures of 'label'"),
+        (lambda r: r.update(training_split="eval"), "training split 'eval'"),
+    ],
+)
+def test_a_pass_on_too_little_stays_closed(passing, edit, why):
+    path, _ = passing
+    _edited(path, edit)
+    with pytest.raises(gate.GateClosed, match=why):
+        gate.check(path)
+
+
+def test_a_file_rewritten_in_place_with_its_size_and_time_closes_the_gate(passing):
+    path, pattern = passing
+    shard = pathlib.Path(pattern).parent / "a.parquet"
+    before = shard.stat()
+    shard.write_bytes(b"DATA of a.parquet")  # the same size
+    os.utime(shard, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same time
+    assert shard.stat().st_size == before.st_size
+    with pytest.raises(gate.GateClosed, match="1 file.s. changed"):
+        gate.check(path)
+
+
+def test_a_swapped_link_closes_the_gate(tmp_path):
+    shards = tmp_path / "data" / "shards"
+    shards.mkdir(parents=True)
+    (tmp_path / "one").write_bytes(b"data of a.parquet")
+    (tmp_path / "two").write_bytes(b"DATA of a.parquet")
+    os.utime(tmp_path / "two", ns=(0, (tmp_path / "one").stat().st_mtime_ns))
+    (shards / "a.parquet").symlink_to(tmp_path / "one")
+    path, _ = report_file(tmp_path / "data", [model(num_sampled=2)], CLEAN, files=())
+    (shards / "a.parquet").unlink()
+    (shards / "a.parquet").symlink_to(tmp_path / "two")
+    with pytest.raises(gate.GateClosed, match="changed"):
+        gate.check(path)
+
+
+@pytest.mark.parametrize("name", ["_SUCCESS", ".a.parquet.crc", "_evil.parquet"])
+def test_a_file_added_beside_the_data_closes_the_gate(passing, name):
+    """Job markers are skipped, but fingerprinted; any other file is data."""
+    path, pattern = passing
+    (pathlib.Path(pattern).parent / name).write_bytes(b"")
+    with pytest.raises(gate.GateClosed, match="added"):
+        gate.check(path)
+
+
+@pytest.fixture
+def key(monkeypatch):
+    monkeypatch.setenv(signing.KEY_VARIABLE, "a CI secret")
+
+
+def test_a_signed_report_opens_the_gate_with_the_key(tmp_path, key):
+    path, _ = report_file(tmp_path / "data", [model(num_sampled=2)], CLEAN)
+    assert json.loads(open(path).read())["signature"].startswith("hmac-sha256:")
+    gate.check(path)
+
+
+def test_with_the_key_an_unsigned_report_stays_closed(passing, key):
+    path, _ = passing
+    with pytest.raises(gate.GateClosed, match="not signed"):
+        gate.check(path)
+
+
+def test_without_the_key_a_signature_is_not_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv(signing.KEY_VARIABLE, "a CI secret")
+    path, _ = report_file(tmp_path / "data", [model(num_sampled=2)], CLEAN)
+    monkeypatch.delenv(signing.KEY_VARIABLE)
+    gate.check(path)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.data())
+def test_any_edit_of_a_signed_report_closes_the_gate(tmp_path_factory, data):
+    """Re-pointed at other data, fingerprint recomputed: the signature still holds
+    the run's bytes, and any change to them is refused."""
+    folder = tmp_path_factory.mktemp("signed")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(signing.KEY_VARIABLE, "a CI secret")
+        path, _ = report_file(folder / "data", [model(num_sampled=2)], CLEAN)
+        report = json.loads(open(path).read())
+        leaves = list(_leaves(report))
+        where, value = data.draw(st.sampled_from(leaves))
+        replacement = data.draw(
+            st.one_of(st.integers(), st.text(max_size=5), st.booleans(), st.none())
+        )
+        if replacement == value or where[-1] == "signature":
+            return
+        _set(report, where, replacement)
+        open(path, "w").write(json.dumps(report))
+        with pytest.raises((gate.GateClosed, errors.InputError)):
+            gate.check(path)
+        patch.setenv(signing.KEY_VARIABLE, "another key")
+        _set(report, where, value)
+        open(path, "w").write(json.dumps(report))
+        with pytest.raises(gate.GateClosed, match="signature does not match"):
+            gate.check(path)
+
+
+def _leaves(document, where=()):
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield from _leaves(value, (*where, key))
+    elif isinstance(document, list) and document:
+        for index, value in enumerate(document):
+            yield from _leaves(value, (*where, index))
+    else:
+        yield where, document
+
+
+def _set(document, where, value):
+    for step in where[:-1]:
+        document = document[step]
+    document[where[-1]] = value

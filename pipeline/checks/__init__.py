@@ -60,12 +60,14 @@ def evaluate(
     model_files: Mapping[str, artifacts.ModelFiles],
     fits: Mapping[str, FrequencyFit],
     file_notes: Mapping[str, Mapping[str, str]],
+    hidden: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Anomaly]:
     """Every label, config and diagnosis anomaly, for every model and split.
 
     `formats` maps each split to its data format ("tfrecord" or "parquet"),
     `fits` each log-uniform model to its training split's frequency fit, and
-    `file_notes` each split to what its readers found per file.
+    `file_notes` each split to what its readers found per file, and `hidden`
+    each split to the Parquet files it skipped for their names.
     """
     found: list[Anomaly] = []
     for split, data_format in formats.items():
@@ -74,6 +76,7 @@ def evaluate(
             found.append(labels.empty_dataset(split))
         found.extend(files.check_compression(split, data_format, file_notes[split]))
         found.extend(files.check_left_out(split, file_notes[split]))
+        found.extend(files.check_hidden(split, (hidden or {}).get(split, ())))
     for model in models:
         found.extend(sampler.check(model))
         found.extend(artifacts.check(model, model_files[model.name]))

@@ -52,6 +52,7 @@ class Code(enum.StrEnum):
     # The data files themselves.
     COMPRESSION_NAME_MISMATCH = "COMPRESSION_NAME_MISMATCH"
     COLUMNS_NOT_IN_STATISTICS = "COLUMNS_NOT_IN_STATISTICS"
+    HIDDEN_FILES_SKIPPED = "HIDDEN_FILES_SKIPPED"
 
 
 # TFDV's anomaly types, as codes: TFDV_<AnomalyInfo.Type name>.

@@ -88,6 +88,8 @@ def data_checks(formats: Mapping[str, str], full: bool) -> Ran:
         ran += [(Code.EMPTY_DATASET, split), (Code.COLUMNS_NOT_IN_STATISTICS, split)]
         if data_format == "tfrecord":
             ran.append((Code.COMPRESSION_NAME_MISMATCH, split))
+        else:
+            ran.append((Code.HIDDEN_FILES_SKIPPED, split))
         if full:
             ran.append((TFDV_SCHEMA, split))
     return ran

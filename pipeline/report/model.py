@@ -6,7 +6,7 @@ bench. report.json's keys are a contract other tools read; `schema_version` says
 which contract, and a report of another version is refused rather than guessed at.
 """
 
-import json
+import os
 from typing import Literal
 
 import pydantic
@@ -14,8 +14,11 @@ import pydantic
 from classgate import errors
 from classgate.checks.anomaly import Anomaly
 from classgate.config import ModelConfig
+from classgate.io.files import DataFile
 
-SCHEMA_VERSION = 1
+# 2: skipped markers listed as files and fingerprinted, local file identities,
+# the compression found per split, an optional signature.
+SCHEMA_VERSION = 2
 # A report.json past this size was not written by classgate.
 MAX_BYTES = 256 << 20
 
@@ -59,21 +62,31 @@ class LabelSummary(_Frozen):
     profile: Profile
 
 
-class DataFile(_Frozen):
-    path: str
-    size: int
-    modified: float
-
-
 class SplitData(_Frozen):
     """What a split was: its patterns, the files they matched, their fingerprint."""
 
     patterns: list[str]
     format: Literal["tfrecord", "parquet"]
     files: list[DataFile]
-    skipped: list[str] = []
+    # Job markers (_SUCCESS, .crc, ...) the patterns matched; fingerprinted too.
+    skipped: list[DataFile] = []
     bytes: int
     fingerprint: str
+    # What the readers found the files to be: {"gzip": 3, "none": 1, ...}.
+    compression: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, split, compression: dict[str, int] | None = None) -> "SplitData":
+        """A listed split (classgate.io.files.Split) as the report holds it."""
+        return cls(
+            patterns=list(split.patterns),
+            format=split.format,
+            files=list(split.files),
+            skipped=list(split.skipped),
+            bytes=split.bytes,
+            fingerprint=split.fingerprint,
+            compression=compression or {},
+        )
 
 
 class Outputs(_Frozen):
@@ -103,7 +116,7 @@ class HistoryPoint(_Frozen):
 class Report(_Frozen):
     """report.json."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     status: Literal["pass", "fail"]
     strict: bool
     mode: Literal["full", "labels-only"]
@@ -123,6 +136,9 @@ class Report(_Frozen):
     # first, this run last (NUM_CLASSES_HEADROOM's input, plotted in report.html).
     previous_report: str | None = None
     history: dict[str, list[HistoryPoint]] = {}
+    # "hmac-sha256:<hex>" over the rest of the report, when the run had a key
+    # (classgate.signing); None otherwise.
+    signature: str | None = None
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, by_alias=True) + "\n"
@@ -130,10 +146,12 @@ class Report(_Frozen):
     @classmethod
     def parse(cls, data: bytes | str, path: str) -> "Report":
         """A report from report.json's content; InputError naming what is wrong."""
+        from classgate import storage
+
         try:
-            document = json.loads(data)
-        except ValueError as e:
-            raise errors.InputError(f"{path}: not a classgate report: {e}") from e
+            document = storage.parse_json(data, path)
+        except errors.InputError as e:
+            raise errors.InputError(f"not a classgate report: {e.message}") from e
         if not isinstance(document, dict):
             raise errors.InputError(f"{path}: not a classgate report")
         version = document.get("schema_version")
@@ -152,10 +170,11 @@ class Report(_Frozen):
             ) from e
 
     @classmethod
-    def load(cls, path: str) -> "Report":
+    def load(cls, path: str | os.PathLike) -> "Report":
         """Reads report.json (local or remote); InputError if it is not one."""
         from classgate import storage
 
+        path = os.fspath(path)
         try:
             data = storage.read(path, MAX_BYTES)
         except errors.InputError:

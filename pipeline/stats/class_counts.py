@@ -104,7 +104,10 @@ class ClassCounts:
         joined = cls(num_classes)
         for index, piece in sorted(pieces, key=lambda piece: piece[0]):
             ids, counts = piece.pairs()
-            joined._add_pairs(ids + index * width, counts)
+            ids = ids + index * width
+            if ids.size and (ids[0] < 0 or ids[-1] >= num_classes):
+                raise ValueError(f"key range {index} holds ids outside the classes")
+            joined._add_pairs(ids, counts)
         return joined
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,199 @@
+"""The output folder: deletes guarded exactly as writes, whatever was planted in it.
+
+Unit tests of classgate.output over real folders, files and symbolic links: no
+pipeline runs. The property: for any manifest and any links inside --output, a
+run's sweep, writes and removals change nothing outside the folder.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from classgate import errors, names, output
+
+# Names a run of one model `m` over one split `train` declares (publish.declared).
+DECLARED = [
+    names.REPORT,
+    names.REPORT_MD,
+    names.REPORT_HTML,
+    names.SCHEMA,
+    names.ANOMALIES,
+    names.PENDING,
+    names.unigram("m"),
+    names.remap("m"),
+    names.statistics("train"),
+    names.schema_diff("train"),
+    names.class_counts("m", "train"),
+]
+# What a planted manifest may name: genuine names, names through the folders a
+# link may replace, names of no output, and ways out of the folder.
+PLANTED = [
+    *DECLARED,
+    "statistics/keep",
+    "statistics",
+    "classes",
+    "classes/m",
+    "unigram-old.txt",
+    "remap-old.txt",
+    "junit.xml",
+    "reports/junit.xml",
+    "../outside/keep.txt",
+    "/etc/passwd",
+    "statistics/../../outside",
+    "",
+    ".",
+    "keep.txt",
+]
+# Places inside --output a link to the outside may stand.
+LINK_SPOTS = [
+    "statistics",
+    "statistics/Split-train",
+    "classes",
+    "classes/m",
+    "anomalies",
+    names.REPORT,
+    names.unigram("m"),
+    "remap-old.txt",
+    "junit.xml",
+    output.STAGING,
+    "model",
+]
+
+
+def snapshot(root: pathlib.Path) -> dict:
+    """Every entry under root: links by target, files by content digest."""
+    found = {}
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in dirs + files:
+            path = pathlib.Path(folder, name)
+            key = str(path.relative_to(root))
+            if path.is_symlink():
+                found[key] = "link:" + os.readlink(path)
+            elif path.is_file():
+                found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+            else:
+                found[key] = "dir"
+    return found
+
+
+def outside_tree(root: pathlib.Path) -> pathlib.Path:
+    """A folder outside --output shaped like an output folder: a tempting target."""
+    outside = root / "outside"
+    for name in [*DECLARED, "keep/file.txt", "keep.txt", "unigram-x.txt"]:
+        path = outside / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"precious {name}\n")
+    return outside
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    manifest=st.one_of(
+        st.none(),
+        st.lists(st.sampled_from(PLANTED), max_size=8),
+        st.sampled_from(["[]", "{}", "null", '{"files": "x"}', "[" * 100_000]),
+    ),
+    links=st.lists(
+        st.tuples(st.sampled_from(LINK_SPOTS), st.sampled_from(["dir", "file"])),
+        max_size=4,
+        unique_by=lambda link: link[0],
+    ),
+    stale=st.lists(st.sampled_from(["remap-old.txt", "unigram-old.txt"]), max_size=2),
+)
+def test_nothing_outside_the_folder_changes(tmp_path_factory, manifest, links, stale):
+    root = tmp_path_factory.mktemp("case")
+    outside = outside_tree(root)
+    out = root / "out"
+    out.mkdir()
+    for spot, kind in links:
+        path = out / spot
+        if path.parent.is_symlink() or not path.parent.is_dir():
+            continue
+        target = outside / ("keep" if kind == "dir" else "keep.txt")
+        if not path.exists() and not path.is_symlink():
+            path.symlink_to(target)
+    for name in stale:
+        if not (out / name).is_symlink():
+            (out / name).write_text("0\n")
+    if manifest is not None:
+        text = (
+            manifest if isinstance(manifest, str) else json.dumps({"files": manifest})
+        )
+        (out / output.MANIFEST).write_text(text)
+    before = snapshot(outside)
+
+    folder = output.OutputFolder(str(out))
+    try:
+        with folder.open(DECLARED):
+            for name in DECLARED:
+                try:
+                    folder.write(name, b"new\n")
+                except errors.InputError:
+                    pass  # refused: its folder leads outside
+            for name in ("model", "checkpoints", names.PENDING):
+                folder.remove(name)
+            folder.staging()
+            folder.remove_staging()
+    except errors.InputError:
+        pass  # a manifest that is not classgate's: refused, exit 2
+
+    assert snapshot(outside) == before
+
+
+def test_a_link_in_the_folder_is_removed_as_a_link(tmp_path):
+    outside = outside_tree(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "statistics").symlink_to(outside / "statistics")
+    (out / output.MANIFEST).write_text(json.dumps({"files": DECLARED}))
+    before = snapshot(outside)
+    folder = output.OutputFolder(str(out))
+    with pytest.raises(errors.InputError, match="leads outside"):
+        with folder.open(DECLARED):
+            folder.write(names.statistics("train"), b"x")
+    assert snapshot(outside) == before
+    assert (outside / names.statistics("train")).exists()
+
+
+@pytest.mark.parametrize("planted", ["statistics/keep", "keep.txt", "../keep.txt"])
+def test_a_manifest_naming_what_classgate_never_writes_is_refused(tmp_path, planted):
+    out = tmp_path / "out"
+    (out / "statistics" / "keep").mkdir(parents=True)
+    (out / "keep.txt").write_text("mine")
+    (out / output.MANIFEST).write_text(json.dumps({"files": [planted]}))
+    with pytest.raises(errors.InputError, match="not a manifest classgate wrote"):
+        with output.OutputFolder(str(out)).open(DECLARED):
+            pass
+    assert (out / "statistics" / "keep").is_dir()
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_per_class_files_no_manifest_lists_are_swept(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("unigram-old.txt", "remap-old.txt", "notes.txt"):
+        (out / name).write_text("0\n")
+    with output.OutputFolder(str(out)).open(DECLARED):
+        pass
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "notes.txt"
+    ]
+
+
+def test_a_manifest_nested_too_deeply_is_a_line_not_a_crash(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / output.MANIFEST).write_text("[" * 200_000)
+    with pytest.raises(errors.InputError, match="nested too deeply"):
+        with output.OutputFolder(str(out)).open(DECLARED):
+            pass
