@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classgate import checkpoint, checkpoint_index
+from classgate.model_files import checkpoint, checkpoint_index
 
 pytestmark = pytest.mark.slow
 

@@ -167,7 +167,8 @@ _TRAIN = ["train", "--report", "r.json", "--output", "o"]
 )
 def test_training_flags_are_positive_or_exit_2_at_parsing(flag, value):
     """0 is refused, never read as "the config's value"; nothing else is read."""
-    from classgate import arguments, errors
+    from classgate import errors
+    from classgate.cli import arguments
 
     try:
         number = int(value) if flag != "--learning-rate" else float(value)
@@ -195,15 +196,16 @@ def test_training_flags_exit_2_in_one_line(capsys):
         assert flag in line and repr(value) in line
 
 
-def test_train_blessed_refuses_what_no_config_holds(tmp_path):
-    """The library and the command line both reach train_blessed: it refuses a
-    setting no config could hold before it opens or clears anything."""
-    from classgate import commands, config, errors
+def test_training_refuses_what_no_config_holds(tmp_path):
+    """The library and the command line both reach training.blessed.train: it
+    refuses a setting no config could hold before it opens or clears anything."""
+    from classgate import config, errors
+    from classgate.training import blessed
 
     model = config.ModelConfig(name="m", label_feature="l", num_classes=3)
     for setting in ({"epochs": 0}, {"batch_size": -2}, {"learning_rate": 0.0}):
         with pytest.raises(errors.InputError, match=f"^{next(iter(setting))}: "):
-            commands.train_blessed(None, model, str(tmp_path / "out"), **setting)
+            blessed.train(None, model, str(tmp_path / "out"), **setting)
     assert not (tmp_path / "out").exists()
 
 

@@ -6,13 +6,15 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 import classgate
-from classgate import cli, output, staging
+from classgate import cli
+from classgate.outputs import folder as output_folder
+from classgate.run import staging
 from classgate.stats import class_counts
 
 
 def staged_folder(out):
     """The staging folder of a submitted run: derived from --output alone."""
-    return out / output.STAGING
+    return out / output_folder.STAGING
 
 
 @pytest.mark.slow
@@ -154,7 +156,7 @@ def test_conclude_writes_the_junit_xml_the_submitter_asked_for(ws, capsys):
     junit = out / "ci" / "junit.xml"
     submit(ws, out, "--junit-xml", str(junit))
     submitted = json.loads((out / "pending.json").read_text())
-    assert submitted["junit_xml"] == str(junit)
+    assert submitted["request"]["junit_xml"] == str(junit)
     assert submitted["classgate"] == classgate.__version__
     assert submitted["job_id"] is None  # the DirectRunner's result has none
     assert not junit.exists()
@@ -189,7 +191,7 @@ def test_a_junit_path_read_from_pending_json_stays_in_its_own_file(ws, capsys, p
     submit(ws, out)
     pending_path = out / "pending.json"
     submitted = json.loads(pending_path.read_text())
-    submitted["junit_xml"] = planted.format(root=ws.root, out=out)
+    submitted["request"]["junit_xml"] = planted.format(root=ws.root, out=out)
     pending_path.write_text(json.dumps(submitted))
     before = {p: p.read_bytes() for p in ws.root.rglob("*") if p.is_file()}
     capsys.readouterr()
@@ -250,9 +252,12 @@ def test_a_submitted_run_records_the_runners_job_id(ws, capsys, monkeypatch):
     [
         ("job_id", "$(rm -rf /)"),
         ("job_id", "x" * 200),
-        ("version", 2),
-        ("junit_xml", ""),
+        ("version", 1),
+        ("request.junit_xml", ""),
         ("surprise", 1),
+        ("started", "yesterday"),
+        ("request.splits", []),
+        ("request.class_range_width", 0),
     ],
 )
 def test_pending_json_is_checked_field_by_field(ws, capsys, field, value):
@@ -260,7 +265,11 @@ def test_pending_json_is_checked_field_by_field(ws, capsys, field, value):
     submit(ws, out)
     pending_path = out / "pending.json"
     submitted = json.loads(pending_path.read_text())
-    submitted[field] = value
+    *inside, key = field.split(".")
+    holder = submitted
+    for step in inside:
+        holder = holder[step]
+    holder[key] = value
     pending_path.write_text(json.dumps(submitted))
     capsys.readouterr()
     assert cli.main(["conclude", "--output", str(out)]) == 2
@@ -284,13 +293,13 @@ def test_conclude_opens_no_path_a_planted_pending_json_names(ws, capsys):
         == 0
     )
     pending = json.loads((out / "pending.json").read_text())
-    pending["models"][0].update(
+    pending["request"]["models"][0].update(
         vocabulary_file=str(secret),
         checkpoint=str(ws.root / "no-such-checkpoint"),
         weights_variable="w",
     )
-    pending["baseline_schema"] = str(secret)
-    pending["previous_report"] = str(secret)
+    pending["request"]["baseline_schema"] = str(secret)
+    pending["request"]["previous_report"] = str(secret)
     (out / "pending.json").write_text(json.dumps(pending))
     capsys.readouterr()
     code = cli.main(["conclude", "--output", str(out)])

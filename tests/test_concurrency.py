@@ -24,8 +24,8 @@ from apache_beam.runners.portability.fn_api_runner import worker_handlers
 from apache_beam.runners.worker import data_plane
 from apache_beam.testing.util import assert_that, equal_to
 
-from classgate import job, transforms
 from classgate.io.batches import LocatedBatch
+from classgate.run import job, transforms
 from classgate.stats import class_counts, label
 
 RACE = "tests/scripts/beam_race.py"

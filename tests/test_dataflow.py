@@ -4,8 +4,10 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from classgate import cli, config, job, validation
+from classgate import cli, config
 from classgate.io import files
+from classgate.run import job
+from classgate.run.request import Request
 
 from workspace import DATAFLOW
 
@@ -41,7 +43,7 @@ def test_cli_translates_for_dataflow(ws, capsys, fmt, mode):
 @pytest.mark.slow
 def test_job_has_the_stable_step_names(ws):
     pattern = ws.labels([0, 1, 2])
-    request = validation.Request(
+    request = Request(
         splits=(files.list_split("train", (pattern,), "auto"),),
         models=config.load([ws.model(3)]),
         output=str(ws.root / "out"),

@@ -12,7 +12,8 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from classgate import arguments, cli
+from classgate import cli, config
+from classgate.cli import arguments
 
 from workspace import DATAFLOW
 
@@ -151,12 +152,12 @@ def test_metadata_parameter_types_suit_each_flag():
         assert kind in PARAM_TYPES, parameter["name"]
         if isinstance(action, argparse._StoreTrueAction):
             assert (kind, parameter["defaultValue"]) == ("BOOLEAN", "false")
-        elif action.choices:
+        elif action.type is not None and action.type.__name__ == "data_format":
             assert kind == "ENUM"
             options = [o["value"] for o in parameter["enumOptions"]]
-            assert options == list(action.choices)
+            assert options == list(config.DATA_FORMATS)
             assert parameter["defaultValue"] == action.default
-        elif action.type is not None and action.type.__name__ == "_positive_int":
+        elif action.type is not None and action.type.__name__ == "positive_int":
             assert kind == "NUMBER"
         else:
             assert kind.startswith(("TEXT", "GCS_")), parameter["name"]
@@ -305,7 +306,10 @@ def test_dockerignore_sends_what_the_dockerfile_copies_and_nothing_big():
                 for f in files
                 if f.is_file() and "__pycache__" not in f.parts
             ]
-    assert "pipeline/cli.py" in copied and "deploy/dataflow/launch.py" in copied
+    assert (
+        "pipeline/classgate/cli/__init__.py" in copied
+        and "deploy/dataflow/launch.py" in copied
+    )
     for path in copied:
         assert not dockerignored(path), f"{path}: COPY needs it, .dockerignore drops it"
     for path in (

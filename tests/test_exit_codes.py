@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classgate import cli, output
+from classgate import cli
+from classgate.outputs import folder as output_folder
 
 CLEAN = list(range(10)) * 3
 # `classgate` with its writes limited to FSIZE bytes a file, as a full disk would
@@ -133,7 +134,7 @@ def submitted(tmp_path_factory):
         path.relative_to(ws.root).as_posix(): path.read_bytes()
         for folder in (run, pending)
         for path in folder.rglob("*")
-        if path.is_file() and path.name != output.LOCK
+        if path.is_file() and path.name != output_folder.LOCK
     }
     return ws, common, files
 
@@ -252,12 +253,17 @@ def _readers(case, common) -> dict:
     again = ["validate", *common, "--output", str(case / "again")]
     return {
         "pending/pending.json": conclude,
-        "pending/" + output.MANIFEST: conclude,
-        "pending/" + output.STAGING: conclude,
+        "pending/" + output_folder.MANIFEST: conclude,
+        "pending/" + output_folder.STAGING: conclude,
         "run/report.json": ["run", "--report", str(case / "run" / "report.json")]
         + ["--", "true"],
         "run/classes": [*again, "--previous-report", str(case / "run")],
-        "run/" + output.MANIFEST: ["validate", *common, "--output", str(case / "run")],
+        "run/" + output_folder.MANIFEST: [
+            "validate",
+            *common,
+            "--output",
+            str(case / "run"),
+        ],
     }
 
 

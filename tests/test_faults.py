@@ -13,8 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from classgate import errors, staging, transforms, workers
+from classgate import errors
+from classgate.run import staging, transforms, workers
 from classgate.stats import class_counts
+from classgate.stats.results import Results
 
 from tools import portable, synthetic
 from workspace import Workspace
@@ -178,7 +180,7 @@ def test_a_retried_write_leaves_one_whole_result(tmp_path):
 def test_counters_inflated_by_retries_refuse_the_run():
     """On a runner that reports only attempted counters, a retried bundle counts
     its examples twice: the cross-check then refuses (exit 2), never passes."""
-    results = staging.Results({}, {}, {})
+    results = Results({})
 
     class Request:
         specs = [None]

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from classgate import cli, commands
+from classgate import cli
+from classgate.training import blessed
 
 from tools import synthetic
 
@@ -78,7 +79,7 @@ def test_no_training_on_a_fail(ws, learnable, capsys):
     assert cli.main(["train", *argv, "--output", str(out)]) == 1
     assert "LABEL_ABOVE_RANGE" in capsys.readouterr().out
     assert json.loads((out / "report.json").read_text())["status"] == "fail"
-    for name in commands.TRAINING_OUTPUTS:
+    for name in blessed.TRAINING_OUTPUTS:
         assert not (out / name).exists(), name
 
 

@@ -9,7 +9,9 @@ from builders import model, report_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classgate import errors, gate, signing
+from classgate import errors
+from classgate.gate import blessing
+from classgate.report import signing
 
 CLEAN = list(range(10)) * 3
 
@@ -21,9 +23,9 @@ def passing(tmp_path):
 
 def test_a_pass_that_matches_opens_the_gate(passing):
     path, pattern = passing
-    blessing = gate.check(path, [model(num_sampled=2)], {"train": (pattern,)})
-    assert [len(s.files) for s in blessing.splits] == [2]
-    assert blessing.environment() == {
+    opened = blessing.check(path, [model(num_sampled=2)], {"train": (pattern,)})
+    assert [len(s.files) for s in opened.splits] == [2]
+    assert opened.environment() == {
         "CLASSGATE_REPORT": path,
         "CLASSGATE_NUM_CLASSES": "10",
         "CLASSGATE_NUM_SAMPLED": "2",
@@ -34,8 +36,8 @@ def test_a_pass_that_matches_opens_the_gate(passing):
 
 def test_a_failed_report_names_its_errors(tmp_path):
     path, _ = report_file(tmp_path, [model(num_sampled=2)], CLEAN + [12])
-    with pytest.raises(gate.GateClosed, match="not pass.*LABEL_ABOVE_RANGE"):
-        gate.check(path)
+    with pytest.raises(blessing.GateClosed, match="not pass.*LABEL_ABOVE_RANGE"):
+        blessing.check(path)
 
 
 @pytest.mark.parametrize(
@@ -64,8 +66,8 @@ def test_a_report_edited_to_pass_stays_closed(tmp_path, edit, why):
     report = json.loads(open(path).read())
     edit(report)
     open(path, "w").write(json.dumps(report))
-    with pytest.raises(gate.GateClosed, match="edited or damaged") as closed:
-        gate.check(path)
+    with pytest.raises(blessing.GateClosed, match="edited or damaged") as closed:
+        blessing.check(path)
     assert __import__("re").search(why, str(closed.value)), str(closed.value)
 
 
@@ -79,18 +81,20 @@ def test_a_change_to_the_files_closes_the_gate(passing, change):
         __import__("os").remove(f"{folder}/b.parquet")
     else:
         open(f"{folder}/b.parquet", "ab").write(b"more")
-    with pytest.raises(gate.GateClosed, match=f"1 file\\(s\\) {change}"):
-        gate.check(path)
+    with pytest.raises(blessing.GateClosed, match=f"1 file\\(s\\) {change}"):
+        blessing.check(path)
 
 
 def test_another_config_or_pattern_closes_the_gate(passing):
     path, pattern = passing
-    with pytest.raises(gate.GateClosed, match="num_sampled is 3, but 2 was validated"):
-        gate.check(path, [model(num_sampled=3)])
-    with pytest.raises(gate.GateClosed, match="validated as"):
-        gate.check(path, None, {"train": (pattern + "x",)})
-    with pytest.raises(gate.GateClosed, match="'eval' was not validated"):
-        gate.check(path, None, {"train": (pattern,), "eval": ("x",)})
+    with pytest.raises(
+        blessing.GateClosed, match="num_sampled is 3, but 2 was validated"
+    ):
+        blessing.check(path, [model(num_sampled=3)])
+    with pytest.raises(blessing.GateClosed, match="validated as"):
+        blessing.check(path, None, {"train": (pattern + "x",)})
+    with pytest.raises(blessing.GateClosed, match="'eval' was not validated"):
+        blessing.check(path, None, {"train": (pattern,), "eval": ("x",)})
 
 
 def test_a_report_of_another_schema_version_is_refused(passing):
@@ -99,7 +103,7 @@ def test_a_report_of_another_schema_version_is_refused(passing):
     report["schema_version"] = 1
     open(path, "w").write(json.dumps(report))
     with pytest.raises(errors.InputError, match="schema version 1"):
-        gate.check(path)
+        blessing.check(path)
 
 
 def _edited(path, edit):
@@ -121,8 +125,8 @@ def _edited(path, edit):
 def test_a_pass_on_too_little_stays_closed(passing, edit, why):
     path, _ = passing
     _edited(path, edit)
-    with pytest.raises(gate.GateClosed, match=why):
-        gate.check(path)
+    with pytest.raises(blessing.GateClosed, match=why):
+        blessing.check(path)
 
 
 def test_a_file_rewritten_in_place_with_its_size_and_time_closes_the_gate(passing):
@@ -132,8 +136,8 @@ def test_a_file_rewritten_in_place_with_its_size_and_time_closes_the_gate(passin
     shard.write_bytes(b"DATA of a.parquet")  # the same size
     os.utime(shard, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same time
     assert shard.stat().st_size == before.st_size
-    with pytest.raises(gate.GateClosed, match="1 file.s. changed"):
-        gate.check(path)
+    with pytest.raises(blessing.GateClosed, match="1 file.s. changed"):
+        blessing.check(path)
 
 
 def test_a_swapped_link_closes_the_gate(tmp_path):
@@ -146,8 +150,8 @@ def test_a_swapped_link_closes_the_gate(tmp_path):
     path, _ = report_file(tmp_path / "data", [model(num_sampled=2)], CLEAN, files=())
     (shards / "a.parquet").unlink()
     (shards / "a.parquet").symlink_to(tmp_path / "two")
-    with pytest.raises(gate.GateClosed, match="changed"):
-        gate.check(path)
+    with pytest.raises(blessing.GateClosed, match="changed"):
+        blessing.check(path)
 
 
 @pytest.mark.parametrize("name", ["_SUCCESS", ".a.parquet.crc", "_evil.parquet"])
@@ -155,8 +159,8 @@ def test_a_file_added_beside_the_data_closes_the_gate(passing, name):
     """Job markers are skipped, but fingerprinted; any other file is data."""
     path, pattern = passing
     (pathlib.Path(pattern).parent / name).write_bytes(b"")
-    with pytest.raises(gate.GateClosed, match="added"):
-        gate.check(path)
+    with pytest.raises(blessing.GateClosed, match="added"):
+        blessing.check(path)
 
 
 @pytest.fixture
@@ -167,20 +171,20 @@ def key(monkeypatch):
 def test_a_signed_report_opens_the_gate_with_the_key(tmp_path, key):
     path, _ = report_file(tmp_path / "data", [model(num_sampled=2)], CLEAN)
     assert json.loads(open(path).read())["signature"].startswith("hmac-sha256:")
-    gate.check(path)
+    blessing.check(path)
 
 
 def test_with_the_key_an_unsigned_report_stays_closed(passing, key):
     path, _ = passing
-    with pytest.raises(gate.GateClosed, match="not signed"):
-        gate.check(path)
+    with pytest.raises(blessing.GateClosed, match="not signed"):
+        blessing.check(path)
 
 
 def test_without_the_key_a_signature_is_not_asked_for(tmp_path, monkeypatch):
     monkeypatch.setenv(signing.KEY_VARIABLE, "a CI secret")
     path, _ = report_file(tmp_path / "data", [model(num_sampled=2)], CLEAN)
     monkeypatch.delenv(signing.KEY_VARIABLE)
-    gate.check(path)
+    blessing.check(path)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
@@ -202,13 +206,13 @@ def test_any_edit_of_a_signed_report_closes_the_gate(tmp_path_factory, data):
             return
         _set(report, where, replacement)
         open(path, "w").write(json.dumps(report))
-        with pytest.raises((gate.GateClosed, errors.InputError)):
-            gate.check(path)
+        with pytest.raises((blessing.GateClosed, errors.InputError)):
+            blessing.check(path)
         patch.setenv(signing.KEY_VARIABLE, "another key")
         _set(report, where, value)
         open(path, "w").write(json.dumps(report))
-        with pytest.raises(gate.GateClosed, match="signature does not match"):
-            gate.check(path)
+        with pytest.raises(blessing.GateClosed, match="signature does not match"):
+            blessing.check(path)
 
 
 def _leaves(document, where=()):

@@ -15,7 +15,8 @@ import pytest
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from classgate import cli, output
+from classgate import cli
+from classgate.outputs import folder as output_folder
 
 from tools import portable
 from workspace import Workspace
@@ -134,7 +135,7 @@ def test_a_run_on_gcs_equals_the_local_run(gcs):
     assert [a["code"] for a in ours["anomalies"]] == [
         a["code"] for a in theirs["anomalies"]
     ]
-    assert not [p for p in objects(out) if output.STAGING in p]  # removed on GCS
+    assert not [p for p in objects(out) if output_folder.STAGING in p]  # removed on GCS
     # report.json is written last: no output is newer than it.
     times = {
         m.path: m.last_updated_in_seconds
@@ -144,7 +145,7 @@ def test_a_run_on_gcs_equals_the_local_run(gcs):
 
 
 def test_folders_are_really_removed_on_gcs(gcs):
-    folder = output.OutputFolder(f"{BUCKET}/removal")
+    folder = output_folder.OutputFolder(f"{BUCKET}/removal")
     for name in (
         "model/saved_model.pb",
         "model/variables/v.index",
@@ -236,4 +237,4 @@ def test_a_failed_run_on_gcs_leaves_no_verdict(gcs, capsys):
     assert "bad.tfrecord" in capsys.readouterr().err
     left = objects(out)
     assert f"{out}/report.json" not in left and f"{out}/report.md" not in left
-    assert not [p for p in left if output.STAGING in p]
+    assert not [p for p in left if output_folder.STAGING in p]

@@ -21,8 +21,9 @@ import pyarrow.parquet as pq
 import pytest
 from tfx_bsl.coders import example_coder
 
-from classgate import cli, output
+from classgate import cli
 from classgate.io import tfrecord
+from classgate.outputs import folder as output_folder
 
 from workspace import Workspace
 
@@ -365,7 +366,7 @@ def test_stale_outputs_of_an_earlier_run_are_swept(ws, capsys):
 def test_a_second_run_on_the_same_folder_is_refused(ws, capsys):
     out = ws.root / "out"
     out.mkdir()
-    with open(out / output.LOCK, "w") as held:  # as a run in progress holds it
+    with open(out / output_folder.LOCK, "w") as held:  # as a run in progress holds it
         fcntl.flock(held, fcntl.LOCK_EX)
         code, _, err = run(
             ws,
@@ -465,7 +466,7 @@ def test_a_staged_result_holding_objects_is_refused(ws, capsys):
         "--labels-only",
     )
     assert code == 0
-    staged = out / output.STAGING / "labels-0-0.npz"
+    staged = out / output_folder.STAGING / "labels-0-0.npz"
     marker = ws.root / "code-ran"
 
     class Payload:
@@ -817,7 +818,7 @@ def test_a_report_names_its_files_from_any_working_directory(ws, capsys, monkeyp
 
 @pytest.mark.slow
 def test_a_defect_of_ours_is_exit_3(ws, capsys, monkeypatch):
-    from classgate import decide
+    from classgate.verdict import decide
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")

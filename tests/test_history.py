@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import classgate
-from classgate import history, names
+from classgate import names
+from classgate.outputs import history
 from classgate.report import model as report_model
 
 from tools import synthetic

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classgate import errors, names, output
+from classgate import errors, names
+from classgate.outputs import folder as output_folder
 
 # Names a run of one model `m` over one split `train` declares (publish.declared).
 DECLARED = [
@@ -60,7 +61,7 @@ LINK_SPOTS = [
     names.unigram("m"),
     "remap-old.txt",
     "junit.xml",
-    output.STAGING,
+    output_folder.STAGING,
     "model",
 ]
 
@@ -129,10 +130,10 @@ def test_nothing_outside_the_folder_changes(tmp_path_factory, manifest, links, s
         text = (
             manifest if isinstance(manifest, str) else json.dumps({"files": manifest})
         )
-        (out / output.MANIFEST).write_text(text)
+        (out / output_folder.MANIFEST).write_text(text)
     before = snapshot(outside)
 
-    folder = output.OutputFolder(str(out))
+    folder = output_folder.OutputFolder(str(out))
     try:
         with folder.open(DECLARED):
             for name in DECLARED:
@@ -155,9 +156,9 @@ def test_a_link_in_the_folder_is_removed_as_a_link(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "statistics").symlink_to(outside / "statistics")
-    (out / output.MANIFEST).write_text(json.dumps({"files": DECLARED}))
+    (out / output_folder.MANIFEST).write_text(json.dumps({"files": DECLARED}))
     before = snapshot(outside)
-    folder = output.OutputFolder(str(out))
+    folder = output_folder.OutputFolder(str(out))
     with pytest.raises(errors.InputError, match="leads outside"):
         with folder.open(DECLARED):
             folder.write(names.statistics("train"), b"x")
@@ -170,9 +171,9 @@ def test_a_manifest_naming_what_classgate_never_writes_is_refused(tmp_path, plan
     out = tmp_path / "out"
     (out / "statistics" / "keep").mkdir(parents=True)
     (out / "keep.txt").write_text("mine")
-    (out / output.MANIFEST).write_text(json.dumps({"files": [planted]}))
+    (out / output_folder.MANIFEST).write_text(json.dumps({"files": [planted]}))
     with pytest.raises(errors.InputError, match="not a manifest classgate wrote"):
-        with output.OutputFolder(str(out)).open(DECLARED):
+        with output_folder.OutputFolder(str(out)).open(DECLARED):
             pass
     assert (out / "statistics" / "keep").is_dir()
     assert (out / "keep.txt").read_text() == "mine"
@@ -183,7 +184,7 @@ def test_per_class_files_no_manifest_lists_are_swept(tmp_path):
     out.mkdir()
     for name in ("unigram-old.txt", "remap-old.txt", "notes.txt"):
         (out / name).write_text("0\n")
-    with output.OutputFolder(str(out)).open(DECLARED):
+    with output_folder.OutputFolder(str(out)).open(DECLARED):
         pass
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "notes.txt"
@@ -193,7 +194,7 @@ def test_per_class_files_no_manifest_lists_are_swept(tmp_path):
 def test_a_manifest_nested_too_deeply_is_a_line_not_a_crash(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    (out / output.MANIFEST).write_text("[" * 200_000)
+    (out / output_folder.MANIFEST).write_text("[" * 200_000)
     with pytest.raises(errors.InputError, match="nested too deeply"):
-        with output.OutputFolder(str(out)).open(DECLARED):
+        with output_folder.OutputFolder(str(out)).open(DECLARED):
             pass

@@ -30,8 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tfx_bsl.coders import example_coder
 
-from classgate import cli, errors, vocabulary
+from classgate import cli, errors
 from classgate.io import tfrecord
+from classgate.model_files import vocabulary
 
 from workspace import Workspace
 

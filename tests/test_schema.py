@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from classgate import checks, schema, vocabulary
 from classgate.config import ModelConfig
 from classgate.io import arrow
 from classgate.io.batches import LocatedBatch
-from classgate.stats.label import LabelStats
+from classgate.model_files import vocabulary
+from classgate.stats.label import LabelSpec, LabelStats
+from classgate.verdict import schema
 
 
 def test_merged_anomalies_keep_feature_and_dataset_findings():
@@ -92,7 +93,7 @@ def labels_only_statistics(batch: pa.RecordBatch, models):
     """The labels-only statistics of the batch: classgate's LabelStats as TFDV's."""
     by_feature = {}
     for m in models:
-        stats = LabelStats(checks.spec_of(m))
+        stats = LabelStats(LabelSpec.of_label(m))
         words = vocabulary.as_array(m.vocabulary_file) if m.vocabulary_file else None
         stats.add_batch(LocatedBatch("f", 0, batch), words)
         by_feature.setdefault(m.label_feature, stats)

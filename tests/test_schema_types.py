@@ -29,7 +29,8 @@ import yaml
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from classgate import cli, schema
+from classgate import cli
+from classgate.verdict import schema
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classgate import job
+from classgate.run import transforms
 from classgate.stats.label import LabelSpec
 
 # Few values each, so that generated specs share features, sizes and file names;
@@ -29,9 +29,9 @@ specs = st.builds(
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.lists(specs, unique=True, max_size=8))
 def test_step_names_are_unique_stable_and_plain_when_they_can_be(found):
-    names = [job.spec_name(spec, found) for spec in found]
+    names = [transforms.spec_name(spec, found) for spec in found]
     assert len(set(names)) == len(names)
-    assert names == [job.spec_name(spec, list(found)) for spec in found]
+    assert names == [transforms.spec_name(spec, list(found)) for spec in found]
     for spec, name in zip(found, names, strict=True):
 
         def shared(feature):
@@ -52,7 +52,7 @@ def test_step_names_are_unique_stable_and_plain_when_they_can_be(found):
 def test_a_vocabulary_is_named_in_the_step():
     plain = LabelSpec("word", 100, 1)
     mapped = LabelSpec("word", 100, 1, "gs://bucket/vocab.txt", 2)
-    assert [job.spec_name(s, [plain, mapped]) for s in (plain, mapped)] == [
+    assert [transforms.spec_name(s, [plain, mapped]) for s in (plain, mapped)] == [
         "word@100x1",
         "word@100x1+2oov:vocab.txt",
     ]

@@ -7,7 +7,8 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-from classgate import names, schema
+from classgate import names
+from classgate.verdict import schema
 
 SEVERITY_RANK = {"WARNING": 1, "ERROR": 2}
 

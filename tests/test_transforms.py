@@ -10,8 +10,8 @@ import pyarrow as pa
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from classgate import staging, transforms
 from classgate.io.batches import LocatedBatch
+from classgate.run import staging, transforms
 from classgate.stats import class_counts, label
 
 SPEC = label.LabelSpec("label", num_classes=100, num_true=1)

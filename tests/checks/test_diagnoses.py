@@ -6,6 +6,7 @@ import pytest
 from builders import codes, evaluate, find, model, stats
 
 from classgate.checks import artifacts
+from classgate.model_files import summary
 
 from tools import synthetic
 from workspace import Workspace
@@ -59,14 +60,14 @@ def test_strings_not_in_vocabulary():
 
 def test_vocabulary_size_and_duplicates():
     m = model(num_classes=4, vocabulary_file="vocab.txt")
-    files = {"m": artifacts.ModelFiles(vocabulary_size=3)}
+    files = {"m": summary.ModelFiles(vocabulary_size=3)}
     found = evaluate([m], {"train": {"label": []}}, files=files)
     mismatch = find(found, "VOCABULARY_SIZE_MISMATCH")
     assert "3 lines + 0 OOV buckets = 3, not num_classes 4" in mismatch.message
-    doubled = artifacts.ModelFiles(vocabulary_size=3, vocabulary_duplicates={"cash": 2})
+    doubled = summary.ModelFiles(vocabulary_size=3, vocabulary_duplicates={"cash": 2})
     found = artifacts.check(model(num_classes=3, vocabulary_file="v"), doubled)
     assert "'cash' x2" in find(found, "VOCABULARY_SIZE_MISMATCH").message
-    clean = artifacts.ModelFiles(vocabulary_size=3)
+    clean = summary.ModelFiles(vocabulary_size=3)
     assert artifacts.check(model(num_classes=3, vocabulary_file="v"), clean) == []
 
 
@@ -74,11 +75,11 @@ def test_weights_shapes_against_num_classes():
     m = model(
         num_classes=6, checkpoint="ckpt", weights_variable="w", biases_variable="b"
     )
-    files = artifacts.ModelFiles(weights=("w", (5, 4)), biases=("b", (5,)))
+    files = summary.ModelFiles(weights=("w", (5, 4)), biases=("b", (5,)))
     found = artifacts.check(m, files)
     assert {a.details["role"] for a in found} == {"weights", "biases"}
     assert "shape [5, 4]" in found[0].message
-    good = artifacts.ModelFiles(weights=("w", (6, 4)), biases=("b", (6,)))
+    good = summary.ModelFiles(weights=("w", (6, 4)), biases=("b", (6,)))
     assert artifacts.check(m, good) == []
 
 

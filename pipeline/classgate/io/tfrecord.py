@@ -1,0 +1,327 @@
+"""TFRecord files of tf.Example: framing, CRC checks, and decoding to Arrow batches.
+
+Each file is read whole by one worker, in order, so every row knows its record index
+within the file: that is what lets a report point at "shard 3, record 1041". Files
+are the unit of parallelism (datasets come sharded). Compression is judged from the
+file's first bytes, not its name (`compression_of`): a first frame whose length
+checksum holds is uncompressed TFRecord, whatever the bytes look like; otherwise a
+whole gzip header is gzip and a valid zlib header is zlib (TFRecordOptions'
+'ZLIB'); a zero-byte file is zero records. Every stream is read in bounded chunks,
+and a record's length is bounded before anything is allocated for it. The readers
+say what they found per file, so the driver can warn where name and bytes disagree.
+Decoding uses tfx_bsl's tf.Example -> Arrow decoder, which does not import
+TensorFlow.
+"""
+
+import collections
+import concurrent.futures
+import gzip
+import struct
+import zlib
+from collections.abc import Iterator
+
+import apache_beam as beam
+import google_crc32c
+import numpy as np
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from classgate import errors
+from classgate.io import batches, compression, files, progress
+
+# Bytes read from the (decompressed) stream at a time: large enough that Python's
+# per-read cost vanishes, small enough to stay flat in memory whatever the file size.
+CHUNK_SIZE = 8 << 20
+# Rows per decoded batch: large enough for numpy to pay off, small enough to keep
+# a worker's memory flat.
+BATCH_SIZE = 4096
+# Batches framed ahead of the one being decoded: enough to keep both busy.
+DECODE_AHEAD = 2
+_LENGTH = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
+_MASK_DELTA = 0xA282EAD8
+# A tf.Example is a protobuf message, and protobuf refuses messages of 2 GiB or
+# more: a longer record cannot be one, and its length is never followed.
+MAX_RECORD = (1 << 31) - 1
+
+
+def compression_of_file(path: str) -> str:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return compression.compression_of(f.read(compression.HEAD_SIZE))
+
+
+def is_gzip(path: str) -> bool:
+    return compression_of_file(path) == compression.GZIP
+
+
+def tensorflow_compression(path: str) -> str:
+    """The compression_type TensorFlow's TFRecord readers need for this file."""
+    return compression.TENSORFLOW_TYPE[compression_of_file(path)]
+
+
+def read_records(path: str) -> Iterator[bytes]:
+    """Yields each record's bytes; raises InputError on any damage, naming the file."""
+    for batch in read_batches(path, BATCH_SIZE):
+        yield from batch
+
+
+def read_batches(
+    path: str, batch_size: int, found: list | None = None
+) -> Iterator[list[bytes]]:
+    """Yields lists of up to batch_size records, CRC-checked, in file order.
+
+    The file is read in CHUNK_SIZE pieces and the frames are cut out of each piece
+    by a loop of a few C calls per record; the checksums of a piece's frames are
+    compared all at once, in numpy, before the piece is let go or a batch leaves.
+    A length is trusted before its check only while it points inside the piece at
+    hand, so a damaged header never sends the reader after bytes it does not have;
+    a checked length over MAX_RECORD is refused, and a longer record is gathered
+    CHUNK_SIZE at a time, so memory follows the bytes the file holds, never the
+    length it claims. The compression judged is appended to `found`, when given.
+    """
+    crc, length_of = google_crc32c.value, _LENGTH.unpack_from
+    index = 0  # of the record at `at`
+    try:
+        with FileSystems.open(
+            path, compression_type=CompressionTypes.UNCOMPRESSED
+        ) as raw:
+            judged = compression.compression_of(raw.read(compression.HEAD_SIZE))
+            if found is not None:
+                found.append(judged)
+            if judged == compression.EMPTY:
+                return
+            raw.seek(0)
+            stream = _decompressed(raw, judged)
+            data, at, size, batch = b"", 0, 0, []
+            starts, crcs = [], []  # of the frames cut from `data`, not yet checked
+            while True:
+                if size - at < 12:
+                    _check_frames(path, data, starts, crcs, index)
+                    data, at, starts, crcs = data[at:], 0, [], []
+                    while len(data) < 12:  # a stream may return short reads
+                        more = stream.read(CHUNK_SIZE)
+                        if not more:
+                            break
+                        data += more
+                    size = len(data)
+                    if not size:
+                        break
+                    if size < 12:
+                        raise _damaged(path, index, "truncated record header")
+                length = length_of(data, at)[0]
+                end = at + 16 + length
+                if end > size:  # the length leads out of this piece: check it first
+                    _check_frames(path, data, starts, crcs, index)
+                    _check_frames(path, data, [at], None, index + 1)
+                    starts, crcs = [], []
+                    if length > MAX_RECORD:
+                        raise _damaged(
+                            path,
+                            index,
+                            f"length {length} is over protobuf's 2 GiB message "
+                            "limit, so it is no tf.Example",
+                        )
+                    data = _gathered(stream, data[at:], end - at, path, index)
+                    end, at, size = end - at, 0, len(data)
+                record = data[at + 12 : end - 4]
+                batch.append(record)
+                starts.append(at)
+                crcs.append(crc(record))
+                at = end
+                index += 1
+                if len(batch) == batch_size:
+                    _check_frames(path, data, starts, crcs, index)
+                    starts, crcs = [], []
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+    except errors.InputError:
+        raise
+    except (OSError, EOFError, gzip.BadGzipFile, ValueError, zlib.error) as e:
+        raise errors.InputError(f"{path}: cannot read past record {index}: {e}") from e
+
+
+def _decompressed(raw, judged: str):
+    """The TFRecord bytes of `raw`, a file of the compression judged."""
+    if judged == compression.GZIP:
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if judged == compression.ZLIB:
+        return _ZlibStream(raw)
+    return raw
+
+
+def _gathered(stream, data: bytes, needed: int, path: str, index: int) -> bytes:
+    """`data` and what follows it in `stream`, at least `needed` bytes in all.
+
+    Read CHUNK_SIZE at a time and joined once: a length that claims more than the
+    stream holds costs only the bytes that are there before it is "truncated".
+    """
+    pieces, have = [data], len(data)
+    while have < needed:
+        more = stream.read(CHUNK_SIZE)
+        if not more:
+            raise _damaged(path, index, "truncated record")
+        pieces.append(more)
+        have += len(more)
+    return b"".join(pieces)
+
+
+class _ZlibStream:
+    """The inflated bytes of one zlib stream over `raw`, never more than asked.
+
+    TensorFlow's ZLIB reader stops at the end of the first stream and ignores what
+    follows: bytes there (a second stream, from files joined end to end) are
+    refused, since their records would be validated but never trained on. Input
+    that ends before the stream does is truncated, as it is for gzip.
+    """
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._inflate = zlib.decompressobj()
+        self._input = b""  # compressed bytes read but not yet inflated
+
+    def read(self, size: int) -> bytes:
+        while not self._inflate.eof:
+            # Output is capped at `size`: a few bytes of input may inflate to
+            # gigabytes, never all at once.
+            out = self._inflate.decompress(self._input, size)
+            self._input = self._inflate.unconsumed_tail
+            if out:
+                return out
+            if not self._input and not self._inflate.eof:
+                self._input = self._raw.read(CHUNK_SIZE)
+                if not self._input:
+                    raise EOFError(
+                        "compressed data ended before the end of the zlib stream"
+                    )
+        if self._inflate.unused_data or self._raw.read(1):
+            raise ValueError(
+                "data after the end of the zlib stream, which TensorFlow's ZLIB "
+                "reader ignores (were files joined end to end?)"
+            )
+        return b""
+
+
+def _check_frames(path, data: bytes, starts: list, crcs: list | None, end_index):
+    """Checks the frames at `starts` in `data`, the last being record end_index - 1.
+
+    The length header's CRC always; the data's against `crcs` (their computed
+    CRCs) unless None. Raises for the first bad record, its header before its data.
+    """
+    if not starts:
+        return
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    at = np.asarray(starts, dtype=np.int64)
+    header = buffer[at[:, None] + np.arange(12)].astype(np.uint32)
+    c = np.full(len(at), 0xFFFFFFFF, dtype=np.uint32)
+    for byte in header[:, :8].T:
+        c = _CRC32C_TABLE[(c ^ byte) & 0xFF] ^ (c >> 8)
+    bad_header = _masked(c ^ np.uint32(0xFFFFFFFF)) != _uint32(header[:, 8:])
+    bad_data = np.zeros(len(at), dtype=bool)
+    if crcs is not None:
+        good = ~bad_header
+        lengths = (header[good, :8].astype(np.uint64) << _SHIFTS64).sum(axis=1)
+        footers = at[good] + 12 + lengths.astype(np.int64)
+        stored = _uint32(buffer[footers[:, None] + np.arange(4)].astype(np.uint32))
+        computed = np.asarray(crcs, dtype=np.uint32)[good]
+        bad_data[good] = _masked(computed) != stored
+    bad = np.flatnonzero(bad_header | bad_data)
+    if bad.size:
+        first = int(bad[0])
+        problem = (
+            "bad length checksum (not a TFRecord?)"
+            if bad_header[first]
+            else "bad data checksum"
+        )
+        raise _damaged(path, end_index - len(starts) + first, problem)
+
+
+def _masked(crc: np.ndarray) -> np.ndarray:
+    """TFRecord's masked CRC, on uint32 arrays (which wrap as the format's do)."""
+    return ((crc >> 15) | (crc << 17)) + np.uint32(_MASK_DELTA)
+
+
+def _uint32(little_endian: np.ndarray) -> np.ndarray:
+    """Rows of 4 bytes (as uint32) -> their little-endian uint32 values."""
+    return (little_endian << _SHIFTS32).sum(axis=1, dtype=np.uint32)
+
+
+def _crc32c_table() -> np.ndarray:
+    """CRC-32C (Castagnoli, reflected) byte table, for checking headers in numpy."""
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(0x82F63B78), table >> 1)
+    return table.astype(np.uint32)
+
+
+_CRC32C_TABLE = _crc32c_table()
+_SHIFTS32 = np.arange(0, 32, 8, dtype=np.uint32)
+_SHIFTS64 = np.arange(0, 64, 8, dtype=np.uint64)
+
+
+def write_records(path: str, records, compress: bool = True) -> None:
+    """Writes records as a TFRecord file (gzip when `compress`), as TensorFlow would."""
+    kind = CompressionTypes.GZIP if compress else CompressionTypes.UNCOMPRESSED
+    with FileSystems.create(path, compression_type=kind) as f:
+        for record in records:
+            header = struct.pack("<Q", len(record))
+            f.write(header + _CRC.pack(compression.masked_crc(header)))
+            f.write(record + _CRC.pack(compression.masked_crc(record)))
+
+
+def _damaged(path: str, index: int, problem: str) -> errors.InputError:
+    return errors.InputError(f"{path}: record {index}: {problem}")
+
+
+class DecodeTFRecordFile(beam.DoFn):
+    """A (path, size) -> `LocatedBatch`es of the file's tf.Examples, in file order.
+
+    Framing is Python and holds the GIL; tfx_bsl's decoder releases it. So each
+    batch is decoded on a helper thread while the next ones are framed: two cores
+    at work on one file, at most DECODE_AHEAD batches in flight, and every batch
+    still yielded from the bundle's own thread, in order.
+    """
+
+    def __init__(self, batch_size: int = BATCH_SIZE):
+        self._batch_size = batch_size
+
+    def setup(self):
+        from tfx_bsl.coders import example_coder
+
+        self._decoder = example_coder.ExamplesToRecordBatchDecoder()
+        self._progress = progress.ReadProgress()
+
+    def process(self, element: tuple[str, int]):
+        path, size = element
+        first, found = 0, []
+        with concurrent.futures.ThreadPoolExecutor(1) as decoding:
+            pending = collections.deque()
+            for records in read_batches(path, self._batch_size, found):
+                pending.append(decoding.submit(self._decode, path, first, records))
+                first += len(records)
+                if len(pending) > DECODE_AHEAD:
+                    yield self._done(pending.popleft())
+            while pending:
+                yield self._done(pending.popleft())
+        self._progress.file_done(size)
+        yield beam.pvalue.TaggedOutput(files.NOTES, (path, {"compression": found[0]}))
+
+    def _done(self, decoded: concurrent.futures.Future) -> batches.LocatedBatch:
+        # Counted here, on the bundle's thread: Beam's counters are per thread.
+        batch = decoded.result()
+        self._progress.examples(batch.records.num_rows)
+        return batch
+
+    def _decode(self, path, first, records):
+        try:
+            batch = self._decoder.DecodeBatch(records)
+        except Exception as e:  # tfx_bsl raises plain RuntimeErrors on bad protos.
+            where = f"{path}: records {first}..{first + len(records) - 1}"
+            reason = str(e).splitlines()[0]
+            if "wrong type" in reason:  # one feature, two list types
+                raise errors.InputError(
+                    f"{where}: {reason}; a feature must keep one type in every example"
+                ) from e
+            raise errors.InputError(f"{where} are not tf.Examples: {reason}") from e
+        return batches.LocatedBatch(path, first, batch)

@@ -1,0 +1,207 @@
+"""The report: one typed, frozen model of a validation's verdict and figures.
+
+Built once from the verdict (classgate.publish), written as report.json, and read
+back with `Report.load` by the gate, the renderers (markdown, html, junit) and the
+bench. report.json's keys are a contract other tools read; `schema_version` says
+which contract, and a report of another version is refused rather than guessed at.
+"""
+
+import os
+from typing import Literal
+
+import pydantic
+
+from classgate import errors
+from classgate.checks import catalog
+from classgate.checks.anomaly import Anomaly, Status
+from classgate.config import ModelConfig
+from classgate.io.files import DataFile
+
+# 2: skipped markers listed as files and fingerprinted, local file identities,
+# the compression found per split, an optional signature.
+SCHEMA_VERSION = 2
+# A report.json past this size was not written by classgate.
+MAX_BYTES = 256 << 20
+
+
+class _Frozen(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+
+class IdHistogram(_Frozen):
+    """Counts of label values in bins whose edges fall on 0 and num_classes."""
+
+    edges: list[float]
+    counts: list[int]
+    num_classes: int
+    beyond_low: int
+    beyond_high: int
+
+
+class Profile(_Frozen):
+    """The label distribution's shape, for plots."""
+
+    rank_frequency: list[list[int]]  # [rank, count], rank 1 the most frequent
+    id_histogram: IdHistogram
+
+
+class LabelSummary(_Frozen):
+    """One label feature's figures in one split."""
+
+    examples: int
+    missing: int
+    values_per_example: dict[str, int]
+    min: int | None
+    max: int | None
+    distinct: int
+    num_classes: int  # what the figures were counted against
+    classes_seen: int
+    above_range: int
+    below_range: int
+    non_integer: int
+    value_types: list[str]
+    profile: Profile
+
+
+class SplitData(_Frozen):
+    """What a split was: its patterns, the files they matched, their fingerprint."""
+
+    patterns: list[str]
+    format: Literal["tfrecord", "parquet"]
+    files: list[DataFile]
+    # Job markers (_SUCCESS, .crc, ...) the patterns matched; fingerprinted too.
+    skipped: list[DataFile] = []
+    bytes: int
+    fingerprint: str
+    # What the readers found the files to be: {"gzip": 3, "none": 1, ...}.
+    compression: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, split, compression: dict[str, int] | None = None) -> "SplitData":
+        """A listed split (classgate.io.files.Split) as the report holds it."""
+        return cls(
+            patterns=list(split.patterns),
+            format=split.format,
+            files=list(split.files),
+            skipped=list(split.skipped),
+            bytes=split.bytes,
+            fingerprint=split.fingerprint,
+            compression=compression or {},
+        )
+
+
+class Outputs(_Frozen):
+    """The files beside report.json, by role."""
+
+    schema_: str = pydantic.Field(alias="schema")
+    anomalies: str
+    statistics: dict[str, str]
+    unigram: dict[str, str]
+    # model -> split -> its label's class counts (history.encode_class_counts)
+    class_counts: dict[str, dict[str, str]] = {}
+
+    model_config = pydantic.ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True
+    )
+
+
+class HistoryPoint(_Frozen):
+    """One run in a model's history: its training label's figures when it ended."""
+
+    finished: str
+    max: int | None
+    distinct: int
+    report: str  # the report's path; "" for this run
+
+
+class Report(_Frozen):
+    """report.json."""
+
+    schema_version: Literal[2] = SCHEMA_VERSION
+    status: Literal[Status.PASS, Status.FAIL]
+    strict: bool
+    mode: Literal["full", "labels-only"]
+    version: str
+    started: str
+    finished: str
+    training_split: str
+    anomalies: tuple[Anomaly, ...]
+    # split -> label feature -> figures
+    labels: dict[str, dict[str, LabelSummary]]
+    models: tuple[ModelConfig, ...]
+    config_fingerprint: str
+    data: dict[str, SplitData]
+    outputs: Outputs
+    counters: dict[str, int]
+    # --previous-report: the run compared with, and each model's history, oldest
+    # first, this run last (NUM_CLASSES_HEADROOM's input, plotted in report.html).
+    previous_report: str | None = None
+    history: dict[str, list[HistoryPoint]] = {}
+    # "hmac-sha256:<hex>" over the rest of the report, when the run had a key
+    # (classgate.signing); None otherwise.
+    signature: str | None = None
+
+    def checks_ran(self, model: ModelConfig | None) -> "catalog.Ran":
+        """(code, split) of every check that ran, from this report's own figures.
+
+        Of `model`'s checks, or with None of the data's (checks.catalog): the one
+        list that report.html ticks and JUnit counts as testcases.
+        """
+        if model is None:
+            formats = {split: data.format for split, data in self.data.items()}
+            return catalog.data_checks(formats, self.mode == "full")
+        labels = {
+            split: by_feature[model.label_feature]
+            for split, by_feature in self.labels.items()
+            if model.label_feature in by_feature
+        }
+        training = labels.get(self.training_split)
+        seen = training.classes_seen if training else 0
+        examples = {split: stats.examples for split, stats in labels.items()}
+        return catalog.model_checks(model, examples, self.training_split, seen)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, by_alias=True) + "\n"
+
+    @classmethod
+    def parse(cls, data: bytes | str, path: str) -> "Report":
+        """A report from report.json's content; InputError naming what is wrong."""
+        from classgate.io import storage
+
+        try:
+            document = storage.parse_json(data, path)
+        except errors.InputError as e:
+            raise errors.InputError(f"not a classgate report: {e.message}") from e
+        if not isinstance(document, dict):
+            raise errors.InputError(f"{path}: not a classgate report")
+        version = document.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise errors.InputError(
+                f"{path}: a report of schema version {str(version)[:20]}; this "
+                f"classgate reads version {SCHEMA_VERSION}: validate again"
+            )
+        try:
+            return cls.model_validate(document)
+        except pydantic.ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])[:200]
+            raise errors.InputError(
+                f"{path}: not a whole classgate report ({where}: {first['msg']})"
+            ) from e
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Report":
+        """Reads report.json (local or remote); InputError if it is not one."""
+        from classgate.io import storage
+
+        path = os.fspath(path)
+        try:
+            data = storage.read(path, MAX_BYTES)
+        except errors.InputError:
+            raise
+        except Exception as e:  # missing file, permissions, remote errors
+            first = errors.first_line(e)
+            raise errors.InputError(
+                f"{path}: not a readable classgate report: {first}"
+            ) from e
+        return cls.parse(data, path)

@@ -1,0 +1,278 @@
+"""The Beam job of one validation: read each split once, stage small results.
+
+Every batch feeds one label accumulator per label spec (labels, then the trainer's
+context ids), and in full mode TFDV's GenerateStatistics as well. Per-class counts
+leave the accumulators by key range and are combined apart. Every result lands as
+one file in the staging folder (classgate.staging), stamped with the run id; all
+decisions are taken afterwards, on the driver, from those files.
+"""
+
+import functools
+import os
+import re
+from collections.abc import Sequence
+
+import apache_beam as beam
+import pyarrow as pa
+
+from classgate.io import batches, files
+from classgate.run import staging, transforms
+from classgate.verdict import schema
+
+
+def pipeline(options) -> beam.Pipeline:
+    """A Beam pipeline of these options, with the runner's known races avoided.
+
+    Beam 2.68's DirectRunner, in multi_threading mode, has its SDK workers flush
+    their output buffers from a timer thread every second
+    (worker_handlers.DATA_BUFFER_TIME_LIMIT_MS, TimeBasedBufferingClosableOutputStream
+    in runners/worker/data_plane.py). That flush sends the buffer, then clears it,
+    while the bundle's own thread goes on writing into it, unlocked: bytes written
+    in between are dropped. A whole element lost is a key range's partial counts
+    gone; part of one corrupts the stream, and a garbage length read from it can
+    allocate gigabytes. Without the timer the buffer is flushed by the bundle's
+    thread alone, at element boundaries, which is how the multi_processing mode,
+    the portable runner's workers and Dataflow's run by default.
+    """
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    if options.view_as(DirectOptions).direct_running_mode == "multi_threading":
+        from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+        worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0  # size-based flushes only
+    return beam.Pipeline(options=options)
+
+
+def build(root: beam.Pipeline, request, staging_path: str, run: str) -> None:
+    """Adds the reads, label statistics and (full mode) TFDV statistics to `root`."""
+    specs = request.specs
+    features = tuple(dict.fromkeys(s.feature for s in specs))
+    for split_index, split in enumerate(request.splits):
+        read = root | f"Read[{split.name}]" >> transforms.ReadSplit(
+            split, features, full=not request.labels_only
+        )
+        _ = (
+            read[files.NOTES]
+            | f"FileNotes[{split.name}]" >> beam.combiners.ToList()
+            | f"WriteFileNotes[{split.name}]"
+            >> transforms.WriteResult(
+                staging.file_notes_path(staging_path, split_index),
+                functools.partial(staging.encode_file_notes, run=run),
+            )
+        )
+        for spec_index, spec in enumerate(specs):
+            _add_label_stats(
+                read.batches,
+                request,
+                spec,
+                split.name,
+                staging_path,
+                run,
+                (split_index, spec_index),
+            )
+        if not request.labels_only:
+            _ = (
+                read.batches
+                | f"ToArrow[{split.name}]" >> beam.Map(transforms.records_of)
+                | f"TFDVStats[{split.name}]" >> schema.generate_statistics()
+                | f"WriteTFDVStats[{split.name}]"
+                >> transforms.WriteResult(
+                    staging.tfdv_stats_path(staging_path, split_index),
+                    functools.partial(staging.encode_proto, run=run),
+                )
+            )
+
+
+def _add_label_stats(batches, request, spec, split, staging_path, run, where):
+    step = f"[{split}][{transforms.spec_name(spec, request.specs)}]"
+    stats, ranges = transforms.label_statistics(
+        batches, spec, request.class_range_width, step
+    )
+    _ = stats | f"WriteLabelStats{step}" >> transforms.WriteResult(
+        staging.label_stats_path(staging_path, *where),
+        functools.partial(staging.encode_label_stats, run=run),
+    )
+    _ = ranges | f"WriteClassCounts{step}" >> transforms.WriteKeyedResults(
+        functools.partial(staging.class_counts_path, staging_path, *where),
+        functools.partial(staging.encode_class_counts, run=run),
+    )
+
+
+def explain(error: BaseException, request) -> BaseException:
+    """A failed job's error, as the exit code it deserves.
+
+    classgate's own InputErrors pass as they are (exit 2). TFDV's statistics fail,
+    naming no feature, when a feature has one type in some batches and another in
+    others; the files are then read again, on this machine, until it is found
+    (exit 2). A failure whose traceback runs through classgate's code is a defect
+    of ours (left as it is: exit 3). Anything else failed in the runner itself: a
+    worker that died, a service that cannot be reached, a runner's own bug; no
+    verdict, exit 2, with the runner's first line.
+    """
+    from classgate import errors
+
+    text = str(error)
+    if errors.find_input_error(error) is not None:
+        return error
+    if "Unable to merge incompatible type" in text:
+        return _type_conflict_error(request, text)
+    if any(_is_ours(module) for module in _modules_of(error)):
+        return error
+    return errors.InputError(
+        f"the job failed in the runner, so nothing was validated: "
+        f"{errors.first_line(error)[:300]} (the runner's logs say more)"
+    )
+
+
+# Modules a failed job's error passes through on the driver, on its way up from the
+# runner: a frame of theirs is no defect. Module names, not file names: a test
+# holds each to an importable module, so a module that moves breaks that test
+# rather than the exit-code contract.
+DRIVER_MODULES = (
+    "classgate.run.validation",
+    "classgate.run.job",
+    "classgate.run.workers",
+    "classgate.cli.commands",
+    "classgate.cli",
+)
+# A traceback line's file: the module is its path below a folder named classgate
+# (the installed package, here or on a worker), or below this package's folder.
+_FRAME = re.compile(r'File "([^"]+\.py)"')
+
+
+def _is_ours(module: str | None) -> bool:
+    return module is not None and module not in DRIVER_MODULES
+
+
+def _modules_of(error: BaseException):
+    """The classgate modules in an error's traceback, None for others' frames.
+
+    Its own frames, and those of whatever traceback text a runner handed back
+    (another process's, another machine's).
+    """
+    trace = error.__traceback__
+    while trace is not None:
+        name = trace.tb_frame.f_globals.get("__name__", "")
+        yield name if name.split(".")[0] == "classgate" else None
+        trace = trace.tb_next
+    for path in _FRAME.findall(str(error)):
+        yield module_of_file(path)
+
+
+def module_of_file(path: str) -> str | None:
+    """`classgate.io.parquet` for a path of classgate's; None for anyone else's."""
+    import classgate
+
+    own = os.path.dirname(os.path.abspath(classgate.__file__)) + os.sep
+    if path.startswith(own):
+        below = path[len(own) :]
+    elif "/classgate/" in path:
+        below = path.rsplit("/classgate/", 1)[1]
+    else:
+        return None
+    parts = below[: -len(".py")].split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(["classgate", *parts])
+
+
+def _type_conflict_error(request, text: str) -> Exception:
+    from classgate import errors
+
+    found = _type_conflict(request)
+    advice = "give it one type in every file, or pass --labels-only"
+    if found is None:
+        return errors.InputError(
+            f"a feature changes type across the data (TFDV: {text[:80]}); {advice}"
+        )
+    feature, (one, where_one), (other, where_other) = found
+    return errors.InputError(
+        f"feature '{feature}' is {one} in {where_one} but {other} in {where_other}: "
+        f"TFDV's statistics need one type per feature; {advice}"
+    )
+
+
+def _type_conflict(request):
+    """(feature, (type, where), (type, where)) of the first type conflict, or None."""
+    from classgate.io import arrow, parquet, tfrecord
+
+    for split in request.splits:
+        seen = {}
+        for data_file in split.files:
+            if split.format == "parquet":
+                decode = parquet.DecodeParquetFile(())
+            else:
+                decode = tfrecord.DecodeTFRecordFile()
+            decode.setup()
+            for batch in decode.process((data_file.path, data_file.size)):
+                if not isinstance(batch, batches.LocatedBatch):
+                    continue
+                for field in arrow.for_tfdv(batch.records)[0].schema:
+                    kind = _value_kind(field.type)
+                    if kind is None:
+                        continue
+                    where = f"{batch.file} (record {batch.first_record})"
+                    first = seen.setdefault(field.name, (kind, where))
+                    if first[0] != kind:
+                        return field.name, first, (kind, where)
+    return None
+
+
+def _value_kind(kind) -> str | None:
+    """TFDV's type of an Arrow (list) column: int, float or bytes; None if empty."""
+    while hasattr(kind, "value_type"):
+        kind = kind.value_type
+    if pa.types.is_null(kind):
+        return None
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+        return "int"
+    if pa.types.is_floating(kind):
+        return "float"
+    return "bytes"
+
+
+def beam_arguments(words: Sequence[str]) -> list[str]:
+    """The words, checked to be Beam pipeline options, every one of them.
+
+    A bad value (--direct_num_workers=abc) is one InputError naming the option and
+    the value: Beam's argparse would print its 112-line usage and exit.
+    """
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from classgate import errors
+
+    def refuse(message: str) -> None:
+        if message.startswith("ambiguous option: "):
+            return  # as Beam's own parser does: such a word is an unknown, below
+        raise errors.InputError(f"Beam option {message.removeprefix('argument ')}")
+
+    def keep(parser) -> None:
+        parser.error = refuse  # argparse reports through self.error(message)
+        parsers.append(parser)
+
+    parsers = []
+    options = PipelineOptions(list(words))
+    options.get_all_options(add_extra_args_fn=keep)
+    _, unknown = parsers[0].parse_known_args(list(words))
+    for word in unknown:
+        if not word.startswith("-"):
+            raise errors.InputError(
+                f"unexpected argument {word!r}: if the shell expanded a glob into "
+                "many files, quote the pattern (--data 'data/*.tfrecord') so that "
+                "classgate matches it, every file included"
+            )
+        raise errors.InputError(
+            f"unknown option {word.split('=')[0]} (neither a classgate nor a Beam "
+            "option)"
+        )
+    runner = options.view_as(StandardOptions).runner
+    if runner is not None:
+        from apache_beam.runners import runner as runners
+
+        try:
+            runners.create_runner(runner)
+        except (ValueError, ImportError, AttributeError) as e:
+            raise errors.InputError(
+                f"--runner {runner}: not a Beam runner ({errors.first_line(e)[:120]})"
+            ) from e
+    return list(words)
