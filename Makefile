@@ -84,7 +84,7 @@ lock:
 	$(VENV).lock/bin/pip install --only-binary pyarrow 'tensorflow-data-validation==1.16.1' \
 	  'apache-beam[gcp]>=2.59,<2.70' 'pydantic>=2.5,<3' 'pyyaml>=6' 'pytest>=8' ruff \
 	  hypothesis pytest-xdist pytest-timeout duckdb polars fastparquet gcp-storage-emulator \
-	  check-jsonschema build kfp==2.13.0
+	  check-jsonschema build kfp==2.13.0 import-linter
 	{ head -2 requirements.lock; $(VENV).lock/bin/pip freeze; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf $(VENV).lock
 
