@@ -56,8 +56,9 @@ def test_job_has_the_stable_step_names(ws):
     }
     assert {
         "Read[train]",
-        "TallyLabels[train][label]",
-        "LabelStats[train][label]",
-        "ClassCounts[train][label]",  # the per-class counts, combined by key range
+        "CountLabels[train][label]",
+        "CountLabels[train][label]/Tally",
+        "CountLabels[train][label]/Stats",
+        "CountLabels[train][label]/ClassCounts",  # class counts, by key range
         "TFDVStats[train]",
     } <= steps

@@ -7,6 +7,7 @@ import random
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+import pytest
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -122,3 +123,76 @@ def test_results_are_staged_as_data(tmp_path):
     joined = class_counts.ClassCounts.join(100, WIDTH, pieces)
     assert np.array_equal(joined.array(), np.full(100, 3))
     assert not list(tmp_path.glob("*.tmp-*"))
+
+
+# CountLabels: the composite with its two tagged outputs, as the job runs it --------
+
+
+def count(pipeline, batches, spec=SPEC, width=WIDTH):
+    return pipeline | beam.Create(batches) | transforms.CountLabels(spec, width)
+
+
+def joined_counts(ranges, num_classes, width):
+    """The driver's join of the per-range counts, as staging.read_results joins."""
+    return class_counts.ClassCounts.join(num_classes, width, ranges).array().tolist()
+
+
+@pytest.mark.parametrize("mode", ["in_memory", "multi_threading"])
+def test_count_labels_gives_statistics_and_key_ranges_that_join_exactly(mode):
+    """In Beam's default and multi_threading modes (2 workers, many bundles), the
+    ranges join to numpy's counts and the statistics to the reference figures."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from classgate.run import job
+
+    rng = np.random.default_rng(3)
+    ids = rng.integers(-2, 105, 6_000)
+    inside = ids[(ids >= 0) & (ids < 100)]
+    options = PipelineOptions(
+        [f"--direct_running_mode={mode}", "--direct_num_workers=2"]
+    )
+    with job.pipeline(options) as pipeline:
+        counted = count(pipeline, located_batches(ids, 97, shuffle_seed=4))
+        ranges = counted[transforms.CountLabels.CLASS_COUNTS]
+        stats = counted[transforms.CountLabels.STATS]
+        assert_that(
+            ranges | "AsTuples" >> beam.Map(as_tuple),
+            equal_to(counts_by_range(ids, 100, WIDTH)),
+            label="Ranges",
+        )
+        assert_that(
+            ranges | beam.combiners.ToList() | beam.Map(joined_counts, 100, WIDTH),
+            equal_to([np.bincount(inside, minlength=100).tolist()]),
+            label="Joined",
+        )
+        assert_that(
+            stats
+            | beam.Map(
+                lambda s: (s.examples, s.in_range, s.min, s.max, s.classes_seen)
+            ),
+            equal_to(
+                [
+                    (
+                        len(ids),
+                        len(inside),
+                        int(ids.min()),
+                        int(ids.max()),
+                        0,  # the class counts left by key range
+                    )
+                ]
+            ),
+            label="Stats",
+        )
+
+
+def test_count_labels_of_no_batches_is_an_empty_statistic():
+    with test_pipeline.TestPipeline() as pipeline:
+        counted = count(pipeline, [])
+        assert_that(
+            counted[transforms.CountLabels.STATS] | beam.Map(lambda s: s.examples),
+            equal_to([0]),
+            label="Stats",
+        )
+        assert_that(
+            counted[transforms.CountLabels.CLASS_COUNTS], equal_to([]), label="Ranges"
+        )

@@ -72,9 +72,11 @@ class LabelStatistics(beam.PTransform):
         per_spec = []
         for spec in self._specs:
             step = f"[{transforms.spec_name(spec, self._specs)}]"
-            stats, ranges = transforms.label_statistics(
-                located, spec, self._width, step
+            counted = located | f"CountLabels{step}" >> transforms.CountLabels(
+                spec, self._width
             )
+            stats = counted[transforms.CountLabels.STATS]
+            ranges = counted[transforms.CountLabels.CLASS_COUNTS]
             ranges = ranges | f"Ranges{step}" >> beam.combiners.ToList()
             per_spec.append(
                 stats

@@ -85,13 +85,15 @@ def build(root: beam.Pipeline, request, staging_path: str, run: str) -> None:
 
 def _add_label_stats(batches, request, spec, split, staging_path, run, where):
     step = f"[{split}][{transforms.spec_name(spec, request.specs)}]"
-    stats, ranges = transforms.label_statistics(
-        batches, spec, request.class_range_width, step
+    counted = batches | f"CountLabels{step}" >> transforms.CountLabels(
+        spec, request.class_range_width
     )
+    stats = counted[transforms.CountLabels.STATS]
     _ = stats | f"WriteLabelStats{step}" >> transforms.WriteResult(
         staging.label_stats_path(staging_path, *where),
         functools.partial(staging.encode_label_stats, run=run),
     )
+    ranges = counted[transforms.CountLabels.CLASS_COUNTS]
     _ = ranges | f"WriteClassCounts{step}" >> transforms.WriteKeyedResults(
         functools.partial(staging.class_counts_path, staging_path, *where),
         functools.partial(staging.encode_class_counts, run=run),

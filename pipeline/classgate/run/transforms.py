@@ -1,7 +1,8 @@
 """The Beam layer: thin PTransforms around the readers, stats/ and TFDV.
 
 Step labels are stable and name the split and feature (`Read[train]`,
-`LabelStats[train][label]`): they name Dataflow stages and matter for job updates.
+`CountLabels[train][label]`, see `spec_name`): they name Dataflow stages and matter
+for job updates.
 Results leave the pipeline as one small file per result in a staging folder; every
 decision is taken afterwards, on the driver, from those files.
 """
@@ -77,29 +78,35 @@ class TallyLabels(beam.DoFn):
         yield stats
 
 
-def label_statistics(batches, spec: label.LabelSpec, width: int, step: str):
-    """Batches -> (one merged LabelStats, its class counts merged per key range).
+class CountLabels(beam.PTransform):
+    """Batches -> one feature's statistics, and its class counts per key range.
 
-    The statistics leave without their class counts; the counts arrive as
-    (range index, ClassCounts) pairs, each range combined apart. Steps are named
-    TallyLabels<step>, LabelStats<step> and ClassCounts<step>: stable Dataflow
-    stage names.
+    One composite with two tagged outputs: `stats`, a single merged LabelStats
+    without its class counts, and `class_counts`, (range index, ClassCounts)
+    pairs, each key range combined apart on whichever worker holds it. Its inner
+    steps are `Tally`, `Stats` and `ClassCounts`, stable Dataflow stage names
+    below the composite's own (`CountLabels[train][label]` in a validation).
     """
-    tallied = batches | f"TallyLabels{step}" >> beam.ParDo(
-        TallyLabels(spec, width)
-    ).with_outputs(TallyLabels.CLASSES, main="stats")
-    stats = tallied.stats | f"LabelStats{step}" >> beam.CombineGlobally(
-        MergingCombineFn(functools.partial(label.LabelStats, spec))
-    )
-    ranges = tallied[TallyLabels.CLASSES] | f"ClassCounts{step}" >> beam.CombinePerKey(
-        MergingCombineFn(
-            functools.partial(
-                class_counts.ClassCounts,
-                class_counts.range_size(spec.num_classes, width),
-            )
+
+    STATS, CLASS_COUNTS = "stats", "class_counts"
+
+    def __init__(self, spec: label.LabelSpec, range_width: int):
+        super().__init__()
+        self._spec = spec
+        self._width = range_width
+
+    def expand(self, batches):
+        tallied = batches | "Tally" >> beam.ParDo(
+            TallyLabels(self._spec, self._width)
+        ).with_outputs(TallyLabels.CLASSES, main="stats")
+        stats = tallied.stats | "Stats" >> beam.CombineGlobally(
+            MergingCombineFn(functools.partial(label.LabelStats, self._spec))
         )
-    )
-    return stats, ranges
+        size = class_counts.range_size(self._spec.num_classes, self._width)
+        ranges = tallied[TallyLabels.CLASSES] | "ClassCounts" >> beam.CombinePerKey(
+            MergingCombineFn(functools.partial(class_counts.ClassCounts, size))
+        )
+        return {self.STATS: stats, self.CLASS_COUNTS: ranges}
 
 
 class MergingCombineFn(beam.CombineFn):
