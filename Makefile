@@ -49,6 +49,12 @@ lint: install
 	$(BIN)/ruff check pipeline tests tools deploy
 	$(BIN)/ruff format --check pipeline tests tools deploy
 
+# docs/reference/ from the code (flags, config keys, anomaly codes, report.json,
+# output files); tests/test_docs.py fails while a committed page is stale.
+.PHONY: docs
+docs: install
+	$(BIN)/python -m tools.docs
+
 DEMO := demo-out
 demo: install
 	@rm -rf $(DEMO)
@@ -84,7 +90,8 @@ lock:
 	$(VENV).lock/bin/pip install --only-binary pyarrow 'tensorflow-data-validation==1.16.1' \
 	  'apache-beam[gcp]>=2.59,<2.70' 'pydantic>=2.5,<3' 'pyyaml>=6' 'pytest>=8' ruff \
 	  hypothesis pytest-xdist pytest-timeout duckdb polars fastparquet gcp-storage-emulator \
-	  check-jsonschema build kfp==2.13.0 import-linter
+	  check-jsonschema build kfp==2.13.0 import-linter \
+	  'hydra-core>=1.3' gin-config 'transformers<4.37' 'huggingface-hub==0.20.3' safetensors torch==2.13.0
 	{ head -2 requirements.lock; $(VENV).lock/bin/pip freeze; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf $(VENV).lock
 

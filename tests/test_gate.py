@@ -105,6 +105,7 @@ def test_run_passes_the_validated_config_and_the_exit_code(ws, learnable):
         "CLASSGATE_NUM_SAMPLED": "20",
         "CLASSGATE_NUM_TRUE": "1",
         "CLASSGATE_LABEL_FEATURE": "label",
+        "CLASSGATE_LOSS": "nce",
     }
     # A shard added since: the gate closes, the command never starts.
     ws.labels([0, 1, 2], name="train", shards=1)

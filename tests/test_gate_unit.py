@@ -31,6 +31,7 @@ def test_a_pass_that_matches_opens_the_gate(passing):
         "CLASSGATE_NUM_SAMPLED": "2",
         "CLASSGATE_NUM_TRUE": "1",
         "CLASSGATE_LABEL_FEATURE": "label",
+        "CLASSGATE_LOSS": "nce",
     }
 
 

@@ -188,7 +188,8 @@ def models(model_configs: ModelConfigs) -> tuple[config.ModelConfig, ...]:
                 f"model_configs: expected {wanted}, not {type(item).__name__}"
             )
     read = config.load(list(dict.fromkeys(paths))) if paths else ()
-    return config.checked((*read, *objects))
+    # An object's vocabulary and checkpoint are bound by digest as a file's are.
+    return config.checked((*read, *(config.bind(o) for o in objects)))
 
 
 def _splits(data: Data) -> dict[str, list[str]]:

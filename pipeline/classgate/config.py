@@ -4,6 +4,16 @@ A YAML file holds one model as top-level keys, or `models:` with a list of them.
 Every key is a field of `ModelConfig`; adding a key is adding one field. Unknown keys
 are errors, so a typo (`num_clases`) cannot silently fall back to a default.
 
+The trainer's own YAML or JSON may carry classgate's config in a `classgate:`
+section: only that section is read, every other key of the file is the trainer's.
+Any value may be read from the trainer's own files instead of copied: `{from: PATH,
+key: KEY}` (classgate.model_files.sources), or a list of such references that must
+agree. Relative paths in a config (`from`, `vocabulary_file`, `checkpoint`) resolve
+from the folder of the file they appear in, whatever the working directory. Every
+file read for a model (trainer configs, vocabulary, checkpoint index) is bound by
+its digest (`files`), and each value read records its source (`sources`): the
+config fingerprint covers both, so editing a referenced file closes the gate.
+
 Reading is bounded: a config file is at most MAX_BYTES, YAML aliases may expand to at
 most MAX_VALUES values (a "billion laughs" file is refused, not expanded), and a
 value echoed in an error message is cut short.
@@ -46,53 +56,217 @@ _ECHO.maxlevel = 2
 PositiveInt = Annotated[int, pydantic.Field(strict=True, gt=0, le=INT64_MAX)]
 Fraction = Annotated[float, pydantic.Field(ge=0.0, le=1.0)]
 Feature = Annotated[str, pydantic.Field(min_length=1, max_length=1024)]
+# The losses whose negatives are sampled: num_sampled, the sampler and accidental
+# hits mean something only to them.
+SAMPLED_LOSSES = ("nce", "sampled_softmax")
+# Unseen classes are rows sampled as negatives that no example trains (a sampled
+# loss: an ERROR past 10%); with a full softmax every row is pushed down by every
+# example and only costs compute (a WARNING, unless the config sets a fraction).
+DEFAULT_MAX_UNSEEN = {"nce": 0.1, "sampled_softmax": 0.1}
+# PyTorch's CrossEntropyLoss ignores targets of -100 unless told otherwise.
+TORCH_IGNORE_INDEX = -100
+# Keys classgate computes when it reads a config; a file may not set them.
+COMPUTED = ("sources", "files")
 
 
-class ModelConfig(pydantic.BaseModel):
-    """One NCE / sampled-softmax model and what its data must satisfy."""
+class Source(pydantic.BaseModel):
+    """Where a config value was read: a file, a key in it, and what it held."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    label_feature: Feature
-    num_classes: PositiveInt
-    num_true: PositiveInt = 1
+    file: str
+    key: str
+    value: int | float | str | bool | None
+    line: int | None = None  # of the reference in the config that named it
+
+
+class ModelConfig(pydantic.BaseModel):
+    """One classifier head and what its data must satisfy.
+
+    NCE, sampled softmax, a full softmax, or PyTorch's cross-entropy.
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    name: str = pydantic.Field(
+        description="The model's name: 1 to 100 letters, digits, `.`, `_` or `-`, "
+        "starting with a letter or digit; it names output files "
+        "(`unigram-<name>.txt`)."
+    )
+    label_feature: Feature = pydantic.Field(
+        description="The feature that holds the labels: a tf.Example feature, a "
+        "Parquet column, or a Parquet struct field by its `parent.field` path."
+    )
+    num_classes: PositiveInt = pydantic.Field(
+        description="What the trainer passes to tf.nn.nce_loss or "
+        "tf.nn.sampled_softmax_loss: every label must be an id in [0, num_classes)."
+    )
+    num_true: PositiveInt = pydantic.Field(
+        1, description="Labels per example: every example must have exactly this many."
+    )
     # Checked, not rejected, when out of range: NUM_SAMPLED_INVALID explains it.
+    # None for a loss that samples nothing (softmax, torch_cross_entropy).
     num_sampled: Annotated[
-        int, pydantic.Field(strict=True, ge=-INT64_MAX, le=INT64_MAX)
+        int | None,
+        pydantic.Field(
+            strict=True,
+            ge=-INT64_MAX,
+            le=INT64_MAX,
+            description="Negative classes sampled per batch. Default: 64, capped at "
+            "num_classes - 1. A value the sampler cannot take is reported "
+            "(NUM_SAMPLED_INVALID), not refused.",
+        ),
     ]
-    sampler: Literal["log_uniform", "uniform", "unigram"] = "log_uniform"
-    unique: bool = True
-    loss: Literal["nce", "sampled_softmax"] = "nce"
-    remove_accidental_hits: bool
-    max_unseen_fraction: Fraction = 0.1
+    sampler: Literal["log_uniform", "uniform", "unigram"] = pydantic.Field(
+        "log_uniform",
+        description="The candidate sampler; log_uniform assumes ids sorted by "
+        "falling frequency (SAMPLER_FREQUENCY_ORDER checks that they are).",
+    )
+    unique: bool = pydantic.Field(
+        True,
+        description="The sampler draws without replacement: num_sampled must be "
+        "below num_classes.",
+    )
+    loss: Literal["nce", "sampled_softmax", "softmax", "torch_cross_entropy"] = (
+        pydantic.Field(
+            "nce",
+            description="The classifier head: tf.nn.nce_loss (nce), "
+            "tf.nn.sampled_softmax_loss (sampled_softmax), a full softmax "
+            "(softmax: sparse_softmax_cross_entropy_with_logits, Keras "
+            "SparseCategoricalCrossentropy) or PyTorch's CrossEntropyLoss "
+            "(torch_cross_entropy). The sampler's keys apply to the sampled ones.",
+        )
+    )
+    ignore_index: Annotated[
+        int | None,
+        pydantic.Field(
+            strict=True,
+            ge=-INT64_MAX,
+            le=INT64_MAX,
+            description="Labels equal to this are ignored by the loss, not out of "
+            "range (PyTorch's ignore_index, Keras' ignore_class). Default: -100 for "
+            "torch_cross_entropy, as PyTorch; none otherwise.",
+        ),
+    ] = None
+    remove_accidental_hits: bool = pydantic.Field(
+        description="Sampled classes equal to a true label are removed. Default: "
+        "false for nce, true for sampled_softmax, as TensorFlow's losses default."
+    )
+    max_unseen_fraction: Fraction = pydantic.Field(
+        description="CLASSES_UNSEEN is an ERROR when more than this share of the "
+        "classes never occurs in the training split, else a WARNING. Default: 0.1 "
+        "for the sampled losses (unseen rows are sampled as negatives), 1.0 for a "
+        "full softmax (unseen rows only cost compute: a WARNING).",
+    )
     # String labels: line i of the file is class i; unknown strings hash into
     # num_oov_buckets extra ids, as tf.lookup.StaticVocabularyTable does.
-    vocabulary_file: str | None = None
-    num_oov_buckets: Annotated[int, pydantic.Field(strict=True, ge=0, le=INT64_MAX)] = 0
+    vocabulary_file: str | None = pydantic.Field(
+        None,
+        description="String labels: line i of this file is class i, read as "
+        "TensorFlow's TextFileInitializer reads it.",
+    )
+    num_oov_buckets: Annotated[int, pydantic.Field(strict=True, ge=0, le=INT64_MAX)] = (
+        pydantic.Field(
+            0,
+            description="Extra ids that strings absent from vocabulary_file hash "
+            "into (Fingerprint64, as tf.lookup.StaticVocabularyTable does).",
+        )
+    )
     # A TF checkpoint prefix or SavedModel folder whose output layer must fit.
-    checkpoint: str | None = None
-    weights_variable: str | None = None
-    biases_variable: str | None = None
+    checkpoint: str | None = pydantic.Field(
+        None,
+        description="A TF checkpoint prefix or SavedModel folder whose output layer "
+        "must have num_classes rows; needs weights_variable.",
+    )
+    weights_variable: str | None = pydantic.Field(
+        None,
+        description="The checkpoint's output weights: an exact variable name, or a "
+        "substring that matches one variable.",
+    )
+    biases_variable: str | None = pydantic.Field(
+        None,
+        description="The checkpoint's output biases, named as weights_variable is: "
+        "their length must be num_classes.",
+    )
     # The built-in trainer's input: int ids embedded in a context_vocab_size table.
-    context_feature: Feature | None = None
-    context_vocab_size: PositiveInt | None = None
-    embedding_dim: PositiveInt = 64
+    context_feature: Feature | None = pydantic.Field(
+        None,
+        description="The trainer's input ids (the ID_* checks); goes with "
+        "context_vocab_size.",
+    )
+    context_vocab_size: PositiveInt | None = pydantic.Field(
+        None,
+        description="Rows of the trainer's embedding table: context_feature ids "
+        "must lie in [0, context_vocab_size).",
+    )
+    embedding_dim: PositiveInt = pydantic.Field(
+        64, description="The built-in trainer's embedding width."
+    )
     # Drift against --previous-report: LABEL_DRIFT warns when the class frequencies'
     # Jensen-Shannon divergence (bits) or L-infinity distance reaches these, and is
     # an ERROR at the error thresholds when set. Two samples of 20k labels of one
     # distribution over 1,000 classes stay well below 0.05 (tests/checks/test_drift).
-    drift_js_divergence: Fraction = 0.05
-    drift_linf: Fraction = 0.05
-    drift_error_js_divergence: Fraction | None = None
-    drift_error_linf: Fraction | None = None
+    drift_js_divergence: Fraction = pydantic.Field(
+        0.05,
+        description="LABEL_DRIFT warns from this Jensen-Shannon divergence (bits) "
+        "of the class frequencies against the previous run.",
+    )
+    drift_linf: Fraction = pydantic.Field(
+        0.05,
+        description="LABEL_DRIFT warns from this L-infinity distance of the class "
+        "frequencies against the previous run.",
+    )
+    drift_error_js_divergence: Fraction | None = pydantic.Field(
+        None,
+        description="LABEL_DRIFT is an ERROR from this Jensen-Shannon divergence "
+        "(bits); null: never.",
+    )
+    drift_error_linf: Fraction | None = pydantic.Field(
+        None,
+        description="LABEL_DRIFT is an ERROR from this L-infinity distance; null: "
+        "never.",
+    )
     # NUM_CLASSES_HEADROOM warns when, at the pace of the run history, labels would
     # outgrow num_classes within this many days.
-    headroom_days: Annotated[float, pydantic.Field(gt=0.0, le=36_500.0)] = 30.0
+    headroom_days: Annotated[float, pydantic.Field(gt=0.0, le=36_500.0)] = (
+        pydantic.Field(
+            30.0,
+            description="NUM_CLASSES_HEADROOM warns when, at the pace of the run "
+            "history, labels would outgrow num_classes within this many days.",
+        )
+    )
     # Training defaults; `classgate train` flags override them.
-    epochs: PositiveInt = 5
-    batch_size: PositiveInt = 256
-    learning_rate: Annotated[float, pydantic.Field(gt=0.0, allow_inf_nan=False)] = 0.01
+    epochs: PositiveInt = pydantic.Field(
+        5, description="The built-in trainer's epochs; `train --epochs` overrides."
+    )
+    batch_size: PositiveInt = pydantic.Field(
+        256,
+        description="The built-in trainer's batch size; `train --batch-size` "
+        "overrides.",
+    )
+    learning_rate: Annotated[float, pydantic.Field(gt=0.0, allow_inf_nan=False)] = (
+        pydantic.Field(
+            0.01,
+            description="The built-in trainer's learning rate; `train "
+            "--learning-rate` overrides.",
+        )
+    )
+
+    # Computed when a config file is read: each value read from another file, and
+    # the digest of every file read for this model. Part of the config fingerprint.
+    sources: dict[str, list[Source]] = pydantic.Field(
+        default_factory=dict,
+        description="Computed: where each value read from another file came from.",
+    )
+    files: dict[str, str] = pydantic.Field(
+        default_factory=dict,
+        description="Computed: every file read for this model, with its digest.",
+    )
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the loss samples negatives (nce, sampled_softmax)."""
+        return self.loss in SAMPLED_LOSSES
 
     @pydantic.field_validator("name")
     @classmethod
@@ -108,6 +282,8 @@ class ModelConfig(pydantic.BaseModel):
     def _keys_that_go_together(self):
         if (self.context_feature is None) != (self.context_vocab_size is None):
             raise ValueError("context_feature and context_vocab_size go together")
+        if self.sampled and self.num_sampled is None:
+            raise ValueError(f"loss {self.loss} samples: num_sampled is needed")
         if self.checkpoint is not None and self.weights_variable is None:
             raise ValueError("checkpoint needs weights_variable (its output weights)")
         return self
@@ -120,11 +296,18 @@ class ModelConfig(pydantic.BaseModel):
             return data
         data = dict(data)
         num_classes = data.get("num_classes")
-        if "num_sampled" not in data and isinstance(num_classes, int):
+        loss = data.get("loss", "nce")
+        sampled = loss in SAMPLED_LOSSES
+        if "num_sampled" not in data and isinstance(num_classes, int) and sampled:
             data["num_sampled"] = min(DEFAULT_NUM_SAMPLED, num_classes - 1)
+        data.setdefault("num_sampled", None)
         if "remove_accidental_hits" not in data:
             # tf.nn.nce_loss defaults to False, tf.nn.sampled_softmax_loss to True.
-            data["remove_accidental_hits"] = data.get("loss") == "sampled_softmax"
+            data["remove_accidental_hits"] = loss == "sampled_softmax"
+        if "max_unseen_fraction" not in data:
+            data["max_unseen_fraction"] = DEFAULT_MAX_UNSEEN.get(loss, 1.0)
+        if "ignore_index" not in data and loss == "torch_cross_entropy":
+            data["ignore_index"] = TORCH_IGNORE_INDEX
         return data
 
 
@@ -143,7 +326,7 @@ def load(paths: Sequence[str]) -> tuple[ModelConfig, ...]:
             raise errors.InputError(
                 f"{path}: cannot read model config: {reason}"
             ) from e
-    return parse(documents)
+    return tuple(bind(model) for model in parse(documents))
 
 
 def parse(documents: Mapping[str, bytes]) -> tuple[ModelConfig, ...]:
@@ -201,32 +384,152 @@ def _parse_file(path: str, data: bytes) -> list[ModelConfig]:
     except ValueError as e:
         raise errors.InputError(f"{path}: {e}") from e
 
+    section = ""
+    if isinstance(document, dict) and SECTION in document:
+        # The trainer's own file: classgate's config is this section alone.
+        document, section = document[SECTION], SECTION
+        if not isinstance(document, dict):
+            raise errors.InputError(f"{path}: '{SECTION}' must be a mapping")
     if isinstance(document, dict) and "models" in document:
         if set(document) != {"models"}:
             extra = sorted(map(str, set(document) - {"models"}))
             raise errors.InputError(
                 f"{path}: unknown top-level key {_ECHO.repr(extra[0])} beside 'models'"
+                + (
+                    ""
+                    if section
+                    else f" (a trainer's file: put classgate's keys in "
+                    f"a '{SECTION}:' section)"
+                )
             )
-        entries, prefix = document["models"], "models"
+        entries, prefix = document["models"], _joined(section, "models")
         if not isinstance(entries, list) or not entries:
             raise errors.InputError(f"{path}: 'models' must be a non-empty list")
     elif isinstance(document, dict):
-        entries, prefix = [document], None
+        entries, prefix = [document], section
     else:
         raise errors.InputError(
-            f"{path}: expected a mapping of model keys or 'models:'"
+            f"{path}: expected a mapping of model keys, 'models:' or '{SECTION}:'"
         )
 
     models = []
     for index, entry in enumerate(entries):
-        where = f"{prefix}[{index}]" if prefix else ""
+        where = f"{prefix}[{index}]" if prefix.endswith("models") else prefix
         if not isinstance(entry, dict):
             raise errors.InputError(f"{path}: {where or 'model'}: expected a mapping")
+        computed = sorted(set(map(str, entry)) & set(COMPUTED))
+        if computed:
+            raise errors.InputError(
+                f"{path}: {_joined(where, computed[0])}: classgate computes this "
+                "key when it reads a config; remove it"
+            )
+        fields, sources, files = _read_references(entry, path, where)
         try:
-            models.append(ModelConfig.model_validate(entry))
+            model = ModelConfig.model_validate({**fields, "sources": sources})
         except pydantic.ValidationError as e:
             raise errors.InputError(f"{path}: {_describe(e, where)}") from e
+        models.append(model.model_copy(update={"files": files}))
     return models
+
+
+# A trainer's own YAML or JSON file holds classgate's config in this section.
+SECTION = "classgate"
+# Keys whose values are paths, resolved from the folder of the config that names
+# them (as Hydra, Compose and Kustomize resolve theirs).
+_PATHS = ("vocabulary_file", "checkpoint")
+
+
+def _joined(*parts: str) -> str:
+    return ".".join(part for part in parts if part)
+
+
+def _read_references(entry: dict, path: str, where: str):
+    """The entry with every `{from, key}` read, its paths resolved; and what was read.
+
+    Returns (fields, sources by field, files read with their digests). A value
+    given as a list of references takes the first; the others are kept in its
+    sources, where checks.artifacts holds them to agree.
+    """
+    from classgate.model_files import sources as readers
+
+    base = _folder(path)
+    fields, found_sources, files = {}, {}, {}
+    for key, value in entry.items():
+        references = value if isinstance(value, list) else [value]
+        if not references or not all(readers.is_reference(r) for r in references):
+            if isinstance(value, list) and any(map(readers.is_reference, value)):
+                raise errors.InputError(
+                    f"{path}: {_joined(where, str(key))}: a list of references "
+                    "holds something else too"
+                )
+            fields[key] = value
+            continue
+        read = []
+        for reference in references:
+            line = getattr(reference, "line", None)
+            at = f"{path}: line {line}: " if line else f"{path}: "
+            found = readers.read(dict(reference), base, at + _joined(where, str(key)))
+            files.update(found.digests)
+            value_read = found.value
+            if not isinstance(value_read, int | float | str | bool) and (
+                value_read is not None
+            ):
+                raise errors.InputError(
+                    f"{at}{_joined(where, str(key))}: {reference['from']} holds a "
+                    f"{type(value_read).__name__} at {reference['key']!r}, not a "
+                    "value (len(KEY) counts entries)"
+                )
+            source = readers.resolve_path(reference["from"], base)
+            read.append(
+                Source(
+                    file=source, key=str(reference["key"]), value=value_read, line=line
+                )
+            )
+        fields[key] = read[0].value
+        found_sources[str(key)] = read
+    for key in _PATHS:
+        if isinstance(fields.get(key), str) and fields[key]:
+            fields[key] = readers.resolve_path(fields[key], base)
+    return fields, found_sources, files
+
+
+def bind(model: ModelConfig) -> ModelConfig:
+    """`model` with the digest of every file it is checked with in `files`.
+
+    Beside the files its values were read from: its vocabulary and its
+    checkpoint's index. A change to any of them changes the config fingerprint,
+    so a later gate sees it.
+    """
+    from classgate.model_files import sources as readers
+
+    where = f"model '{model.name}'"
+    files = {}
+    if model.vocabulary_file:
+        data = readers.read_bytes(
+            model.vocabulary_file, f"{where}: vocabulary_file", 2 << 30
+        )
+        files[model.vocabulary_file] = readers.digest(data)
+    if model.checkpoint:
+        from classgate.model_files import checkpoint
+
+        index = checkpoint.prefix(model.checkpoint) + ".index"
+        data = readers.read_bytes(index, f"{where}: checkpoint", 1 << 30)
+        files[index] = readers.digest(data)
+    if files == model.files:
+        return model
+    return model.model_copy(update={"files": {**model.files, **files}})
+
+
+def _folder(path: str) -> str:
+    """The folder a config file lies in: where its relative paths start."""
+    import os
+    import posixpath
+
+    from classgate.io import storage
+
+    if storage.is_remote(path):
+        return posixpath.dirname(path)
+    return os.path.dirname(os.path.abspath(path))
 
 
 def _describe(error: pydantic.ValidationError, where: str) -> str:
@@ -295,6 +598,20 @@ class _Loader(yaml.SafeLoader):
         return self.construct_yaml_float(node)
 
 
+class _Located(dict):
+    """A mapping that knows its line: where a `{from, key}` reference is written."""
+
+    line: int | None = None
+
+
+def _construct_located_map(loader, node):
+    data = _Located()
+    data.line = node.start_mark.line + 1
+    yield data
+    data.update(loader.construct_mapping(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_located_map)
 _Loader.add_implicit_resolver(_INT, _NUMBER_LIKE, list("-+0123456789"))
 _Loader.add_constructor(_INT, _Loader.construct_decimal_int)
 _Loader.add_constructor(_FLOAT, _Loader.construct_plain_float)
@@ -317,10 +634,28 @@ def _safe_yaml(text: str):
                 f"YAML aliases expand to more than {MAX_VALUES} values; a model "
                 "config needs far fewer"
             )
+        section = _section(node)
+        if section is not None:  # a trainer's file: its own keys are its own
+            _refuse_surprises(loader, section)
+            return {SECTION: loader.construct_document(section)}
         _refuse_surprises(loader, node)
         return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def _section(node):
+    """The value node of a top-level `classgate:` key, or None."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    found = [
+        value
+        for key, value in node.value
+        if isinstance(key, yaml.ScalarNode) and key.value == SECTION
+    ]
+    if len(found) > 1:
+        raise ValueError(f"key {SECTION} is given twice")
+    return found[0] if found else None
 
 
 def _refuse_surprises(loader: _Loader, root) -> None:

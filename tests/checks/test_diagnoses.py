@@ -63,7 +63,9 @@ def test_vocabulary_size_and_duplicates():
     files = {"m": summary.ModelFiles(vocabulary_size=3)}
     found = evaluate([m], {"train": {"label": []}}, files=files)
     mismatch = find(found, "VOCABULARY_SIZE_MISMATCH")
-    assert "3 lines + 0 OOV buckets = 3, not num_classes 4" in mismatch.message
+    assert "num_classes is 4 (the model config) but 3 (vocab.txt: 3 lines + 0 OOV" in (
+        mismatch.message
+    )
     doubled = summary.ModelFiles(vocabulary_size=3, vocabulary_duplicates={"cash": 2})
     found = artifacts.check(model(num_classes=3, vocabulary_file="v"), doubled)
     assert "'cash' x2" in find(found, "VOCABULARY_SIZE_MISMATCH").message

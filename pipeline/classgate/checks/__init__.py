@@ -26,7 +26,7 @@ def fits(
     found = {}
     for model in models:
         stats = results.label(model, training_split)
-        if model.sampler == "log_uniform" and stats.classes_seen:
+        if model.sampled and model.sampler == "log_uniform" and stats.classes_seen:
             found[model.name] = frequency.fit(
                 model.num_classes, *stats.class_counts.pairs()
             )

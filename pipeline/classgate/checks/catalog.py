@@ -16,11 +16,12 @@ from classgate.config import ModelConfig
 # split's TFDV_* anomalies, whatever their type.
 TFDV_SCHEMA = "TFDV schema"
 # Checks of a model's config and files, which need no data.
-CONFIG_CHECKS = (
+CONFIG_CHECKS = (Code.CLASS_FILES_SKIPPED,)
+# The sampler's checks, of a sampled loss only (nce, sampled_softmax).
+SAMPLER_CHECKS = (
     Code.NUM_SAMPLED_INVALID,
     Code.NUM_SAMPLED_HIGH,
     Code.ACCIDENTAL_HITS_WITH_NCE,
-    Code.CLASS_FILES_SKIPPED,
 )
 # Checks of a model's label values in each split that has examples.
 SPLIT_CHECKS = (
@@ -53,6 +54,10 @@ def model_checks(
     training split has examples; coverage and frequency order on the training split.
     """
     ran: Ran = [(code, None) for code in CONFIG_CHECKS]
+    if model.sampled:
+        ran += [(code, None) for code in SAMPLER_CHECKS]
+    if any(len(sources) > 1 for sources in model.sources.values()):
+        ran.append((Code.SOURCES_DISAGREE, None))
     if model.vocabulary_file:
         ran.append((Code.VOCABULARY_SIZE_MISMATCH, None))
     if model.checkpoint:
@@ -71,7 +76,7 @@ def model_checks(
         ran += [(code, split) for code in codes]
     if trained:
         ran.append((Code.CLASSES_UNSEEN, training_split))
-        if model.sampler == "log_uniform" and training_classes_seen:
+        if model.sampled and model.sampler == "log_uniform" and training_classes_seen:
             ran.append((Code.SAMPLER_FREQUENCY_ORDER, training_split))
     return ran
 

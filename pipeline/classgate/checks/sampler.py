@@ -13,7 +13,9 @@ MAX_CLASS_FILE_LINES = 1 << 30
 
 
 def check(model: ModelConfig) -> list[Anomaly]:
-    return _num_sampled(model) + _advice(model) + _class_files(model)
+    """The sampler's settings (a sampled loss only) and the per-class files' size."""
+    sampled = _num_sampled(model) + _advice(model) if model.sampled else []
+    return sampled + _class_files(model)
 
 
 def _class_files(model: ModelConfig) -> list[Anomaly]:

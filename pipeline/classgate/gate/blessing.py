@@ -42,10 +42,14 @@ class Blessing:
             (model,) = self.models
             env.update(
                 CLASSGATE_NUM_CLASSES=str(model.num_classes),
-                CLASSGATE_NUM_SAMPLED=str(model.num_sampled),
                 CLASSGATE_NUM_TRUE=str(model.num_true),
                 CLASSGATE_LABEL_FEATURE=model.label_feature,
+                CLASSGATE_LOSS=model.loss,
             )
+            if model.num_sampled is not None:
+                env["CLASSGATE_NUM_SAMPLED"] = str(model.num_sampled)
+            if model.ignore_index is not None:
+                env["CLASSGATE_IGNORE_INDEX"] = str(model.ignore_index)
         return env
 
 
@@ -83,6 +87,9 @@ def check(
     validated = report.models
     if models is not None and config.fingerprint(models) != report.config_fingerprint:
         raise GateClosed(f"{report_path}: {_config_change(validated, models)}")
+    changed = _file_changed(validated)
+    if changed:
+        raise GateClosed(f"{report_path}: {changed}: validate again")
     splits = []
     for name, data in report.data.items():
         if patterns is not None and tuple(patterns.get(name, ())) != tuple(
@@ -125,6 +132,34 @@ def _file_change(name: str, validated: SplitData, now: files.Split) -> str:
         if paths
     ]
     return f"split '{name}': " + ("; ".join(parts) or "the file listing differs")
+
+
+def _file_changed(models) -> str | None:
+    """The first file a model was read from or checked with that is not as it was.
+
+    Every trainer config a value was read from, vocabulary and checkpoint index is
+    read again and its digest compared: an edit of the trainer's config after a
+    pass closes the gate, whoever starts the trainer.
+    """
+    from classgate.model_files import sources
+
+    for model in models:
+        for path, expected in model.files.items():
+            try:
+                now = sources.redigest(path, expected)
+            except errors.InputError as e:
+                return f"model '{model.name}': {e.message}"
+            if now != expected:
+                fields = [
+                    field
+                    for field, found in model.sources.items()
+                    if any(s.file == path for s in found)
+                ]
+                what = f" ({', '.join(fields)} was read from it)" if fields else ""
+                return (
+                    f"model '{model.name}': {path} changed since it was validated{what}"
+                )
+    return None
 
 
 def _config_change(validated, given) -> str:

@@ -146,6 +146,24 @@ def read(path: str, limit: int | None = None) -> bytes:
     return data
 
 
+def opened(path: str):
+    """A file opened for reading bytes, local or remote, seekable; named literally.
+
+    For readers that need a part of a large file (a zip's directory, a header).
+    """
+    if is_remote(path):
+        from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.filesystems import FileSystems
+
+        contact(path)
+        return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    if not os.path.isfile(path):
+        if not os.path.exists(path):
+            raise FileNotFoundError(errno.ENOENT, "No such file", path)
+        raise errors.InputError(f"{path}: not a regular file")
+    return open(path, "rb")
+
+
 def exists(path: str) -> bool:
     if is_remote(path):
         from apache_beam.io.filesystems import FileSystems

@@ -22,14 +22,14 @@ def variables(checkpoint: str) -> dict[str, list[int]]:
     Read from the .index file directly (milliseconds); TensorFlow's own reader
     (seconds to import) only for an index this module cannot read.
     """
-    prefix = _prefix(checkpoint)
+    found = prefix(checkpoint)
     try:
-        return checkpoint_index.shapes(storage.read(prefix + ".index"))
+        return checkpoint_index.shapes(storage.read(found + ".index"))
     except (OSError, ValueError, errors.InputError):
-        return _variables_by_tensorflow(checkpoint, prefix)
+        return _variables_by_tensorflow(checkpoint, found)
 
 
-def _prefix(checkpoint: str) -> str:
+def prefix(checkpoint: str) -> str:
     """A checkpoint prefix, a folder of checkpoints (its latest), or a SavedModel."""
     latest = posixpath.join(checkpoint, "checkpoint")
     if storage.exists(latest) and not storage.exists(checkpoint + ".index"):

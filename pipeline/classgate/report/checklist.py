@@ -36,6 +36,7 @@ _WHAT = {
     Code.LABEL_NOT_IN_VOCABULARY: "every label string is in the vocabulary",
     Code.VOCABULARY_SIZE_MISMATCH: "the vocabulary has num_classes entries",
     Code.WEIGHTS_SHAPE_MISMATCH: "the checkpoint's output layer has num_classes rows",
+    Code.SOURCES_DISAGREE: "every source of a value gives the same value",
     Code.ID_OUT_OF_RANGE: "context ids are inside the embedding table",
     Code.ID_FEATURE_ABSENT: "examples have the context feature",
     Code.ID_TYPE_INVALID: "context ids are int64",

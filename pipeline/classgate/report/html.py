@@ -84,9 +84,20 @@ def _banner(report: Report, verdict: str) -> str:
     )
 
 
+def _source(model: ModelConfig, key: str) -> str:
+    """Where a value read from the trainer's files came from, under the value."""
+    return "".join(
+        f"<br><small>from {_e(source.file)}: {_e(source.key)}</small>"
+        for source in model.sources.get(key, [])
+    )
+
+
 def _model(report: Report, model: ModelConfig) -> str:
     name, feature = model.name, model.label_feature
-    cells = [f"<th>{_e(k)}</th><td>{_e(v)}</td>" for k, v in model.model_dump().items()]
+    keys = model.model_dump(exclude={"sources", "files"})
+    cells = [
+        f"<th>{_e(k)}</th><td>{_e(v)}{_source(model, k)}</td>" for k, v in keys.items()
+    ]
     config = "".join(
         f"<tr>{''.join(cells[i : i + _CONFIG_COLUMNS])}</tr>"
         for i in range(0, len(cells), _CONFIG_COLUMNS)

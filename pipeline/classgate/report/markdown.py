@@ -29,9 +29,19 @@ def render(report: Report) -> str:
             f"## Model `{model.name}`",
             "",
             f"label `{feature}`, num_classes {model.num_classes}, "
-            f"num_true {model.num_true}, num_sampled {model.num_sampled}, "
-            f"{model.sampler} sampler, {model.loss} loss",
+            f"num_true {model.num_true}, {model.loss} loss"
+            + (
+                f", num_sampled {model.num_sampled}, {model.sampler} sampler"
+                if model.sampled
+                else ""
+            )
+            + (
+                f", ignore_index {model.ignore_index}"
+                if model.ignore_index is not None
+                else ""
+            ),
             "",
+            *_sources(model),
             "| split | examples | missing | min | max | distinct | classes seen "
             "| above range | below range | non-integer |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -74,3 +84,12 @@ def _where(anomaly: Anomaly) -> str:
 
 def _blank(value) -> str:
     return "" if value is None else str(value)
+
+
+def _sources(model) -> list[str]:
+    """Where each value read from the trainer's files came from: a line each."""
+    return [
+        f"- `{field}` {source.value!r} from `{source.file}`: `{source.key}`"
+        for field, found in model.sources.items()
+        for source in found
+    ] + ([""] if model.sources else [])

@@ -59,6 +59,7 @@ class LabelSummary(_Frozen):
     above_range: int
     below_range: int
     non_integer: int
+    ignored: int = 0  # ids equal to the model's ignore_index
     value_types: list[str]
     profile: Profile
 

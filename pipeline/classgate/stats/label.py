@@ -52,6 +52,9 @@ class LabelSpec:
     num_true: int
     vocabulary_file: str | None = None
     num_oov_buckets: int = 0
+    # Ids equal to this are the loss's to ignore (PyTorch's ignore_index): they
+    # count as labels of their example, but are neither in nor out of range.
+    ignore_index: int | None = None
 
     @classmethod
     def of_label(cls, model) -> "LabelSpec":
@@ -62,6 +65,7 @@ class LabelSpec:
             model.num_true,
             model.vocabulary_file,
             model.num_oov_buckets,
+            model.ignore_index,
         )
 
     @classmethod
@@ -111,6 +115,8 @@ class LabelStats:
         default_factory=collections.Counter
     )
     non_integer: int = 0
+    # Label ids equal to the spec's ignore_index: counted, then left out.
+    ignored: int = 0
     # Strings absent from the vocabulary -> how often they occur (exact).
     not_in_vocabulary: collections.Counter = dataclasses.field(
         default_factory=collections.Counter
@@ -191,6 +197,7 @@ class LabelStats:
             "above_range": sum(self.above_range.values()),
             "below_range": sum(self.below_range.values()),
             "non_integer": self.non_integer,
+            "ignored": self.ignored,
             "value_types": sorted(self.value_types),
             "profile": profile.profile(self),
         }
@@ -229,6 +236,11 @@ class LabelStats:
             return 0
         value_rows = label_values.RowsOf(lengths)
         found = label_values.ids_of(values, words, self.spec.num_oov_buckets)
+        if self.spec.ignore_index is not None and found.ids.size:
+            kept = found.ids != self.spec.ignore_index
+            if not kept.all():  # the loss ignores these: neither in nor out of range
+                self.ignored += int(found.ids.size - kept.sum())
+                found = found._replace(ids=found.ids[kept], ids_at=found.ids_at[kept])
         self.value_types.add(found.kind)
         self.not_in_vocabulary.update(found.unknown)
         if len(found.bad):
@@ -288,6 +300,7 @@ class LabelStats:
         self.in_range += other.in_range
         self.outside.update(other.outside)
         self.non_integer += other.non_integer
+        self.ignored += other.ignored
         self.not_in_vocabulary.update(other.not_in_vocabulary)
         self.value_types |= other.value_types
         for problem, found in other.locations.items():
@@ -314,6 +327,7 @@ class LabelStats:
             "class_ranges": sorted(self.class_ranges),
             "in_range": self.in_range,
             "non_integer": self.non_integer,
+            "ignored": self.ignored,
             "value_types": sorted(self.value_types),
             "locations": {
                 p: [list(loc) for loc in f] for p, f in self.locations.items()
@@ -351,6 +365,7 @@ class LabelStats:
         stats.class_ranges = set(map(int, header["class_ranges"]))
         stats.in_range = int(header["in_range"])
         stats.non_integer = int(header["non_integer"])
+        stats.ignored = int(header.get("ignored", 0))
         stats.value_types = set(header["value_types"])
         for values, counts in (
             (arrays["outside_values"], arrays["outside_counts"]),

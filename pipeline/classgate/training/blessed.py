@@ -34,6 +34,16 @@ def trainable(models, wanted: str | None) -> config.ModelConfig:
             f"model '{name}': classgate train needs context_feature and "
             "context_vocab_size in the model config (the int ids its model reads)"
         )
+    if model.loss == "torch_cross_entropy":
+        raise errors.InputError(
+            f"model '{name}': the built-in trainer is TensorFlow's; start your "
+            "PyTorch trainer behind the gate with `classgate run --report R -- CMD`"
+        )
+    if model.loss == "softmax" and model.num_true != 1:
+        raise errors.InputError(
+            f"model '{name}': a softmax takes one label per example; num_true is "
+            f"{model.num_true}"
+        )
     return model
 
 

@@ -1,4 +1,4 @@
-"""Trains a bag-of-ids classifier with tf.nn.nce_loss or tf.nn.sampled_softmax_loss.
+"""Trains a bag-of-ids classifier: nce_loss, sampled_softmax_loss or a full softmax.
 
 The model is the classic word2vec-style one the loss functions were written for: the
 context ids of an example are embedded and mean-pooled into one vector, and the
@@ -6,6 +6,9 @@ output layer is a [num_classes, embedding_dim] weight table plus biases that the
 sampled loss reads a few rows of per step. Every knob the validator checked
 (num_classes, num_true, num_sampled, sampler, unique, remove_accidental_hits) is
 passed to TensorFlow unchanged, so a config that passed the gate trains as checked.
+With `loss: softmax` every row is trained by every example through
+sparse_softmax_cross_entropy_with_logits, labels equal to ignore_index weighing
+nothing (Keras' ignore_class).
 Training writes model/ (a SavedModel whose `scores` gives full-softmax logits),
 checkpoints/, logs/ (TensorBoard) and metrics.json into the output folder.
 """
@@ -141,6 +144,8 @@ def train(
 
 
 def _train_step(model: config.ModelConfig, scorer: Scorer, optimizer):
+    if model.loss == "softmax":
+        return _softmax_step(model, scorer, optimizer)
     sampler, loss_fn = _SAMPLERS[model.sampler], _LOSSES[model.loss]
     variables = scorer.trainable_variables
     optimizer.build(variables)  # creates Adam's slots outside the tf.function
@@ -172,6 +177,36 @@ def _train_step(model: config.ModelConfig, scorer: Scorer, optimizer):
                 remove_accidental_hits=model.remove_accidental_hits,
             )
             loss = tf.reduce_mean(losses)
+        gradients = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        return loss
+
+    return step
+
+
+def _softmax_step(model: config.ModelConfig, scorer: Scorer, optimizer):
+    """A full softmax: every row's logit, labels of ignore_index weighing nothing."""
+    variables = scorer.trainable_variables
+    optimizer.build(variables)
+    ignore = model.ignore_index
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.int64),
+            tf.TensorSpec([None, 1], tf.int64),
+        ]
+    )
+    def step(ids, labels):
+        labels = labels[:, 0]
+        kept = tf.ones_like(labels, tf.bool) if ignore is None else labels != ignore
+        with tf.GradientTape() as tape:
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=tf.where(kept, labels, 0), logits=scorer.scores(ids)
+            )
+            weights = tf.cast(kept, tf.float32)
+            loss = tf.reduce_sum(losses * weights) / tf.maximum(
+                tf.reduce_sum(weights), 1.0
+            )
         gradients = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return loss
