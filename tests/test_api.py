@@ -11,21 +11,26 @@ import json
 import os
 import pathlib
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import classgate
-from classgate import config
+from classgate import cli, config
 
 from tools import synthetic
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+# The guide page with the Beam example (classgate inside your own pipeline).
+PIPELINES_GUIDE = ROOT / "docs" / "guide" / "pipelines-and-ci.md"
 
 
 def _figures(report):
@@ -200,18 +205,39 @@ def test_import_classgate_is_light():
         assert getattr(classgate, name) is not None
 
 
-def _run_readme_block(start: str, folder) -> subprocess.CompletedProcess:
-    """Runs the README's python block that begins with `start`, as written, in
-    `folder` with 1,000 labels over 100 classes as TFRecord in data/."""
+def _block(document: pathlib.Path, language: str, start: str) -> str:
+    """The fenced `language` block of `document` that begins with `start`."""
     found = re.search(
-        "```python\n(" + re.escape(start) + ".*?)```", README.read_text(), re.DOTALL
+        f"```{language}\n(" + re.escape(start) + ".*?)```",
+        document.read_text(),
+        re.DOTALL,
     )
-    assert found, f"README.md has no python block starting {start!r}"
+    assert found, f"{document.name} has no {language} block starting {start!r}"
+    return textwrap.dedent(found.group(1))
+
+
+def _write_labels(folder, examples: int, num_classes: int) -> None:
+    """`examples` labels over `num_classes` classes, every one present, as
+    TFRecord shards in `folder`/data (train-*.tfrecord.gz)."""
     (folder / "data").mkdir()
-    ids = synthetic.labels(1_000, 100)
-    synthetic.write_tfrecord(synthetic.table(ids, 100), str(folder / "data"), 2)
+    ids = synthetic.labels(examples, num_classes)
+    synthetic.write_tfrecord(synthetic.table(ids, num_classes), str(folder / "data"), 2)
+
+
+def _readme_folder(folder) -> None:
+    """`folder` as the README's examples expect it: the README's own model.yaml,
+    and data/ with two labels per class of its num_classes."""
+    text = _block(README, "yaml", "name: ")
+    (folder / "model.yaml").write_text(text)
+    num_classes = yaml.safe_load(text)["num_classes"]
+    _write_labels(folder, 2 * num_classes, num_classes)
+
+
+def _run_python_block(document, start: str, folder) -> subprocess.CompletedProcess:
+    """Runs `document`'s python block that begins with `start`, as written, in
+    `folder`."""
     script = folder / "example.py"
-    script.write_text(textwrap.dedent(found.group(1)))
+    script.write_text(_block(document, "python", start))
     done = subprocess.run(
         [sys.executable, str(script)],
         cwd=folder,
@@ -225,20 +251,39 @@ def _run_readme_block(start: str, folder) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
+def test_the_readme_command_runs(tmp_path, monkeypatch):
+    """The README's command, as written, on the README's model.yaml and data that
+    fits it: exit 0, and a passing report where the command said to write it."""
+    _readme_folder(tmp_path)
+    command = _block(README, "shell", "classgate validate")
+    argv = shlex.split(command.replace("\\\n", " "))
+    assert argv[0] == "classgate", command
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv[1:]) == 0
+    output = argv[argv.index("--output") + 1]
+    report = json.loads((tmp_path / output / "report.json").read_text())
+    assert report["status"] == "pass"
+    assert report["labels"]["train"]["label"]["examples"] > 0
+
+
+@pytest.mark.slow
 def test_the_readme_example_runs(tmp_path):
     """The README's notebook example, run as written, in a folder with its files."""
-    (tmp_path / "model.yaml").write_text(synthetic.model_yaml("m", 100))
-    done = _run_readme_block("# The notebook example", tmp_path)
+    _readme_folder(tmp_path)
+    done = _run_python_block(README, "# The notebook example", tmp_path)
     assert "pass" in done.stdout
 
 
 @pytest.mark.slow
-def test_the_readme_beam_example_runs(tmp_path):
-    """The README's Beam example, run as written: TFDV's statistics and classgate's
+def test_the_guides_beam_example_runs(tmp_path):
+    """The guide's Beam example, run as written: TFDV's statistics and classgate's
     findings from one read."""
     import tensorflow_data_validation as tfdv
 
-    _run_readme_block("import apache_beam as beam\nimport classgate\n", tmp_path)
+    _write_labels(tmp_path, 1_000, 100)
+    _run_python_block(
+        PIPELINES_GUIDE, "import apache_beam as beam\nimport classgate\n", tmp_path
+    )
     stats = tfdv.load_stats_binary(str(tmp_path / "out" / "stats.pb"))
     assert stats.datasets[0].num_examples == 1_000
     lines = (tmp_path / "out" / "classgate").read_text().splitlines()

@@ -3,15 +3,20 @@
 Generates the data once, then runs each contender as its own process, round after
 round (interleaved, so drift hits all alike), and keeps the best wall time and the
 peak RSS of each. Sizes come in pairs (TFRecord N and N/4, Parquet R and R/10) so the
-marginal cost per example can be compared, not just start-up. The table, the ratios
-and each target of issue 5 with its verdict go to stdout and to bench.json.
+marginal cost per example can be compared, not just start-up. The table and each
+target of issue 5 with its verdict go to stdout, and to `<folder>/bench.json` with
+the date, the machine and the versions measured (docs/design/performance.md says
+how to read it): a result is an artifact of its run, never prose to keep up.
 """
 
 import argparse
 import contextlib
+import datetime
+import importlib.metadata
 import json
 import os
 import pathlib
+import platform
 import shutil
 import subprocess
 import sys
@@ -242,8 +247,11 @@ def _contenders(
     return found
 
 
-def _targets(t: dict, rss: dict, args, folder: pathlib.Path) -> list[tuple]:
-    """(target, measured, holds) for each target of issue 5 that this run measured."""
+def _targets(t: dict, rss: dict, args, folder: pathlib.Path) -> list[dict]:
+    """Each target of issue 5 that this run measured: its figure against its limit.
+
+    A figure of None is one within timing noise: no verdict (holds None).
+    """
     big, small = args.examples, args.examples // 4
     rows, few = args.rows, args.rows // 10
     marginal = t[f"classgate labels-only {big}"] - t[f"classgate labels-only {small}"]
@@ -257,41 +265,41 @@ def _targets(t: dict, rss: dict, args, folder: pathlib.Path) -> list[tuple]:
         (
             "TFRecord labels-only >= 4x faster than TFDV",
             t[f"TFDV {big}"] / t[f"classgate labels-only {big}"],
-            lambda r: r >= 4,
+            (">=", 4, "x"),
         ),
         (
             # A marginal cost within timing noise measures nothing: no verdict.
             "per-example cost <= 1.5x the decode limit's",
             marginal / limit if limit > 0.1 else None,
-            lambda r: r <= 1.5,
+            ("<=", 1.5, "x"),
         ),
         (
             # classgate's own bound: splitting the counts must stay cheap when small
             f"{_RANGES} key ranges cost <= 1.2x one range",
             t[f"classgate labels-only {big}, {_RANGES} key ranges"]
             / t[f"classgate labels-only {big}"],
-            lambda r: r <= 1.2,
+            ("<=", 1.2, "x"),
         ),
         (
             "full mode <= 1.2x TFDV",
             t[f"classgate full {big}"] / t[f"TFDV {big}"],
-            lambda r: r <= 1.2,
+            ("<=", 1.2, "x"),
         ),
         (
             "Parquet per-row cost <= 2x pyarrow+bincount's",
             pq_marginal / pq_limit if pq_limit > 0.05 else None,
-            lambda r: r <= 2,
+            ("<=", 2, "x"),
         ),
         (
             "peak RSS, Parquet 10x rows <= 1.3x",
             rss[f"classgate labels-only Parquet {rows}"]
             / rss[f"classgate labels-only Parquet {few}"],
-            lambda r: r <= 1.3,
+            ("<=", 1.3, "x"),
         ),
         (
             "peak RSS, TFRecord 4x examples <= 1.3x",
             rss[f"classgate labels-only {big}"] / rss[f"classgate labels-only {small}"],
-            lambda r: r <= 1.3,
+            ("<=", 1.3, "x"),
         ),
     ]
     if "taxi TFDV" in t:
@@ -299,38 +307,39 @@ def _targets(t: dict, rss: dict, args, folder: pathlib.Path) -> list[tuple]:
             (
                 "taxi gate: labels-only >= 2x faster than TFDV",
                 t["taxi TFDV"] / t["taxi classgate labels-only"],
-                lambda r: r >= 2,
+                (">=", 2, "x"),
             ),
             (
                 "taxi gate: full <= 1.2x TFDV",
                 t["taxi classgate full"] / t["taxi TFDV"],
-                lambda r: r <= 1.2,
+                ("<=", 1.2, "x"),
             ),
         ]
     found += [
-        ("classgate --help <= 0.5 s", t["classgate --help"], lambda s: s <= 0.5),
+        ("classgate --help <= 0.5 s", t["classgate --help"], ("<=", 0.5, "s")),
         (
             "classgate check-config <= 1 s",
             t["classgate check-config"],
-            lambda s: s <= 1.0,
+            ("<=", 1.0, "s"),
         ),
     ]
     portable = f"classgate labels-only {big}, portable runner"
     if portable in t:
         found.append(
             (
-                "portable runner <= 1.5x the DirectRunner, 1M examples",
+                f"portable runner <= 1.5x the DirectRunner, {big} examples",
                 t[portable] / t[f"classgate labels-only {big}"],
-                lambda r: r <= 1.5,
+                ("<=", 1.5, "x"),
             )
         )
     huge_portable = "classgate labels-only, huge classes, portable runner"
     if huge_portable in t:
         found.append(
             (
-                "portable runner <= 1.5x the DirectRunner, 10M classes",
+                f"portable runner <= 1.5x the DirectRunner, {args.huge_classes} "
+                "classes",
                 t[huge_portable] / t["classgate labels-only, huge classes (Parquet)"],
-                lambda r: r <= 1.5,
+                ("<=", 1.5, "x"),
             )
         )
     huge = "classgate labels-only, huge classes (Parquet)"
@@ -341,18 +350,32 @@ def _targets(t: dict, rss: dict, args, folder: pathlib.Path) -> list[tuple]:
             (
                 f"{args.huge_classes} classes: exact distinct count",
                 distinct,
-                lambda d: d == args.huge_classes,
+                ("==", args.huge_classes, "classes"),
             ),
             (
                 f"{args.huge_classes} classes: peak RSS <= 1536 MiB",
                 rss[huge],
-                lambda m: m <= 1536,
+                ("<=", 1536, "MiB"),
             ),
         ]
     return [
-        (name, None, False) if value is None else (name, round(value, 2), check(value))
-        for name, value, check in found
+        {
+            "target": name,
+            "figure": None if value is None else round(value, 2),
+            "comparison": comparison,
+            "limit": limit,
+            "unit": unit,
+            "holds": None if value is None else _COMPARE[comparison](value, limit),
+        }
+        for name, value, (comparison, limit, unit) in found
     ]
+
+
+_COMPARE = {
+    "<=": lambda figure, limit: figure <= limit,
+    ">=": lambda figure, limit: figure >= limit,
+    "==": lambda figure, limit: figure == limit,
+}
 
 
 def main(argv=None) -> None:
@@ -408,6 +431,7 @@ def _measure(folder, sets, taxi, args, portable_flags) -> None:
             "contender": name,
             "examples": size,
             "seconds": round(best[name], 2),
+            "rounds": [round(seconds, 2) for seconds in times[name]],
             "examples_per_s": round(size / best[name]) if size else 0,
             "peak_rss_mib": rss[name],
         }
@@ -426,20 +450,50 @@ def _measure(folder, sets, taxi, args, portable_flags) -> None:
             f"| {rate:>10} | {row['peak_rss_mib']:>7} |"
         )
     print()
-    for name, value, holds in targets:
-        verdict = "NOISE" if value is None else "HOLDS" if holds else "MISSES"
-        print(f"{verdict}: {name}: {value}")
+    for target in targets:
+        holds = target["holds"]
+        verdict = "NOISE" if holds is None else "HOLDS" if holds else "MISSES"
+        print(f"{verdict}: {target['target']}: {target['figure']}")
     result = {
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "versions": _versions(),
         "command": " ".join(sys.argv),
         "args": {
             k: str(v) if isinstance(v, pathlib.Path) else v
             for k, v in vars(args).items()
         },
-        "table": table,
-        "targets": [{"target": n, "measured": v, "holds": h} for n, v, h in targets],
+        "contenders": table,
+        "targets": targets,
     }
     (folder / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwritten to {folder / 'bench.json'}")
+
+
+def _machine() -> dict:
+    """What the figures were measured on: they move with the machine and its load."""
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory / (1 << 30), 1),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
+    }
+
+
+def _versions() -> dict:
+    found = {"python": platform.python_version()}
+    for package in ("classgate", "apache-beam", "tensorflow-data-validation"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[package] = importlib.metadata.version(package)
+    return found
 
 
 if __name__ == "__main__":

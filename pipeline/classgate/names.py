@@ -45,6 +45,86 @@ def class_counts(model: str, split: str) -> str:
     return f"classes/{model}/Split-{split}.npz"
 
 
+# Every file a validation may leave in its output folder, and what it is:
+# docs/reference/outputs.md is generated from this (tools/docs.py), and a test holds
+# each entry to is_output_name. <model> and <split> stand for a model's and a
+# split's name.
+FILES: tuple[tuple[str, str], ...] = (
+    (
+        REPORT,
+        "the verdict and its figures, for machines: `status` (pass or fail), "
+        "`anomalies`, `labels` (per split and label feature: examples, missing, min, "
+        "max, distinct, ...), `models` (the resolved configs) and their fingerprint, "
+        "`data` (per split: patterns, files with size, modification time and local "
+        "identity, skipped job markers, the compressions found, fingerprint), the "
+        "version, start and end time, and `signature` when CLASSGATE_SIGNING_KEY is "
+        "set. Written last: its presence means the run finished",
+    ),
+    (
+        REPORT_MD,
+        "the same for people: the verdict first, then a table per model; appended "
+        "to $GITHUB_STEP_SUMMARY when that is set",
+    ),
+    (
+        REPORT_HTML,
+        "one self-contained page (inline CSS and SVG, no network): the verdict, each "
+        "model's config and every check that ran, the rank-frequency curve on "
+        "log-log axes beside the log-uniform sampler's, a histogram of label ids "
+        "with [0, num_classes) marked and out-of-range bins in red, the unseen-class "
+        "share, links to the TFDV files",
+    ),
+    (
+        SCHEMA,
+        "the TFDV Schema inferred from the training split, each label typed as the "
+        "data stores it, with the domain its model promises in that type and "
+        "value_count = num_true: ints INT with int_domain [0, num_classes - 1], "
+        "whole-number floats FLOAT with float_domain, strings with a vocabulary "
+        "BYTES (the vocabulary as string_domain when it is small). TFDV finds "
+        "nothing in correct data of any accepted label type",
+    ),
+    (
+        ANOMALIES,
+        "the TFDV Anomalies of every split against that schema (and the baseline "
+        "schema), each feature's severity as report.json gives it",
+    ),
+    (
+        schema_diff("<split>"),
+        "a split's TFDV Anomalies, binary, as TFX's ExampleValidator writes its "
+        "ExampleAnomalies artifact (anomalies_util.load_anomalies_binary reads it)",
+    ),
+    (
+        statistics("<split>"),
+        "a split's TFDV DatasetFeatureStatisticsList (tfdv.load_stats_binary, "
+        "Facets); the label features only with --labels-only",
+    ),
+    (
+        unigram("<model>"),
+        "one count per class id 0..num_classes-1 from the training split, as "
+        "tf.random.fixed_unigram_candidate_sampler(vocab_file=..., "
+        "range_max=num_classes) loads it; none above 2**30 classes",
+    ),
+    (
+        remap("<model>"),
+        "`old_id<TAB>new_id` by falling frequency, when the ids are not so sorted "
+        "and remapping would help the log-uniform sampler; none above 2**30 classes",
+    ),
+    (
+        class_counts("<model>", "<split>"),
+        "the label's class counts (sparse, compressed): what a later run's "
+        "--previous-report reads for drift; none above 2**30 classes",
+    ),
+    (
+        PENDING,
+        "validate --no-wait only: the submitted run (its request, the classgate "
+        "version, the runner's job id), until `classgate conclude` gives the verdict",
+    ),
+    (
+        "<name>.xml",
+        "the JUnit file, when --junit-xml names a file inside the folder",
+    ),
+)
+
+
 # Model and split names are plain (config.ModelConfig, the CLI's split names): no
 # '/', so each shape below names files of one kind and no others.
 _PLAIN = r"[A-Za-z0-9._-]+"
