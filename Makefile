@@ -6,9 +6,17 @@ STAMP  := $(VENV)/.installed
 # pyarrow must come as a wheel: building pyarrow 10 from source fails.
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --only-binary pyarrow
 
-.PHONY: install test test-fast browser demo bench lint lock clean dist
+.PHONY: install install-runtime test test-fast browser demo bench lint lock lock-runtime clean dist
 
 install: $(STAMP)
+
+# The package is built by the venv's own setuptools (--no-build-isolation): 77 is
+# the first that reads pyproject's SPDX `license` string.
+SETUPTOOLS := 'setuptools>=77'
+# This folder was the distribution `classgate` before it became classgate-core
+# (packaging/classgate is `classgate` now): an editable install of the old name
+# would leave a second owner of the package and its command in an older .venv.
+UNINSTALL_OLD_NAME := $(BIN)/python -m pip uninstall --quiet --yes classgate 2>/dev/null || true
 
 # Re-runs only when the lock or the package metadata changed: a no-op in seconds otherwise.
 $(STAMP): requirements.lock pyproject.toml tools/test-nodeps.txt
@@ -16,8 +24,25 @@ $(STAMP): requirements.lock pyproject.toml tools/test-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --quiet -r requirements.lock
 	$(PIP_INSTALL) --quiet --no-deps -r tools/test-nodeps.txt
+	$(PIP_INSTALL) --quiet $(SETUPTOOLS)
+	$(UNINSTALL_OLD_NAME)
 	$(PIP_INSTALL) --quiet --no-deps --no-build-isolation -e .
-	@touch $(STAMP)
+	@touch $(STAMP) $(RUNTIME_STAMP)
+
+# What classgate runs on and nothing else (requirements-runtime.lock: no test tools,
+# no torch): `make demo`'s environment. The same .venv: `make install` later adds
+# the development tools to it.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+install-runtime: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): requirements-runtime.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "classgate needs Python 3.11, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) --quiet -r requirements-runtime.lock
+	$(PIP_INSTALL) --quiet $(SETUPTOOLS)
+	$(UNINSTALL_OLD_NAME)
+	$(PIP_INSTALL) --quiet --no-deps --no-build-isolation -e .
+	@touch $(RUNTIME_STAMP)
 
 # Tests run on every core, a module's tests on one worker (module fixtures once).
 PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadscope
@@ -50,13 +75,14 @@ lint: install
 	$(BIN)/ruff format --check pipeline tests tools deploy
 
 # docs/reference/ from the code (flags, config keys, anomaly codes, report.json,
-# output files); tests/test_docs.py fails while a committed page is stale.
+# output files) and schemas/model-config.schema.json; tests/test_docs.py fails
+# while a committed page is stale.
 .PHONY: docs
 docs: install
 	$(BIN)/python -m tools.docs
 
 DEMO := demo-out
-demo: install
+demo: install-runtime
 	@rm -rf $(DEMO)
 	@PYTHONWARNINGS=ignore::FutureWarning $(BIN)/python -m tools.synthetic --output $(DEMO)/data --num-classes 10000 --examples 30000 --shards 4
 	@for case in correct under over; do \
@@ -80,9 +106,18 @@ TAXI ?= ../shared/data/tfx-chicago-taxi
 bench: install
 	@PYTHONWARNINGS=ignore $(BIN)/python -m tools.bench --taxi $(TAXI) $(BENCH_ARGS)
 
-# The wheel and the sdist in dist/ (setuptools from the registry, in an isolated build).
+# dist/: the wheels and sdists of classgate-core (this folder) and of `classgate`
+# (packaging/classgate: the core with Beam, TensorFlow and TFDV), built in isolation
+# with setuptools from the registry; and component.yaml, the Kubeflow component
+# (classgate.kfp) compiled for CLASSGATE_IMAGE, the image of deploy/dataflow/
+# Dockerfile as your cluster pulls it (the default is what `docker build -t
+# classgate:VERSION` names locally).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+CLASSGATE_IMAGE ?= classgate:$(VERSION)
 dist: install
-	rm -rf dist && $(BIN)/python -m build --outdir dist .
+	rm -rf dist && $(BIN)/python -m build --outdir dist . \
+	  && $(BIN)/python -m build --outdir dist packaging/classgate
+	cd dist && ../$(BIN)/python -m classgate.kfp '$(CLASSGATE_IMAGE)' component.yaml
 
 # Re-resolve the pinned set (needs the registries; about a minute).
 lock:
@@ -93,12 +128,20 @@ lock:
 	  check-jsonschema build kfp==2.13.0 import-linter \
 	  'hydra-core>=1.3' gin-config 'transformers<4.37' 'huggingface-hub==0.20.3' safetensors torch==2.13.0
 	{ head -2 requirements.lock; $(VENV).lock/bin/pip freeze; } > requirements.lock.new
-	mv requirements.lock.new requirements.lock && rm -rf $(VENV).lock
+	mv requirements.lock.new requirements.lock
+	$(VENV).lock/bin/python packaging/runtime_lock.py > requirements-runtime.lock
+	rm -rf $(VENV).lock
+
+# requirements-runtime.lock again from requirements.lock, through the installed
+# development environment's metadata (the lock's versions, or it refuses).
+lock-runtime: install
+	$(BIN)/python packaging/runtime_lock.py > requirements-runtime.lock.new
+	mv requirements-runtime.lock.new requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) $(DEMO) bench-out .pytest_cache dist
 
-# TFX 1.16 in .venv-tfx for deploy/tfx/ and tests/test_tfx.py: TFX 1.16 wheels need
+# TFX 1.16 in .venv-tfx for deploy/tfx/ and tests/deploy/test_tfx.py: TFX 1.16 wheels need
 # Python 3.9-3.10 (classgate needs 3.11), so TFX gets an environment of its own and
 # calls .venv/bin/classgate as a subprocess. Python 3.10 from PATH or pyenv; without
 # it the target says so and succeeds (the TFX test skips). uv resolves in seconds

@@ -108,7 +108,15 @@ def report_file(
     request = Request(splits=(split,), models=tuple(models), output="out")
     splits = {"train": {models[0].label_feature: rows}}
     found = results(models, splits)
-    made = verdict(evaluate(models, splits), status=status)
+    import datetime
+
+    from classgate.checks import controls
+
+    # As decide applies them: the models' overrides and waivers, on the run's day.
+    found_anomalies = controls.apply(
+        models, evaluate(models, splits), datetime.date(2026, 1, 1)
+    )
+    made = verdict(found_anomalies, status=status)
     report = publish.report_of(
         request,
         found,
@@ -121,3 +129,72 @@ def report_file(
     path = folder / "report.json"
     path.write_text(report.to_json())
     return str(path), pattern
+
+
+# Real files, read as a worker reads them: the job's decoders without Beam --------
+
+
+def read_files(paths, features=("label",), columns=None, fmt=None):
+    """The batches and per-file notes the job's reader gives for real files.
+
+    The decoding DoFn is called as a worker calls it, without a pipeline: Parquet
+    reads `columns` (None: every column, as full mode does) and requires
+    `features`; TFRecord decodes whole examples. `fmt` defaults to each file's
+    suffix.
+    """
+    import os
+
+    from apache_beam import pvalue
+
+    from classgate.io import parquet, tfrecord
+
+    found, notes = [], {}
+    for path in map(str, paths):
+        if (fmt or ("parquet" if path.endswith(".parquet") else "tfrecord")) == (
+            "parquet"
+        ):
+            decode = parquet.DecodeParquetFile(tuple(features), columns)
+        else:
+            decode = tfrecord.DecodeTFRecordFile()
+        decode.setup()
+        for item in decode.process((path, os.path.getsize(path))):
+            if isinstance(item, pvalue.TaggedOutput):
+                notes[item.value[0]] = item.value[1]
+            else:
+                found.append(item)
+    return found, notes
+
+
+def results_of_files(models, splits: dict, fmt=None) -> Results:
+    """Results of {split: [paths]} as a labels-only job computes them: each label
+    spec's statistics over the batches the reader gives, vocabularies mapped."""
+    from classgate.model_files import vocabulary
+
+    specs = specs_of(models)
+    features = tuple(dict.fromkeys(s.feature for s in specs))
+    by_key, notes = {}, {}
+    for split, paths in splits.items():
+        read, notes[split] = read_files(paths, features, list(features), fmt)
+        for spec in specs:
+            words = None
+            if spec.vocabulary_file:
+                words = vocabulary.as_array(spec.vocabulary_file)
+            found = LabelStats(spec)
+            for batch in read:
+                found.add_batch(batch, words)
+            by_key[(split, spec)] = found
+    return Results(by_key, {}, notes)
+
+
+def evaluate_files(models, splits: dict, fmt=None):
+    """checks.evaluate over real files ({split: [paths]}, the first split the
+    training one), the model files (vocabularies, checkpoints) read for real."""
+    found = results_of_files(models, splits, fmt)
+    formats = {
+        split: fmt or ("parquet" if str(paths[0]).endswith(".parquet") else "tfrecord")
+        for split, paths in splits.items()
+    }
+    training = next(iter(splits))
+    model_files = {m.name: summary.read(m) for m in models}
+    fits = checks.fits(models, found, training)
+    return checks.evaluate(models, found, formats, training, model_files, fits)

@@ -8,6 +8,7 @@ GateClosed where the command exits 2 or 1.
 import contextlib
 import io
 import json
+import logging
 import os
 import pathlib
 import re
@@ -185,6 +186,36 @@ def test_train_behind_the_gate(ws):
     metrics = classgate.train(str(ws.root / "p"), str(ws.root / "run"), epochs=1)
     assert metrics["num_classes"] == 50 and len(metrics["history"]) == 1
     assert (ws.root / "run" / "model").is_dir()
+
+
+# Beam 2.68's DirectRunner, given workers but no running mode that runs them.
+_NO_PARALLELISM = "direct_num_workers is not equal to 1"
+
+
+@pytest.mark.slow
+def test_the_guides_beam_options_mapping_runs_workers_in_parallel(ws, caplog):
+    """The mapping the library guide shows for beam_options gives Beam's workers a
+    mode that runs them, so Beam does not warn (as it does for workers alone)."""
+    shown = re.search(
+        r"\(`(\{\"direct_running_mode\".*?\})`", PIPELINES_GUIDE.read_text()
+    )
+    mapping = json.loads(shown.group(1))
+    assert mapping["direct_num_workers"] > 1
+    pattern, model = ws.labels(np.arange(200) % 10), ws.model(10)
+    logger = "apache_beam.runners.portability.fn_api_runner.fn_runner"
+    for options, warned in ((mapping, False), ({"direct_num_workers": 2}, True)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger=logger):
+            report = classgate.validate(
+                pattern,
+                model,
+                str(ws.root / f"out-{len(options)}"),
+                labels_only=True,
+                beam_options=options,
+            )
+        assert report.status == "pass"
+        said = [r.getMessage() for r in caplog.records if r.name == logger]
+        assert any(_NO_PARALLELISM in m for m in said) == warned, said
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from classgate import config, errors
 from classgate.cli import main
+from classgate.codes import MUST_HOLD, Code
 from classgate.gate import blessing
 from classgate.model_files import summary
 
@@ -227,3 +228,146 @@ def test_a_sampled_loss_needs_its_num_sampled():
         config.parse({"m.yaml": b"name: m\nlabel_feature: l\nnum_classes: 3\n"
                       b"num_sampled: null\n"})  # fmt: skip
     assert os.environ  # keeps the import honest
+
+
+# Per-check control: severity overrides and waivers, listed in every report ---------
+
+
+def test_a_waiver_keeps_the_finding_listed_and_failing_nothing(tmp_path):
+    import datetime
+
+    from classgate.checks import anomaly, controls
+
+    waived = model(
+        num_classes=10,
+        num_sampled=2,
+        checks={
+            "CLASSES_UNSEEN": {"waive": "the catalog grows", "until": "2027-01-31"},
+            "SAMPLER_FREQUENCY_ORDER": {"severity": "ERROR"},
+        },
+    )
+    rising = [9] * 40 + [8] * 20 + [7] * 10 + [0, 1, 2]  # frequency rises with id
+    found = evaluate([waived], {"train": {"label": rising}})
+    day = datetime.date(2027, 1, 31)
+    applied = controls.apply([waived], found, day)
+    unseen = find(applied, "CLASSES_UNSEEN")
+    assert unseen.severity == "ERROR" and unseen.waived == {
+        "reason": "the catalog grows",
+        "until": "2027-01-31",
+    }
+    order = find(applied, "SAMPLER_FREQUENCY_ORDER")
+    assert order.severity == "ERROR" and order.details["severity_from"] == "WARNING"
+    assert [a.code for a in anomaly.failing(applied, False)] == [
+        "SAMPLER_FREQUENCY_ORDER"
+    ]
+    expired = controls.apply([waived], found, day + datetime.timedelta(days=1))
+    assert find(expired, "CLASSES_UNSEEN").waived is None
+    assert find(expired, "CLASSES_UNSEEN").details["waiver_expired"] == "2027-01-31"
+
+
+@pytest.mark.parametrize(
+    "checks, needle",
+    [
+        ({"CLASSES_UNSEN": {"waive": "x"}}, "did you mean CLASSES_UNSEEN"),
+        ({"CLASSES_UNSEEN": {"waive": ""}}, "at least 1 character"),
+        ({"CLASSES_UNSEEN": {}}, "set severity"),
+        (
+            {"CLASSES_UNSEEN": {"until": "2027-01-01", "severity": "ERROR"}},
+            "needs waive",
+        ),
+        ({"CLASSES_UNSEEN": {"severity": "FATAL"}}, "ERROR"),
+    ],
+)
+def test_a_control_without_a_reason_or_of_no_check_is_refused(checks, needle):
+    with pytest.raises(Exception, match=needle):
+        model(num_classes=10, checks=checks)
+
+
+def test_the_gate_honours_a_waiver_and_the_report_lists_every_check(tmp_path):
+    from classgate.checks.anomaly import Status
+
+    waived = model(
+        num_classes=20,
+        num_sampled=2,
+        sampler="uniform",
+        checks={"CLASSES_UNSEEN": {"waive": "new classes next month"}},
+    )
+    rows = list(range(10)) * 3  # half the classes unseen: an ERROR, waived
+    path, _ = report_file(tmp_path, [waived], rows)
+    report = blessing.Report.load(path)
+    assert report.status == Status.PASS
+    (unseen,) = [a for a in report.anomalies if a.code == "CLASSES_UNSEEN"]
+    assert unseen.waived["reason"] == "new classes next month"
+    blessing.check(path)  # opens: the re-derived "too many unseen" is waived
+    listed = {(c.code, c.split): c.result for c in report.with_checks().checks}
+    assert listed[("CLASSES_UNSEEN", "train")] == "waived"
+    assert listed[("LABEL_ABOVE_RANGE", "train")] == "passed"
+
+
+WAIVABLE = sorted(set(Code) - MUST_HOLD)
+
+
+@pytest.mark.parametrize("code", sorted(MUST_HOLD))
+@pytest.mark.parametrize("control", [{"waive": "known"}, {"severity": "WARNING"}])
+def test_a_check_that_breaks_training_takes_no_waiver(code, control):
+    with pytest.raises(Exception, match=f"{code} cannot be waived"):
+        model(num_classes=10, checks={code: control})
+    assert model(num_classes=10, checks={code: {"severity": "ERROR"}}).checks
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.one_of(st.none(), st.lists(st.integers(-3, 14), max_size=3)),
+        min_size=1,
+        max_size=30,
+    ),
+    strict=st.booleans(),
+)
+def test_no_control_passes_a_run_that_would_break_training(rows, strict):
+    """Every check that may take a control waived or made a WARNING: whatever the
+    labels, each must-hold ERROR of the raw findings still fails the run, and the
+    gate's own re-derivation is never excused for one."""
+    import datetime
+
+    from classgate.checks import anomaly, controls
+
+    lenient = model(
+        num_classes=10,
+        num_sampled=2,
+        checks={
+            code: ({"waive": "everything"} if i % 2 else {"severity": "WARNING"})
+            for i, code in enumerate(WAIVABLE)
+        },
+    )
+    found = evaluate([lenient], {"train": {"label": rows}})
+    applied = controls.apply([lenient], found, datetime.date(2027, 1, 1))
+    breaking = {a.code for a in found if a.severity == "ERROR" and a.code in MUST_HOLD}
+    assert breaking <= {a.code for a in anomaly.failing(applied, strict)}
+    for code in MUST_HOLD:
+        assert not blessing._excused(lenient, code, strict, datetime.date(2027, 1, 1))
+
+
+def test_a_waiver_is_listed_in_every_report_and_fails_nothing(ws, capsys):
+    """--strict with a known warning waived: a pass; the CLI, report.md, report.html
+    and report.json all show the finding as waived, with its reason."""
+    pattern = ws.labels(list(range(10)) * 3 + [5] * 40)  # frequency rises: order warns
+    checks = "{SAMPLER_FREQUENCY_ORDER: {waive: 'hashed ids', until: '2999-12-31'}}"
+    config = ws.model(10, num_sampled=2, checks=checks)
+    code, report = ws.validate("--data", pattern, "--model-config", config, "--strict")
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    (order,) = [
+        a for a in report["anomalies"] if a["code"] == "SAMPLER_FREQUENCY_ORDER"
+    ]
+    assert order["waived"] == {"reason": "hashed ids", "until": "2999-12-31"}
+    assert "0 error(s), 0 warning(s), 1 waived" in shown
+    assert "(waived: hashed ids)" in shown
+    out = ws.root / "out"
+    assert "(waived: hashed ids)" in (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+    assert 'class="waived" data-code="SAMPLER_FREQUENCY_ORDER"' in page
+    assert "waived: hashed ids, until 2999-12-31" in page
+    listed = {(c["code"], c["split"]): c["result"] for c in report["checks"]}
+    assert listed[("SAMPLER_FREQUENCY_ORDER", "train")] == "waived"
+    blessing.check(str(out / "report.json"))  # the gate opens

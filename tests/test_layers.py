@@ -23,3 +23,15 @@ def test_the_import_contracts_hold():
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "BROKEN" not in done.stdout and done.stdout.count("KEPT") == 3
+
+
+def test_nothing_imports_pipeline():
+    """The source folder is pipeline/, but no module imports it by that name."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("pipeline", "tests", "tools", "deploy")
+        for path in (ROOT / folder).rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.lstrip().startswith(("import pipeline", "from pipeline"))
+    ]
+    assert offenders == []

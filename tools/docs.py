@@ -4,10 +4,12 @@ Each page is a function of one part of the code, so that the reference cannot sa
 what the code does not: flags.md of the command line's parser
 (`classgate.cli.arguments.parser`), config.md of `ModelConfig`'s fields,
 anomaly-codes.md of `checks.anomaly.DESCRIPTIONS`, report-json.md and
-report.schema.json of the `Report` model, outputs.md of `names.FILES`. Nothing
-here imports Beam, TensorFlow or TFDV, so a page renders in a second.
+report.schema.json of the `Report` model, outputs.md of `names.FILES`; and beside
+them schemas/model-config.schema.json, the JSON Schema of a model config file that
+a YAML language server validates and completes configs with, from `ModelConfig`.
+Nothing here imports Beam, TensorFlow or TFDV, so a page renders in a second.
 
-    python -m tools.docs            # writes docs/reference/
+    python -m tools.docs            # writes docs/reference/ and schemas/
     python -m tools.docs --check    # exit 1 naming each stale page
 
 tests/test_docs.py renders every page in memory and fails on a stale one.
@@ -25,7 +27,10 @@ import tokenize
 import types
 import typing
 
-FOLDER = pathlib.Path(__file__).resolve().parents[1] / "docs" / "reference"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "docs" / "reference"
+# Committed schemas beside the baseline TFDV schemas users keep there.
+SCHEMAS = ROOT / "schemas"
 _INT64_MAX = (1 << 63) - 1
 
 
@@ -438,6 +443,160 @@ def outputs() -> str:
     )
 
 
+# model-config.schema.json -----------------------------------------------------
+
+# What each key of a `{from: ..., key: ...}` reference means (model_files.sources).
+_REFERENCE_KEYS = {
+    "from": (
+        {"type": "string", "minLength": 1},
+        "The trainer's file (or Hydra config folder) to read, relative to this "
+        "config's folder: YAML, JSON, TOML, gin, a Keras model, a TF checkpoint or "
+        "SavedModel, safetensors.",
+    ),
+    "key": (
+        {"type": "string", "minLength": 1},
+        "What to read there: a dotted key path (`task.model.num_classes`), "
+        "`len(KEY)`, a gin binding, `layer.attribute` of a Keras model, or a "
+        "variable or tensor whose shape gives the value.",
+    ),
+    "axis": (
+        {"type": "integer", "minimum": 0},
+        "Of a checkpoint variable's or a tensor's shape: the axis whose size is the "
+        "value (default 0).",
+    ),
+    "config_name": (
+        {"type": "string", "minLength": 1},
+        "A Hydra config folder's primary config, composed by Hydra's compose API.",
+    ),
+    "overrides": (
+        {"type": "array", "items": {"type": "string"}},
+        "Hydra overrides the config is composed with (`model=big`).",
+    ),
+}
+
+
+# What PyYAML (YAML 1.1, as classgate reads configs) takes for a boolean or a whole
+# number, and a YAML 1.2 language server takes for text: `unique: on`,
+# `num_classes: 1_000_000`. The schema takes them as text too, so an editor does
+# not flag what classgate reads (pydantic reads these booleans from text as well).
+_YAML_1_1 = {
+    "boolean": r"^([Yy]([Ee][Ss])?|[Nn][Oo]?|[Tt]([Rr][Uu][Ee])?|"
+    r"[Ff]([Aa][Ll][Ss][Ee])?|[Oo]([Nn]|[Ff][Ff])|[01])$",
+    "integer": r"^[-+]?[1-9][0-9]*(_[0-9]+)+$",
+}
+
+
+def _as_yaml_1_1_reads(node):
+    """`node` with each boolean or integer also taken in its YAML 1.1 text forms."""
+    if isinstance(node, list):
+        return [_as_yaml_1_1_reads(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _as_yaml_1_1_reads(value) for key, value in node.items()}
+    if node.get("type") in _YAML_1_1:
+        text = {"type": "string", "pattern": _YAML_1_1[node["type"]]}
+        return {"anyOf": [node, text]}
+    return node
+
+
+def model_config_schema() -> dict:
+    """A model config file's JSON Schema (draft-07, as YAML language servers read).
+
+    The file holds one model's keys, `models:` with a list of them, or (a trainer's
+    own file) a `classgate:` section holding either; any key's value may be a
+    `{from: PATH, key: KEY}` reference or a list of them. Keys classgate computes
+    (`sources`, `files`) are left out, and keys whose default follows from other
+    keys are optional, as `config.load` reads a file.
+    """
+    from classgate import config
+    from classgate.model_files import sources
+
+    if set(_REFERENCE_KEYS) != set(sources._REFERENCE_KEYS):
+        raise ValueError(
+            "tools/docs.py: describe every reference key of model_files.sources: "
+            f"{sorted(set(sources._REFERENCE_KEYS) ^ set(_REFERENCE_KEYS))}"
+        )
+    generated = config.ModelConfig.model_json_schema()
+    fill = getattr(config.ModelConfig, "_fill_derived_defaults", lambda keys: keys)
+    derived = set(fill({"num_classes": 2})) - {"num_classes"}
+    properties = {}
+    for key, node in generated["properties"].items():
+        if key in config.COMPUTED:
+            continue
+        node = {k: v for k, v in node.items() if k != "title"}
+        if key == "name":
+            node["pattern"] = config._NAME.pattern
+        outer = {k: node.pop(k) for k in ("description", "default") if k in node}
+        reference = {"$ref": "#/$defs/Reference"}
+        node = _as_yaml_1_1_reads(node)
+        given = [node, reference, {"type": "array", "minItems": 1, "items": reference}]
+        properties[key] = {**outer, "anyOf": given}
+    model = {
+        "type": "object",
+        "description": " ".join(generated["description"].split()),
+        "properties": properties,
+        "required": [
+            key
+            for key in generated["required"]
+            if key in properties and key not in derived
+        ],
+        "additionalProperties": False,
+    }
+    reference = {
+        "type": "object",
+        "description": "A value read from the trainer's own files, never a copy of "
+        "it (docs/guide/trainer-configs.md).",
+        "properties": {
+            key: {**kind, "description": what}
+            for key, (kind, what) in _REFERENCE_KEYS.items()
+        },
+        "required": ["from", "key"],
+        "additionalProperties": False,
+    }
+    models = {
+        "type": "object",
+        "description": "Several models in one file.",
+        "properties": {
+            "models": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"$ref": "#/$defs/ModelConfig"},
+            }
+        },
+        "required": ["models"],
+        "additionalProperties": False,
+    }
+    section = {
+        "type": "object",
+        "description": "One model's keys, or `models:` with a list of them.",
+        "if": {"required": ["models"]},
+        "then": {"$ref": "#/$defs/Models"},
+        "else": {"$ref": "#/$defs/ModelConfig"},
+    }
+    definitions = {
+        "ModelConfig": model,
+        "Models": models,
+        "Config": section,
+        "Reference": reference,
+    }
+    for name, node in generated.get("$defs", {}).items():
+        if name != "Source":  # only the computed `sources` holds it
+            definitions[name] = {k: v for k, v in node.items() if k != "title"}
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "classgate model config",
+        "description": "A classgate model config (docs/reference/config.md): one "
+        "model's keys, `models:` with a list of them, or in a trainer's own YAML or "
+        "JSON a `classgate:` section holding either. Generated by tools/docs.py "
+        "from classgate.config.ModelConfig.",
+        "type": "object",
+        "if": {"required": [config.SECTION]},
+        "then": {"properties": {config.SECTION: {"$ref": "#/$defs/Config"}}},
+        "else": {"$ref": "#/$defs/Config"},
+        "$defs": definitions,
+    }
+
+
 PAGES = {
     "flags.md": flags,
     "config.md": config_keys,
@@ -448,37 +607,58 @@ PAGES = {
 }
 
 
+# Files of schemas/ generated here; the folder's other files are written by hand.
+SCHEMA_FILES = {
+    "model-config.schema.json": lambda: (
+        json.dumps(model_config_schema(), indent=2) + "\n"
+    ),
+}
+
+
 def render() -> dict[str, str]:
     """Every reference page's text, by file name."""
     return {name: page() for name, page in PAGES.items()}
 
 
-def stale(folder: pathlib.Path = FOLDER) -> list[str]:
-    """The pages whose committed text differs from what the code renders."""
-    found = []
-    for name, text in render().items():
-        path = folder / name
-        if not path.is_file() or path.read_text() != text:
-            found.append(name)
-    return found
+def render_schemas() -> dict[str, str]:
+    """Every generated file of schemas/, by file name."""
+    return {name: schema() for name, schema in SCHEMA_FILES.items()}
+
+
+def _written(folder: pathlib.Path, texts: dict[str, str]) -> list[pathlib.Path]:
+    """The files of `texts` whose committed text differs from it."""
+    return [
+        folder / name
+        for name, text in texts.items()
+        if not (folder / name).is_file() or (folder / name).read_text() != text
+    ]
+
+
+def stale(
+    folder: pathlib.Path = FOLDER, schemas: pathlib.Path = SCHEMAS
+) -> list[pathlib.Path]:
+    """The pages and schemas whose committed text differs from what the code renders."""
+    return _written(folder, render()) + _written(schemas, render_schemas())
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=pathlib.Path, default=FOLDER)
+    parser.add_argument("--schemas", type=pathlib.Path, default=SCHEMAS)
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if a page is stale"
     )
     args = parser.parse_args(argv)
     if args.check:
-        found = stale(args.folder)
-        for name in found:
-            print(f"{args.folder / name} is stale: run `make docs`", file=sys.stderr)
+        found = stale(args.folder, args.schemas)
+        for path in found:
+            print(f"{path} is stale: run `make docs`", file=sys.stderr)
         return 1 if found else 0
-    args.folder.mkdir(parents=True, exist_ok=True)
-    for name, text in render().items():
-        (args.folder / name).write_text(text)
-        print(f"wrote {args.folder / name}")
+    for folder, texts in ((args.folder, render()), (args.schemas, render_schemas())):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            (folder / name).write_text(text)
+            print(f"wrote {folder / name}")
     return 0
 
 

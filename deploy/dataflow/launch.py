@@ -17,6 +17,7 @@ VALUES = (
     "previous_report",
     "junit_xml",
     "classes_per_range",
+    "verdict_by",
 )
 SWITCHES = (
     "labels_only",
@@ -27,7 +28,7 @@ SWITCHES = (
 
 def to_cli(args: list[str]) -> list[str]:
     """The `classgate` argv for the launcher's arguments."""
-    # The launcher does not wait for the job: `classgate conclude` gives the verdict.
+    # The launcher does not wait for the job: its last stage writes the verdict.
     argv = ["validate", "--no-wait"]
     for arg in args:
         name, _, value = arg.removeprefix("--").partition("=")

@@ -1,30 +1,29 @@
-"""An example Kubeflow pipeline: the classgate gate, then training only on a pass.
+"""An example Kubeflow pipeline: classgate validates, its gate opens, training runs.
 
-Two steps. `classgate_validate` (component.py) fails its task on a failing
-verdict, so the training task, which consumes its outputs, never starts. The
-trainer here is classgate's built-in NCE trainer (`classgate.train`), which opens
-the gate once more on the report it is given: a report that did not pass, or data
-changed since, is refused even if the gate task was told not to fail. Replace
-`train` with your own trainer; give it `num_classes` and the report, and keep the
-edge.
+Three steps, two of them classgate.kfp's components. `validate` ends normally
+whatever the verdict (`fail_on_fail=False`), so its report.html shows in the KFP UI
+on a fail too; `gate` fails the run unless the report passed and still matches its
+data and config, so the training task, which runs after it, never starts on a fail.
+The trainer here is classgate's built-in NCE trainer (`classgate.train`), which
+opens the gate once more on the report it is given. Replace `train` with your own
+trainer; give it `num_classes` and the report, and keep the edge.
 
-No `dsl.If` on the verdict: failing the gate task already stops the run, and
-kfp.local (the tests' runner) does not run `dsl.If`. With `fail_on_fail=False`,
-wrap the training task in `with dsl.If(gate.outputs["verdict"] == "pass"):`.
+No `dsl.If` on the verdict: the failing gate task already stops the run, and
+kfp.local (the tests' runner) does not run `dsl.If`.
 
-Compile it (from this folder, after setting component.CLASSGATE_IMAGE):
+Compile it for the image you pushed (deploy/dataflow/Dockerfile's):
 
-    python pipeline.py classgate_pipeline.yaml
+    python pipeline.py IMAGE pipeline.yaml
 """
 
 import sys
 from typing import NamedTuple
 
-import component
 from kfp import compiler, dsl
 
+from classgate import kfp as classgate_kfp
 
-@dsl.component(base_image=component.CLASSGATE_IMAGE, install_kfp_package=False)
+
 def train(
     report: dsl.Input[dsl.Artifact],
     verdict: str,
@@ -35,9 +34,9 @@ def train(
     """Trains the built-in NCE model on the data the gate passed.
 
     Args:
-        report: the gate's report folder.
-        verdict: the gate's verdict output; only "pass" trains.
-        num_classes: the gate's num_classes output (the validated config's).
+        report: the validate task's report folder.
+        verdict: the validate task's verdict output; only "pass" trains.
+        num_classes: the validate task's num_classes output (the config's).
         model: out: the trained model, checkpoints and metrics.json.
         epochs: training epochs.
     """
@@ -62,35 +61,53 @@ class GatedTraining(NamedTuple):
     model: dsl.Model
 
 
-@dsl.pipeline(
-    name="classgate-gated-training",
-    description="classgate validates the labels; the model trains only on a pass.",
-)
-def classgate_pipeline(
-    data: str,
-    model_config: str,
-    beam_options: list = [],  # noqa: B006 (a KFP default: compiled, never mutated)
-    labels_only: bool = True,
-    epochs: int = 1,
-) -> GatedTraining:
-    gate = component.classgate_validate(
-        data=data,
-        model_config=model_config,
-        beam_options=beam_options,
-        labels_only=labels_only,
-    ).set_display_name("classgate validate")
-    trained = train(
-        report=gate.outputs["report"],
-        verdict=gate.outputs["verdict"],
-        num_classes=gate.outputs["num_classes"],
-        epochs=epochs,
-    ).set_display_name("train")
-    return GatedTraining(
-        gate.outputs["verdict"], gate.outputs["num_classes"], trained.outputs["model"]
+def gated_training(image: str):
+    """The pipeline, its tasks on `image` (classgate, its pins and kfp)."""
+    validate = classgate_kfp.validate_component(image=image)
+    gate = classgate_kfp.gate_component(image=image)
+    trainer = dsl.component(base_image=image, install_kfp_package=False)(train)
+
+    @dsl.pipeline(
+        name="classgate-gated-training",
+        description="classgate validates the labels; the model trains only on a pass.",
     )
+    def classgate_pipeline(
+        data: str,
+        model_config: str,
+        beam_options: list = [],  # noqa: B006 (a KFP default: compiled, never mutated)
+        labels_only: bool = True,
+        epochs: int = 1,
+    ) -> GatedTraining:
+        checked = validate(
+            data=data,
+            model_config=model_config,
+            beam_options=beam_options,
+            labels_only=labels_only,
+            fail_on_fail=False,  # its report.html shows on a fail; the gate fails
+        ).set_display_name("classgate validate")
+        opened = gate(report=checked.outputs["report"]).set_display_name(
+            "classgate gate"
+        )
+        trained = (
+            trainer(
+                report=checked.outputs["report"],
+                verdict=checked.outputs["verdict"],
+                num_classes=checked.outputs["num_classes"],
+                epochs=epochs,
+            )
+            .set_display_name("train")
+            .after(opened)
+        )
+        return GatedTraining(
+            checked.outputs["verdict"],
+            checked.outputs["num_classes"],
+            trained.outputs["model"],
+        )
+
+    return classgate_pipeline
 
 
 if __name__ == "__main__":
-    compiler.Compiler().compile(
-        classgate_pipeline, sys.argv[1] if len(sys.argv) > 1 else "pipeline.yaml"
-    )
+    if len(sys.argv) != 3:
+        sys.exit("usage: python pipeline.py IMAGE pipeline.yaml")
+    compiler.Compiler().compile(gated_training(sys.argv[1]), sys.argv[2])

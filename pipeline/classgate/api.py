@@ -10,13 +10,18 @@ Every argument is checked as the command line checks its flag, before anything i
 read: a value the command would refuse is an InputError in the command's words
 (the keyword named instead of the flag), never a worker's ValueError or a default
 taken silently. Paths may be str or os.PathLike.
+
+The libraries' chatter (Google's FutureWarnings, TensorFlow's start-up, Interactive
+Beam's warnings inside IPython) is kept out of the caller's notebook cell for the
+length of each call, as the command line keeps it off the terminal (classgate.quiet).
 """
 
+import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from classgate import config, errors
+from classgate import config, errors, quiet
 from classgate.report.model import Report
 
 AnyPath = str | os.PathLike
@@ -35,6 +40,18 @@ _READERS = {
 }
 
 
+def _quietly(function):
+    """`function`, the libraries' warnings filtered while it runs (quiet.library)."""
+
+    @functools.wraps(function)
+    def quietly(*args, **kwargs):
+        with quiet.library():
+            return function(*args, **kwargs)
+
+    return quietly
+
+
+@_quietly
 def validate(
     data: Data,
     model_configs: ModelConfigs,
@@ -97,6 +114,7 @@ def validate(
     return validation.run(request).report
 
 
+@_quietly
 def open_gate(
     report: AnyPath,
     model_configs: ModelConfigs | None = None,
@@ -123,6 +141,7 @@ def open_gate(
     return blessing.check(_report_path(report), given, patterns)
 
 
+@_quietly
 def train(
     report: AnyPath,
     output: AnyPath,

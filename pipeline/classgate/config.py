@@ -24,6 +24,7 @@ number that is not plain decimal (010, 0x1f, 0o17, 0b101, 1:30, 1:30.5), are err
 naming the file, the line and the key.
 """
 
+import datetime
 import difflib
 import hashlib
 import json
@@ -67,6 +68,28 @@ DEFAULT_MAX_UNSEEN = {"nce": 0.1, "sampled_softmax": 0.1}
 TORCH_IGNORE_INDEX = -100
 # Keys classgate computes when it reads a config; a file may not set them.
 COMPUTED = ("sources", "files")
+
+
+class CheckControl(pydantic.BaseModel):
+    """A check's severity overridden, or its findings waived with a reason.
+
+    `waive` is the reason (mandatory: a waiver nobody can explain is a hole);
+    `until` the last day the waiver holds, after which the check counts again.
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    severity: Literal["ERROR", "WARNING"] | None = None
+    waive: Annotated[str, pydantic.Field(min_length=1, max_length=500)] | None = None
+    until: datetime.date | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _meaningful(self):
+        if self.severity is None and self.waive is None:
+            raise ValueError("set severity (ERROR or WARNING) or waive (a reason)")
+        if self.until is not None and self.waive is None:
+            raise ValueError("until is the end of a waiver: it needs waive (a reason)")
+        return self
 
 
 class Source(pydantic.BaseModel):
@@ -252,6 +275,15 @@ class ModelConfig(pydantic.BaseModel):
         )
     )
 
+    # Per-check control, by code: severity overridden, or findings waived.
+    checks: dict[str, CheckControl] = pydantic.Field(
+        default_factory=dict,
+        description="Per check code: `{severity: ERROR|WARNING}` overrides its "
+        "severity for this model; `{waive: REASON, until: DATE}` waives its findings "
+        "(listed in every report, never failing the gate) until the date. E.g. "
+        "`checks: {SAMPLER_FREQUENCY_ORDER: {waive: 'hashed ids', until: "
+        "2027-03-31}}`.",
+    )
     # Computed when a config file is read: each value read from another file, and
     # the digest of every file read for this model. Part of the config fingerprint.
     sources: dict[str, list[Source]] = pydantic.Field(
@@ -267,6 +299,24 @@ class ModelConfig(pydantic.BaseModel):
     def sampled(self) -> bool:
         """Whether the loss samples negatives (nce, sampled_softmax)."""
         return self.loss in SAMPLED_LOSSES
+
+    @pydantic.field_validator("checks")
+    @classmethod
+    def _known_codes(cls, checks: dict) -> dict:
+        from classgate.codes import MUST_HOLD, TFDV_PREFIX, Code
+
+        for code in checks:
+            if code not in Code.__members__ and not code.startswith(TFDV_PREFIX):
+                close = difflib.get_close_matches(code, list(Code.__members__), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ValueError(f"{code[:60]!r} is no check's code{hint}")
+            control = checks[code]
+            if code in MUST_HOLD and (control.waive or control.severity == "WARNING"):
+                raise ValueError(
+                    f"{code} cannot be waived or made a WARNING: its findings mean "
+                    "training breaks (fix the data or the config instead)"
+                )
+        return checks
 
     @pydantic.field_validator("name")
     @classmethod
@@ -297,6 +347,8 @@ class ModelConfig(pydantic.BaseModel):
         data = dict(data)
         num_classes = data.get("num_classes")
         loss = data.get("loss", "nce")
+        if not isinstance(loss, str):  # a list or a mapping: the loss field says so
+            loss = None
         sampled = loss in SAMPLED_LOSSES
         if "num_sampled" not in data and isinstance(num_classes, int) and sampled:
             data["num_sampled"] = min(DEFAULT_NUM_SAMPLED, num_classes - 1)
@@ -366,7 +418,7 @@ def overridden(model: ModelConfig, **keys) -> ModelConfig:
 
 def fingerprint(models: Sequence[ModelConfig]) -> str:
     """A digest of the resolved configs: what a later gate compares against."""
-    text = json.dumps([m.model_dump() for m in models], sort_keys=True)
+    text = json.dumps([m.model_dump(mode="json") for m in models], sort_keys=True)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -30,6 +30,14 @@ class InputError(Exception):
         self.message = message
 
 
+class FolderBusy(InputError):
+    """The output folder's lock is held by another run (or a concluding job)."""
+
+
+class NotFinished(InputError):
+    """A submitted run's job has not staged all its results (yet)."""
+
+
 class GateClosed(Exception):
     """The report does not bless this training; the message says why."""
 

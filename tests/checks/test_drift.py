@@ -66,7 +66,7 @@ def _arrays(found: dict):
     return ids, np.array([found[i] for i in ids], dtype=np.int64)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(before=counts, after=counts)
 def test_distances_agree_with_their_definitions(before, after):
     found = drift.distances(_arrays(before), _arrays(after))
@@ -163,7 +163,7 @@ def test_headroom_needs_a_pace():
     assert headroom.check(MODEL, "t", one) == []
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50, deadline=None, derandomize=True)
 @given(
     runs=st.integers(2, 20),
     minutes=st.floats(0, 0.99 * 24 * 60),
@@ -190,7 +190,7 @@ def test_no_pace_from_less_than_a_day(runs, minutes, growth):
     assert headroom.check(model, "train", stretched)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50, deadline=None, derandomize=True)
 @given(
     per_day=st.floats(0.5, 50),
     noise=st.floats(0, 3),

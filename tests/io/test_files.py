@@ -82,3 +82,14 @@ def test_an_unknown_format_is_one_line(tmp_path):
     write(tmp_path, "a.tfrecord")
     with pytest.raises(errors.InputError, match="data format 'TFRecord'"):
         files.list_split("train", (str(tmp_path / "*"),), "TFRecord")
+
+
+def test_a_fifo_matched_by_the_pattern_is_refused(tmp_path):
+    """Reading it would wait forever for a writer: one line naming it, at once."""
+    write(tmp_path, "train-0.tfrecord")
+    os.mkfifo(tmp_path / "train-fifo")
+    with pytest.raises(errors.InputError) as raised:
+        files.list_split("train", (str(tmp_path / "*"),), "tfrecord")
+    message = raised.value.message
+    assert message.startswith(f"{tmp_path / 'train-fifo'}: not a regular file")
+    assert "\n" not in message

@@ -1,4 +1,5 @@
 import datetime
+import decimal
 
 import apache_beam as beam
 import pyarrow as pa
@@ -169,3 +170,84 @@ def test_int96_timestamps_past_2262_read_without_wrapping(tmp_path):
     ]
     assert converted.column(1).to_pylist() == [[m] for m in micros]
     assert left_out == []
+
+
+# Whatever a Parquet file holds: read and judged, or one line naming it -----------
+
+
+def test_duplicate_columns_are_named(tmp_path):
+    """pyarrow writes two columns of one name; which holds the labels is anyone's
+    guess, so the file is refused rather than read either way."""
+    import builders
+
+    path = tmp_path / "d.parquet"
+    table = pa.Table.from_arrays(
+        [pa.array([0, 1]), pa.array([1, 0])], names=["label", "label"]
+    )
+    pq.write_table(table, path)
+    with pytest.raises(errors.InputError) as raised:
+        builders.read_files([path], ("label",), ["label"])
+    assert raised.value.message == (
+        f"{path}: column 'label' appears 2 times; a reader cannot tell which one "
+        "holds the data"
+    )
+
+
+def test_a_truncated_file_is_one_line_naming_it(tmp_path):
+    import builders
+
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"label": [0, 1, 2, 3]}), path)
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(errors.InputError) as raised:
+        builders.read_files([path])
+    message = raised.value.message
+    assert message.startswith(f"{path}: not a readable Parquet file")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([decimal.Decimal("1"), decimal.Decimal("2")]),
+        pa.array([1, 2], pa.timestamp("s")),
+        pa.array([[(1, 2)], [(2, 3)]], pa.map_(pa.int64(), pa.int64())),
+        pa.array([[[1]], [[2]]]),
+        pa.array([{"x": 1}, {"x": 2}]),
+        pa.array([True, False]),
+    ],
+    ids=["decimal", "timestamp", "map", "list-of-list", "struct", "bool"],
+)
+def test_labels_of_any_arrow_type_are_judged_not_crashed_on(tmp_path, column):
+    """No id type: LABEL_TYPE_INVALID, an ERROR (these once crashed: exit 3)."""
+    import builders
+
+    path = tmp_path / "odd.parquet"
+    pq.write_table(pa.table({"label": column}), path)
+    found = builders.evaluate_files([builders.model(num_classes=3)], {"train": [path]})
+    assert "LABEL_TYPE_INVALID" in {a.code for a in found if a.severity == "ERROR"}
+
+
+def test_uint64_labels_past_int64_do_not_wrap(tmp_path):
+    import builders
+
+    big = (1 << 64) - 1
+    path = tmp_path / "u.parquet"
+    pq.write_table(pa.table({"label": pa.array([0, 1, big], pa.uint64())}), path)
+    model = builders.model(num_classes=2, num_sampled=1)
+    found = builders.results_of_files([model], {"train": [path]})
+    stats = found.label(model, "train")
+    assert (stats.min, stats.max) == (0, big)
+    codes = {a.code for a in builders.evaluate_files([model], {"train": [path]})}
+    assert "LABEL_ABOVE_RANGE" in codes and "LABEL_BELOW_RANGE" not in codes
+
+
+def test_labels_only_needs_every_feature_a_model_names(tmp_path):
+    """The context ids are read, and required, in labels-only mode too: a file
+    without them is one line naming the column (the trainer would fail on it)."""
+    import builders
+
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": [0, 1, 2, 3]}), path)
+    with pytest.raises(errors.InputError, match="column 'context'"):
+        builders.read_files([path], ("label", "context"), ["label", "context"])

@@ -1,14 +1,19 @@
 """report.html: self-contained, escaped, with the plots, and a real page in Chromium.
 
-Besides: every check that ran listed (ticked when it found nothing), the findings'
-values and locations as tables, and plots whose bars and points carry tooltips,
-whose histogram states its bin width and whose rank-frequency curve shows the
-classes never seen.
+Besides: every check that ran listed, failures first and the ticked ones folded
+under their count; a "failed checks only" switch that Chromium shows hiding every
+passed check; no empty cell; data files named below their pattern's folder; the
+findings' values and locations as tables; plots whose bars and points carry
+tooltips, whose histogram states its bin width and whose rank-frequency curve
+shows the classes never seen; drift drawn as both runs overlaid; the other
+features' TFDV figures; and the same content inline for a notebook.
 """
 
 import collections
 import copy
+import html
 import html.parser
+import json
 import re
 import shutil
 import struct
@@ -16,11 +21,17 @@ import subprocess
 import xml.etree.ElementTree as ET
 import zlib
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from classgate import config
 from classgate.checks import catalog
+from classgate.checks.anomaly import Code
+from classgate.outputs import publish
+from classgate.report import checklist, paths, plots
 from classgate.report import html as report_html
-from classgate.report import plots
 from classgate.report.model import Report
 
 from tools import synthetic
@@ -109,14 +120,9 @@ def test_verdict_and_messages_are_escaped(reports):
     assert "classgate: PASS" in render(reports["passing"])
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (make test installs it)"
-)
-def test_chromium_renders_a_real_page(reports, tmp_path):
-    page = tmp_path / "report.html"
-    page.write_text(render(reports["failing"]))
-    png = tmp_path / "report.png"
-    subprocess.run(
+def chromium(*args: str, tmp_path) -> str:
+    """Runs headless Chromium with these arguments; returns what it printed."""
+    done = subprocess.run(
         [
             CHROMIUM,
             "--headless",
@@ -129,13 +135,31 @@ def test_chromium_renders_a_real_page(reports, tmp_path):
             "--disable-sync",
             "--hide-scrollbars",
             f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={png}",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}",
-            f"file://{page}",
+            *args,
         ],
         check=True,
         capture_output=True,
+        text=True,
         timeout=60,
+    )
+    return done.stdout
+
+
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (make test installs it)"
+)
+
+
+@needs_chromium
+def test_chromium_renders_a_real_page(reports, tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(render(with_drift_and_features(reports["failing"])))
+    png = tmp_path / "report.png"
+    chromium(
+        f"--screenshot={png}",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        f"file://{page}",
+        tmp_path=tmp_path,
     )
     width, height, pixels = read_png(png.read_bytes())
     assert (width, height) == WINDOW
@@ -179,9 +203,10 @@ class _Tables(html.parser.HTMLParser):
         elif tag == "caption":
             self._caption = True
         elif tag == "tr":
-            self._open[-1]["rows"].append({"attrs": attrs, "cells": []})
+            self._open[-1]["rows"].append({"attrs": attrs, "cells": [], "titles": []})
         elif tag in ("td", "th"):
             self._open[-1]["rows"][-1]["cells"].append("")
+            self._open[-1]["rows"][-1]["titles"].append(attrs.get("title"))
 
     def handle_endtag(self, tag):
         if tag == "table" and self._open:
@@ -205,12 +230,28 @@ def tables(page: str) -> list[dict]:
     return parser.tables
 
 
+def checklists(page: str) -> list[str]:
+    """The checks blocks' HTML, in page order: the data's, then each model's."""
+    starts = [m.start() for m in re.finditer("<div class=checklist>", page)]
+    return [page[a:b] for a, b in zip(starts, [*starts[1:], len(page)], strict=True)]
+
+
 def check_tables(page: str) -> list[list[dict]]:
-    """The checks tables' rows, in page order: the data's, then each model's."""
-    found = [t for t in tables(page) if t["class"] == "checks"]
-    # An outer table closes after its nested ones: order them by where they open.
-    found.sort(key=lambda t: page.index(t["rows"][1]["attrs"]["data-code"]))
-    return [[r for r in t["rows"] if "data-code" in r["attrs"]] for t in found]
+    """The rows of each checks block, in page order: the data's, then each model's.
+
+    A block's checks that found something come first, in their table; the passed
+    ones in the table folded under their count.
+    """
+    return [
+        [
+            r
+            for t in tables(block)
+            if t["class"] == "checks"
+            for r in t["rows"]
+            if "data-code" in r["attrs"]
+        ]
+        for block in checklists(page)
+    ]
 
 
 def statuses(rows: list[dict]) -> dict[tuple[str, str], str]:
@@ -278,9 +319,10 @@ def test_offending_values_and_locations_are_tables(reports):
     assert frequent[0]["rows"][0]["cells"] == ["value", "count"]
     assert frequent[0]["rows"][1]["cells"] == [str(value), str(count)]
     locations = [t for t in found if t["caption"].startswith("locations")]
-    train = next(t for t in locations if "/data/train/" in t["caption"])
+    train = next(
+        t for t in locations if "/data/train/" in (t["rows"][1]["titles"][0] or "")
+    )
     assert train["rows"][0]["cells"] == ["file", "record", "value"]
-    folder = train["caption"].split(" in ", 1)[1]
     shown = [r["cells"] for r in train["rows"][1:]]
     assert len(shown) == 10
     # Shard 0 holds the first rows: record r of it is the r-th generated label.
@@ -292,7 +334,9 @@ def test_offending_values_and_locations_are_tables(reports):
         if a["code"] == "LABEL_ABOVE_RANGE" and a["split"] == "train"
     )
     where = anomaly["details"]["locations"][0]
-    assert folder + shown[0][0] == where["file"]
+    # Named below the train pattern's folder, the whole path in the tooltip.
+    folder = report["data"]["train"]["patterns"][0].rsplit("/", 1)[0] + "/"
+    assert train["rows"][1]["titles"][0] == where["file"] == folder + shown[0][0]
     # The rest of the 20 locations fold under a <details>, in a table too.
     rest = [t for t in found if t["class"] == "locations" and not t["caption"]]
     assert sum(len(t["rows"]) - 1 for t in rest) == 2 * 20 - 2 * 10
@@ -420,3 +464,270 @@ def test_legend_draws_curves_as_lines(reports):
         assert lines == {"#1f77b4": None, "#ff7f0e": "6,4"}
         boxes = [r.get("fill") for r in legend.iter("rect")]
         assert "#1f77b4" not in boxes and "#ff7f0e" not in boxes
+
+
+# Failures first, passed checks folded, the failed-only switch ---------------------
+
+_FOLDED = re.compile(
+    r"<details class=passed><summary>(\d+) checks? passed</summary>(.*?)</details>",
+    re.S,
+)
+
+
+def rows_of(fragment: str) -> list[dict]:
+    return [
+        r
+        for t in tables(fragment)
+        if t["class"] == "checks"
+        for r in t["rows"]
+        if "data-code" in r["attrs"]
+    ]
+
+
+def test_checks_that_found_something_come_first_and_passed_ones_fold(reports):
+    kinds = set()
+    for case in ("failing", "passing"):
+        for block in checklists(render(reports[case])):
+            folded = _FOLDED.search(block)
+            open_rows = rows_of(block[: folded.start()] if folded else block)
+            folded_rows = rows_of(folded.group(2)) if folded else []
+            statuses = [r["cells"][0] for r in open_rows]
+            assert all(s.startswith("✗") for s in statuses)
+            assert statuses == sorted(statuses, key=lambda s: "WARNING" in s)
+            assert all(r["cells"][0] == "✓ passed" for r in folded_rows)
+            if folded:
+                assert int(folded.group(1)) == len(folded_rows) > 0
+            summary = re.search(r"(\d+) checks ran: (\d+) passed, (\d+) found", block)
+            ran, passed, found = map(int, summary.groups())
+            assert (passed, found) == (len(folded_rows), len(open_rows))
+            assert ran == passed + found
+            kinds.add((bool(open_rows), bool(folded_rows)))
+    # blocks with findings and passed checks, and blocks where all passed
+    assert {(True, True), (False, True)} <= kinds
+
+
+# Probes the page in Chromium: each passed-check block's display and whether each
+# check that found something is drawn, before and after a click on the switch's
+# label; written into the page, which --dump-dom prints.
+_PROBE = """<script>
+const state = () => ({
+  passed: [...document.querySelectorAll("details.passed")].map(
+    e => getComputedStyle(e).display),
+  found: [...document.querySelectorAll("tr[data-code]")]
+    .filter(r => !r.closest(".passed")).map(r => r.getClientRects().length > 0),
+});
+const before = state();
+document.querySelector("label.toggle").click();
+const after = state();
+const out = document.createElement("pre");
+out.id = "probe";
+out.textContent = JSON.stringify({before, after});
+document.body.appendChild(out);
+</script>"""
+
+
+@needs_chromium
+def test_failed_only_switch_hides_every_passed_check_in_chromium(reports, tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(render(reports["failing"]).replace("</body>", _PROBE + "</body>"))
+    dom = chromium("--dump-dom", f"file://{page}", tmp_path=tmp_path)
+    probe = json.loads(
+        html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom).group(1))
+    )
+    before, after = probe["before"], probe["after"]
+    assert len(before["passed"]) == 2  # the data's block and the model's
+    assert set(before["passed"]) == {"block"} and set(after["passed"]) == {"none"}
+    assert before["found"] and all(before["found"]) and all(after["found"])
+    # The page itself holds no script: the switch is a checkbox and a CSS rule.
+    assert "<script" not in render(reports["failing"])
+
+
+# No empty cells --------------------------------------------------------------------
+
+
+def test_every_check_says_what_it_makes_sure_of():
+    unknown = checklist.what("NOT_A_CHECK_OF_THIS_CLASSGATE")
+    for code in [*Code, catalog.TFDV_SCHEMA]:
+        assert checklist.what(code).strip() and checklist.what(code) != unknown, code
+
+
+@pytest.mark.parametrize("case", ["failing", "passing"])
+def test_no_cell_is_empty(reports, case):
+    page = render(with_drift_and_features(reports[case]))
+    for table in tables(page):
+        for row in table["rows"]:
+            assert all(cell.strip() for cell in row["cells"]), (table, row)
+
+
+_NULLABLE = st.fixed_dictionaries(
+    {},
+    optional={
+        "loss": st.sampled_from(
+            ["nce", "sampled_softmax", "softmax", "torch_cross_entropy"]
+        ),
+        "vocabulary_file": st.just("vocab.txt"),
+        "checkpoint": st.just("ckpt/model"),
+        "biases_variable": st.just("output/bias"),
+        "ignore_index": st.integers(-5, 5),
+        "drift_error_js_divergence": st.floats(0.1, 1.0),
+        "drift_error_linf": st.floats(0.1, 1.0),
+        "context_feature": st.just("history"),
+    },
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(keys=_NULLABLE)
+def test_a_config_key_without_a_value_says_why(reports, keys):
+    if "checkpoint" in keys:
+        keys["weights_variable"] = "output/kernel"
+    if "context_feature" in keys:
+        keys["context_vocab_size"] = 100
+    model = config.ModelConfig(name="m", label_feature="label", num_classes=100, **keys)
+    report = copy.deepcopy(reports["passing"])
+    report["models"] = [model.model_dump()]
+    (table,) = [t for t in tables(render(report)) if t["class"] == "config"]
+    cells = [c for row in table["rows"] for c in row["cells"]]
+    assert all(c.strip() for c in cells)
+    shown = dict(zip(cells[::2], cells[1::2], strict=True))
+    for key, value in model.model_dump(exclude={"sources", "files"}).items():
+        if value is None:
+            assert shown[key].startswith("— (") and shown[key] != "— (not set)", key
+
+
+# Paths below the pattern's folder ---------------------------------------------------
+
+_PART = st.text("abcxyz019_.-", min_size=1, max_size=6).filter(
+    lambda p: p not in (".", "..")
+)
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(
+    scheme=st.sampled_from(["", "/", "gs://"]),
+    folders=st.lists(_PART, min_size=1, max_size=4),
+    stem=st.text("abc0", max_size=3),
+    wildcard=st.sampled_from(["*", "?", "[0-9]", "**/*"]),
+    name=_PART,
+)
+def test_paths_are_shown_below_the_patterns_fixed_folder(
+    scheme, folders, stem, wildcard, name
+):
+    folder = scheme + "/".join(folders) + "/"
+    pattern = folder + stem + wildcard + ".tfrecord"
+    assert paths.fixed_folder(pattern) == folder
+    roots = paths.Roots([pattern, "/elsewhere/*"])
+    assert roots.short(folder + name) == name
+    assert roots.short("/other/" + name) == "/other/" + name  # under no pattern
+    cell = roots.cell(folder + name)
+    assert cell == f'<td title="{html.escape(folder + name)}">{html.escape(name)}</td>'
+
+
+@pytest.mark.parametrize("case", ["failing", "passing"])
+def test_data_files_are_named_below_their_pattern_with_the_path_in_a_tooltip(
+    reports, case
+):
+    report = reports[case]
+    files = [t for t in tables(render(report)) if t["class"] == "files"]
+    assert len(files) == len(report["data"])
+    for table, (split, data) in zip(files, report["data"].items(), strict=True):
+        folder = data["patterns"][0].rsplit("/", 1)[0] + "/"
+        rows = table["rows"][1:]
+        assert [r["titles"][0] for r in rows] == [f["path"] for f in data["files"]]
+        for row in rows:
+            assert folder + row["cells"][0] == row["titles"][0]
+            assert not row["cells"][0].startswith("/") and split in row["cells"][0]
+
+
+# Drift overlaid, the other features, inline ----------------------------------------
+
+
+def _counts(seed: int, shift: int):
+    rng = np.random.default_rng(seed)
+    ids = (rng.zipf(1.3, 4_000) + shift) % 100
+    found, counts = np.unique(ids, return_counts=True)
+    return found, counts
+
+
+def with_drift_and_features(report: dict) -> dict:
+    """The report with a drift profile of its model and a features table."""
+    report = copy.deepcopy(report)
+    drift = publish.drift_profile(_counts(1, 0), _counts(2, 30))
+    report["drift"] = {report["models"][0]["name"]: {"train": drift.model_dump()}}
+    report["features"] = {
+        "train": {
+            "examples": 3_000,
+            "total": 5,
+            "features": [
+                {"name": "age", "type": "INT", "present": 2_990, "missing": 10}
+                | {"min": 1.0, "max": 90.0, "mean": 40.5},
+                {"name": "city", "type": "STRING", "present": 3_000, "missing": 0}
+                | {"unique": 3},
+                {"name": "label", "type": "INT", "present": 3_000, "missing": 0}
+                | {"min": 0.0, "max": 99.0, "mean": 20.0},
+                {"name": "score", "type": "FLOAT", "present": 3_000, "missing": 0},
+            ],
+        }
+    }
+    return report
+
+
+_BAR = re.compile(
+    r"class (\d+): [\d.]+% before \((\d+) of (\d+)\), [\d.]+% now \((\d+) of (\d+)\)"
+)
+
+
+def test_drift_draws_both_runs_overlaid(reports):
+    report = with_drift_and_features(reports["passing"])
+    drift = report["drift"]["m"]["train"]
+    page = render(report)
+    (shares,) = plot(page, "Class shares")
+    (curves,) = plot(page, "Rank-frequency: previous run and this run")
+    for kind in ("bar-before", "bar-now"):
+        bars = [r for r in shares.iter("rect") if r.get("class") == kind]
+        told = [_BAR.match(title_of(b)).groups() for b in bars]
+        assert [[int(t[0]), int(t[1]), int(t[3])] for t in told] == drift["classes"]
+        assert {(int(t[2]), int(t[4])) for t in told} == {
+            (drift["values_before"], drift["values_now"])
+        }
+    # one curve a run, a point per rank of each
+    assert len(list(curves.iter("polyline"))) == 2
+    points = len(drift["rank_frequency_before"]) + len(drift["rank_frequency_now"])
+    assert len(list(curves.iter("circle"))) == points
+    assert f"divergence {drift['js_divergence']:.4f} bits" in page
+    assert not plot(render(reports["passing"]), "Class shares")  # only when compared
+
+
+def test_other_features_are_a_table_of_their_tfdv_figures(reports):
+    page = render(with_drift_and_features(reports["passing"]))
+    (table,) = [t for t in tables(page) if t["class"] == "features"]
+    head, *rows = table["rows"]
+    assert head["cells"] == [
+        *("feature", "type", "present", "missing"),
+        *("min", "max", "mean", "unique"),
+    ]
+    by_name = {r["cells"][0]: r for r in rows}
+    assert list(by_name) == ["age", "city", "score"]  # the label is the model's
+    assert by_name["age"]["cells"][1:] == ["INT", "2990", "10", "1", "90", "40.5", "—"]
+    assert by_name["city"]["cells"][4:] == ["—", "—", "—", "3"]
+    assert by_name["city"]["titles"][4] == "not numeric"
+    assert by_name["score"]["titles"][4] == "no finite values"
+    assert "1 more not listed in report.json" in page
+
+
+def test_a_notebook_shows_the_report_inline(reports):
+    report = Report.model_validate(with_drift_and_features(reports["failing"]))
+    inline = report._repr_html_()
+    assert inline.startswith("<div class=classgate>")
+    for whole_page in ("<html", "<head", "<body", "<!DOCTYPE", "<script", "http"):
+        assert whole_page not in inline
+    style = re.search(r"<style>(.*?)</style>", inline, re.S).group(1)
+    selectors = [
+        one.strip()
+        for rule in re.findall(r"([^{}]+)\{", style)
+        for one in rule.split(",")
+    ]
+    assert selectors and all(s.startswith(".classgate") for s in selectors)
+    # The page's content, exactly: the same views, checks and plots.
+    page = report_html.render(report)
+    assert inline.replace(f"<style>{report_html._CSS}</style>", "", 1) in page

@@ -1,36 +1,67 @@
-"""junit.xml: one testcase per (model, check), failures from ERRORs (and --strict)."""
+"""junit.xml: one testcase per (model, check), failures from ERRORs (and --strict).
 
+Rendered from reports built by hand as publish builds them (no pipeline runs).
+"""
+
+import json
 import xml.etree.ElementTree as ET
 
-import pyarrow as pa
+import builders
 import pytest
 
 from classgate.checks import catalog
+from classgate.io import files
+from classgate.outputs import publish
 from classgate.report import junit
 from classgate.report.model import Report
+from classgate.run.request import Request
 
 from tools import synthetic
-from workspace import Workspace
+
+STARTED = "2026-01-01T00:00:00+00:00"
+
+
+def hand_built(root, models, splits: dict, strict=False) -> dict:
+    """The report.json of a labels-only run over {split: label rows}, built as
+    publish builds it from hand-built results (no pipeline)."""
+    listed = []
+    for name in splits:
+        (root / name).mkdir(parents=True)
+        (root / name / "a.tfrecord").write_bytes(b"x")
+        listed.append(files.list_split(name, (str(root / name / "*"),), "tfrecord"))
+    request = Request(
+        splits=tuple(listed),
+        models=tuple(models),
+        output=str(root / "out"),
+        labels_only=True,
+        strict=strict,
+    )
+    rows = {name: {"label": values} for name, values in splits.items()}
+    formats = dict.fromkeys(splits, "tfrecord")
+    found = builders.evaluate(models, rows, formats)
+    verdict = builders.verdict(found, strict=strict)
+    made = publish.report_of(
+        request, builders.results(models, rows), verdict, STARTED, STARTED, {}
+    )
+    return json.loads(made.with_checks().to_json())
 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    """Real reports: errors in two splits plus an empty one; warnings only, +strict."""
-    ws = Workspace(tmp_path_factory.mktemp("junit"))
-    ids = synthetic.labels(1_000, 100, seed=7)
-    train, evaluation = ws.labels(ids, name="train"), ws.labels(ids, name="eval")
-    empty = ws.labels(pa.array([], pa.int64()), name="test", shards=1)
-    _, errors = ws.validate(
-        *("--split", f"train={train}", "--split", f"eval={evaluation}"),
-        *("--split", f"test={empty}", "--labels-only"),
-        *("--model-config", ws.model(80, name="small")),
-        *("--model-config", ws.model(100, name="right")),
-        output="errors",
+    """Errors in two splits plus an empty one; warnings only, and under --strict."""
+    root = tmp_path_factory.mktemp("junit")
+    ids = synthetic.labels(1_000, 100, seed=7).tolist()
+    models = [
+        builders.model(name="small", num_classes=80),
+        builders.model(name="right", num_classes=100),
+    ]
+    errors = hand_built(
+        root / "errors", models, {"train": ids, "eval": ids, "test": []}
     )
-    dense = ws.labels(list(range(98)) * 3, name="dense")  # 2 of 100 classes unseen
-    warn = ["--data", dense, "--model-config", ws.model(100), "--labels-only"]
-    _, warnings = ws.validate(*warn, output="warnings")
-    _, strict = ws.validate(*warn, "--strict", output="strict")
+    dense = list(range(98)) * 3  # 2 of 100 classes unseen
+    one = [builders.model(num_classes=100)]
+    warnings = hand_built(root / "warnings", one, {"train": dense})
+    strict = hand_built(root / "strict", one, {"train": dense}, strict=True)
     return {"errors": errors, "warnings": warnings, "strict": strict}
 
 

@@ -1,5 +1,6 @@
 """Label statistics, without Beam: any split of the data gives the same result."""
 
+import pathlib
 import random
 
 import numpy as np
@@ -147,3 +148,37 @@ def test_histogram_edges_fall_on_zero_and_num_classes():
     assert 0.0 in edges and float(SPEC.num_classes) in edges
     # np.histogram closes its last bin: the value at the edge is plotted, once
     assert sum(histogram["counts"]) + histogram["beyond_high"] == 257
+
+
+def test_a_null_inside_a_list_label_is_a_missing_label():
+    """The example lacks that label: the trainer would read garbage or fail."""
+    from builders import evaluate, model, stats
+
+    rows = pa.array([[0], [1, None], [None], [1]], pa.list_(pa.int64()))
+    found = stats(rows, model(num_classes=2))
+    assert (found.min, found.distinct, found.missing) == (0, 2, 2)
+    anomalies = evaluate([model(num_classes=2)], {"train": {"label": rows}})
+    assert "LABEL_MISSING" in {a.code for a in anomalies if a.severity == "ERROR"}
+
+
+def test_each_problem_is_located_by_file_and_record_in_real_files(ws):
+    """Read from two Parquet shards as the job reads them: every label problem has
+    its code, and its locations name the shard and the record within it."""
+    import builders
+
+    rows = [[1], [-1], None, [], [1, 2], [3]] * 5
+    pattern = ws.labels(rows, fmt="parquet")
+    paths = sorted(pathlib.Path(pattern).parent.glob("*.parquet"))
+    m = builders.model(num_classes=4, max_unseen_fraction=1.0)
+    found = builders.evaluate_files([m], {"train": paths})
+    assert builders.codes(found, "ERROR") == [
+        "LABEL_BELOW_RANGE",
+        "LABEL_COUNT_MISMATCH",
+        "LABEL_MISSING",
+        "LABEL_SENTINEL",  # the only out-of-range value is -1: padding
+    ]
+    missing = builders.find(found, "LABEL_MISSING")
+    assert missing.details["missing"] == 10
+    first = missing.details["locations"][0]
+    assert first["file"] == str(paths[0]) and first["record"] == 2
+    assert paths[0].name == "train-00000-of-00002.parquet"

@@ -7,7 +7,7 @@ together). What the anomalies mean for the verdict is `anomaly.status_of`.
 
 from collections.abc import Mapping, Sequence
 
-from classgate.checks import artifacts, diagnoses, files, labels, sampler
+from classgate.checks import advice, artifacts, diagnoses, files, labels, sampler
 from classgate.checks.anomaly import Anomaly
 from classgate.config import ModelConfig
 from classgate.model_files import summary
@@ -41,12 +41,15 @@ def evaluate(
     model_files: Mapping[str, summary.ModelFiles],
     fitted: Mapping[str, frequency.FrequencyFit],
     hidden: Mapping[str, Sequence[str]] | None = None,
+    advised: Mapping[str, int | None] | None = None,
 ) -> list[Anomaly]:
     """Every label, config and diagnosis anomaly, for every model and split.
 
     `formats` maps each split to its data format ("tfrecord" or "parquet"),
     `fitted` each log-uniform model to its training split's frequency fit (`fits`),
-    and `hidden` each split to the Parquet files it skipped for their names.
+    `hidden` each split to the Parquet files it skipped for their names, and
+    `advised` each model to the num_classes advised (checks.advice; from the
+    training labels alone when not given).
     """
     found: list[Anomaly] = []
     for split, data_format in formats.items():
@@ -61,11 +64,12 @@ def evaluate(
         found.extend(sampler.check(model))
         found.extend(artifacts.check(model, model_files[model.name]))
         training = results.label(model, training_split)
+        figure = (advised or {}).get(model.name) or advice.num_classes(model, training)
         for split, data_format in formats.items():
             split_stats = results.label(model, split)
             if not split_stats.examples:
                 continue
-            found.extend(labels.check(model, split, split_stats, data_format))
+            found.extend(labels.check(model, split, split_stats, data_format, figure))
             found.extend(diagnoses.check_labels(model, split, split_stats))
             context = results.context(model, split)
             if context is not None:
@@ -79,7 +83,7 @@ def evaluate(
                     )
                 )
         if training.examples:
-            found.extend(labels.check_coverage(model, training_split, training))
+            found.extend(labels.check_coverage(model, training_split, training, figure))
             if model.name in fitted:
                 found.extend(
                     diagnoses.check_frequency_order(

@@ -24,7 +24,11 @@ FLOAT_TYPES = ("halffloat", "float", "double")
 
 
 def check(
-    model: ModelConfig, split: str, stats: LabelStats, data_format: str
+    model: ModelConfig,
+    split: str,
+    stats: LabelStats,
+    data_format: str,
+    advised: int | None = None,
 ) -> list[Anomaly]:
     """Missing, miscounted, mistyped and out-of-range labels in one split."""
     found = []
@@ -97,8 +101,9 @@ def check(
     above = stats.above_range
     if above:
         top = max(above)
+        fits = max(top + 1, advised or 0)
         advice = (
-            f"set num_classes to at least {top + 1}"
+            f"set num_classes to at least {fits}"
             if top < INT64_MAX
             else "beyond any int64 class id: remap them"
         )
@@ -111,6 +116,7 @@ def check(
             distinct=len(above),
             max=top,
             num_classes=n,
+            advised_num_classes=fits if top < INT64_MAX else None,
             most_frequent=_most_frequent(above),
         )
     below = stats.below_range
@@ -128,7 +134,9 @@ def check(
     return found
 
 
-def check_coverage(model: ModelConfig, split: str, stats: LabelStats) -> list[Anomaly]:
+def check_coverage(
+    model: ModelConfig, split: str, stats: LabelStats, advised: int | None = None
+) -> list[Anomaly]:
     """Classes in [0, num_classes) the training data never shows: dead rows."""
     n = model.num_classes
     unseen = n - stats.classes_seen
@@ -137,7 +145,18 @@ def check_coverage(model: ModelConfig, split: str, stats: LabelStats) -> list[An
     fraction = unseen / n
     top = stats.max
     if top is not None and 0 <= top < n - 1:
-        advice = f"labels stop at {top}: set num_classes to {top + 1}"
+        if advised is None or advised == top + 1:
+            advice = f"labels stop at {top}: set num_classes to {top + 1}"
+        elif advised < n:
+            advice = (
+                f"labels stop at {top}: set num_classes to {advised}, what the "
+                f"history's growth needs for {model.headroom_days:g} days"
+            )
+        else:
+            advice = (
+                f"labels stop at {top}, but the history's growth needs num_classes "
+                f"{advised} within {model.headroom_days:g} days"
+            )
     else:
         advice = "the ids have gaps: remap them to dense ids"
     too_many = too_many_unseen(model, stats.classes_seen)
@@ -159,6 +178,7 @@ def check_coverage(model: ModelConfig, split: str, stats: LabelStats) -> list[An
                 "unseen_fraction": fraction,
                 "max_unseen_fraction": model.max_unseen_fraction,
                 "classes_seen": stats.classes_seen,
+                "advised_num_classes": advised,
             },
         )
     ]

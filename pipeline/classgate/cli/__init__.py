@@ -5,6 +5,8 @@
     classgate train ...               validate (or reuse --report), train only on a pass
     classgate run --report R -- CMD   start any trainer, only on a matching pass
     classgate check-config FILE...    the checks that need no data (pre-commit)
+    classgate index PREFIX            one page listing the runs of a history folder
+    classgate ci github|gitlab        the CI templates' gate step (classgate.cli.ci)
 
 classgate's own flags are parsed by classgate.arguments; every argument it does not
 know must be a Beam pipeline option (--runner, --direct_num_workers, Dataflow flags)
@@ -22,8 +24,8 @@ import logging
 import os
 import sys
 import traceback
-import warnings
 
+from classgate import quiet
 from classgate.cli import arguments
 
 
@@ -35,7 +37,8 @@ def main(argv=None) -> int:
         at = argv.index("--")
         argv, command = argv[:at], argv[at + 1 :]
     debug = "--debug" in argv
-    _quiet_libraries(debug)
+    quiet.command_line(debug)
+    _log_to_stdout()
     from classgate import errors
     from classgate.cli import commands
 
@@ -47,14 +50,20 @@ def main(argv=None) -> int:
                 "the command to start)"
             )
         if args.command == "validate":
-            return commands.validate(args, _beam_options(leftovers))
+            return commands.validate(args, _beam_options(leftovers, "validate"))
         if args.command == "train":
-            return commands.train(args, _beam_options(leftovers))
+            return commands.train(args, _beam_options(leftovers, "train"))
         arguments.no_leftovers(args.command, leftovers)
         if args.command == "conclude":
             return commands.conclude(args)
         if args.command == "check-config":
             return commands.check_config(args)
+        if args.command == "index":
+            return commands.index(args)
+        if args.command == "ci":
+            from classgate.cli import ci
+
+            return ci.main(args.platform, os.environ)
         return commands.run(args, command)
     except errors.GateClosed as closed:
         print(f"classgate: gate closed: {closed}", file=sys.stderr)
@@ -69,6 +78,14 @@ def main(argv=None) -> int:
         if found:
             print(f"classgate: error: {found.message}", file=sys.stderr)
             return arguments.EXIT_INPUT
+        if _needs_full_install(error):
+            print(
+                "classgate: error: this command needs Apache Beam, TensorFlow and "
+                f"TFDV ({error}): classgate-core alone runs check-config; "
+                "`pip install classgate` installs the rest",
+                file=sys.stderr,
+            )
+            return arguments.EXIT_INPUT
         hint = "" if debug else "; --debug shows the traceback"
         print(
             f"classgate: internal error: {_described(error)} (a classgate defect: "
@@ -82,27 +99,50 @@ def entry_point() -> None:
     sys.exit(main())
 
 
-def _beam_options(leftovers: list[str]) -> list[str]:
+def _beam_options(leftovers: list[str], command: str) -> list[str]:
     from classgate.run import job
 
-    return job.beam_arguments(leftovers)
+    return job.beam_arguments(leftovers, arguments.flags_of(command))
 
 
-def _quiet_libraries(debug: bool) -> None:
-    """Keeps TensorFlow's, TFDV's and Google's start-up chatter off the terminal."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if debug:
-        return
-    # Inherited by Beam's worker processes (multi_processing mode) as well.
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.getLogger().setLevel(logging.ERROR)
-    for name in ("tensorflow", "absl", "tensorflow_data_validation"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    # Beam's workers log a failing bundle's traceback at ERROR; classgate reports
-    # the error itself, as one line.
-    logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+class _Stdout(logging.Handler):
+    """Log lines on whatever sys.stdout is when each is written, message only."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), flush=True)
+
+
+def _log_to_stdout() -> None:
+    """The library's progress lines on stdout, as plain lines, as ever shown.
+
+    Logger "classgate" (a training's start and epochs): a library logs them, the
+    command line shows them.
+    """
+    logger = logging.getLogger("classgate")
+    if not any(isinstance(h, _Stdout) for h in logger.handlers):
+        logger.addHandler(_Stdout())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # not again through a handler a library put on root
+
+
+# What the `full` extra brings (pyproject.toml): classgate-core runs without them.
+_FULL_INSTALL = (
+    "apache_beam",
+    "google.protobuf",
+    "tensorflow",
+    "tensorflow_data_validation",
+    "tensorflow_metadata",
+    "tfx_bsl",
+)
+
+
+def _needs_full_install(error: BaseException) -> bool:
+    """A module of the full install missing (a classgate-core install)."""
+    name = getattr(error, "name", None) or ""
+    return isinstance(error, ModuleNotFoundError) and any(
+        name == m or name.startswith(m + ".") or m.startswith(name + ".")
+        for m in _FULL_INSTALL
+    )
 
 
 def _described(error: BaseException) -> str:

@@ -81,7 +81,16 @@ def _add_validation_args(parser, config_required=True) -> None:
     parser.add_argument(
         "--no-wait",
         action="store_true",
-        help="submit the job and exit; `classgate conclude` gives the verdict later",
+        help="submit the job and exit; its last stage writes the verdict, and "
+        "`classgate conclude --wait` waits for it",
+    )
+    parser.add_argument(
+        "--verdict-by",
+        choices=("job", "conclude"),
+        default="job",
+        help="with --no-wait, who writes the verdict: the job's last stage "
+        "(default), or `classgate conclude` alone (when the workers cannot run "
+        "TFDV or write --output)",
     )
     parser.add_argument(
         "--classes-per-range",
@@ -112,6 +121,15 @@ def _typed(reader: str):
 
 
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def flags_of(command: str) -> list[str]:
+    """Every flag of a command (`--model-config`, ...): what a typo is close to."""
+    (commands,) = [
+        a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)
+    ]
+    sub = commands.choices[command]
+    return [flag for action in sub._actions for flag in action.option_strings]
 
 
 def no_leftovers(command: str, leftovers) -> None:
@@ -167,6 +185,21 @@ training starts.
 The command starts only if the report passed and its data and configs are unchanged;
 it gets CLASSGATE_REPORT (and, for one model, CLASSGATE_NUM_CLASSES and friends) in
 its environment. Ctrl-C and SIGTERM are passed on to it.
+""",
+    "ci": """examples:
+  classgate ci github   # action.yml's gate step: INPUT_* in, $GITHUB_OUTPUT out
+  classgate ci gitlab   # deploy/gitlab/classgate.yml: CLASSGATE_* in, classgate.env
+
+Inputs are data, never script text: patterns and configs split at whitespace,
+beam-options as a shell splits words, nothing expanded; an output folder with a line
+break or a pattern character is refused (exit 2) before anything runs.
+""",
+    "index": """examples:
+  classgate index runs/                  # writes runs/index.html
+  classgate index gs://bucket/classgate --output index.html
+
+The runs are the folders --previous-report reads: PREFIX/<run>/report.json. Each
+row links to the run's report.html, relative to the page where it can be.
 """,
     "check-config": """examples:
   classgate check-config model.yaml other.yaml
@@ -250,13 +283,23 @@ def parser() -> argparse.ArgumentParser:
         "the verdict of a `validate --no-wait` run whose job has finished",
         "Gives a submitted run (validate --no-wait, a Flex Template launch) its "
         "verdict once the job has finished: reads what the job left in --output and "
-        "writes the report there.",
+        "writes the report there. Idempotent: a run whose job wrote its verdict "
+        "(or that was concluded before) gets that verdict again.",
     )
     conclude.add_argument(
         "--output", required=True, metavar="DIR", help="the submitted run's --output"
     )
     conclude.add_argument(
         "--junit-xml", metavar="FILE", help="also write the checks as JUnit XML"
+    )
+    conclude.add_argument(
+        "--wait",
+        type=_typed("positive_float"),
+        nargs="?",
+        const=6 * 3600.0,
+        metavar="SECONDS",
+        help="wait for the job to finish, up to SECONDS (default 21600), saying "
+        "so every minute; without it, a job still running is exit 2",
     )
     conclude.add_argument("--debug", action="store_true", help="show tracebacks")
     run = _command(
@@ -286,4 +329,36 @@ def parser() -> argparse.ArgumentParser:
     )
     check.add_argument("configs", nargs="+", metavar="CONFIG", help="YAML model config")
     check.add_argument("--debug", action="store_true", help="show tracebacks")
+    index = _command(
+        commands,
+        "index",
+        "one page listing every run of a history folder, with links to each report",
+        "Writes one HTML page listing every run under PREFIX (the folders "
+        "--previous-report reads), newest first: verdict, errors and warnings, and "
+        "per model examples, num_classes, max id and distinct classes, each run "
+        "linking to its report.html. Exit 0 once written; 2 when PREFIX holds no "
+        "classgate report.",
+    )
+    index.add_argument(
+        "prefix",
+        metavar="PREFIX",
+        help="a folder or bucket prefix of run folders (each with report.json)",
+    )
+    index.add_argument(
+        "--output", metavar="FILE", help="where to write the page (PREFIX/index.html)"
+    )
+    index.add_argument("--debug", action="store_true", help="show tracebacks")
+    ci = _command(
+        commands,
+        "ci",
+        "the gate step of the GitHub action and the GitLab template",
+        "Runs validate with the CI step's inputs, read from the environment "
+        "(GitHub: INPUT_DATA, INPUT_SPLITS, INPUT_MODEL_CONFIGS, INPUT_OUTPUT, "
+        "INPUT_LABELS_ONLY, INPUT_BEAM_OPTIONS; GitLab: the same as CLASSGATE_*), "
+        "and hands the verdict on: GitHub step outputs and annotations, or GitLab's "
+        "dotenv report. Exit 0 only when the gate opens on the report.",
+    )
+    ci.add_argument(
+        "platform", choices=("github", "gitlab"), help="the CI system the step runs on"
+    )
     return parser

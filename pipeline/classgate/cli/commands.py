@@ -10,6 +10,7 @@ place they turn into exit codes.
 import contextlib
 import io
 import os
+import posixpath
 import sys
 
 from classgate.cli import arguments
@@ -29,9 +30,21 @@ def validate(args, beam_args) -> int:
         print("classgate: dry run: the pipeline was translated; nothing was validated")
         return arguments.EXIT_PASS
     if outcome.status == Status.SUBMITTED:
+        submission = outcome.submission
+        if submission.job_id:
+            url = submission.console_url()
+            print(
+                f"classgate: submitted job {submission.job_id}"
+                + (f": {url}" if url else "")
+            )
+        writer = (
+            "the job writes the verdict in its last stage; "
+            if submission.request.verdict_by == "job"
+            else ""
+        )
         print(
-            "classgate: submitted; when the job has finished, run "
-            f"`classgate conclude --output {args.output}` for the verdict"
+            f"classgate: submitted; {writer}`classgate conclude --output "
+            f"{args.output} --wait` waits for the job and gives the verdict"
         )
         return arguments.EXIT_PASS
     return exit_code(outcome.status)
@@ -48,7 +61,7 @@ def conclude(args) -> int:
     from classgate.run import validation
 
     with _quiet_stderr(args.debug):
-        outcome = validation.conclude(args.output, args.junit_xml)
+        outcome = validation.conclude(args.output, args.junit_xml, args.wait or 0.0)
     announce(outcome, args.output)
     return exit_code(outcome.status)
 
@@ -95,6 +108,61 @@ def check_config(args) -> int:
     if unreadable:
         return arguments.EXIT_INPUT
     return arguments.EXIT_FAIL if failed else arguments.EXIT_PASS
+
+
+def index(args) -> int:
+    """One page listing every run of a history folder (GX Data Docs' index).
+
+    The runs are those --previous-report reads (outputs.history); each links to
+    its report.html, relative to the page where both lie on one filesystem.
+    """
+    from classgate import errors, names
+    from classgate.io import storage
+    from classgate.outputs import history
+    from classgate.report import index as pages
+
+    prefix = args.prefix
+    try:
+        found = history.load(prefix)
+    except errors.InputError as e:
+        said = e.message.replace(f"--previous-report {prefix}", f"index {prefix}", 1)
+        said = said.replace("no earlier classgate report", "no classgate report", 1)
+        raise errors.InputError(said) from e
+    output = args.output or _beside(prefix, "index.html")
+    runs = [
+        (_link(posixpath.join(run.folder, names.REPORT_HTML), output), run.report)
+        for run in found.runs
+    ]
+    storage.write_atomic(output, pages.render(prefix, runs, found.skipped))
+    left_out = f"; {len(found.skipped)} report(s) left out, listed there"
+    print(
+        f"classgate: index of {len(runs)} run(s) in {output}"
+        + (left_out if found.skipped else "")
+    )
+    return arguments.EXIT_PASS
+
+
+def _beside(prefix: str, name: str) -> str:
+    """`name` in the folder `prefix` names (the folder of a report.json)."""
+    folder = prefix.rstrip("/") or "/"
+    if folder.endswith(".json"):
+        folder = posixpath.dirname(folder) or "."
+    return posixpath.join(folder, name)
+
+
+def _link(target: str, page: str) -> str:
+    """`target` as a link from `page`: relative where it can be, else whole.
+
+    Relative where both are local, or where the page's folder holds the target.
+    """
+    from classgate.io import storage
+
+    if not storage.is_remote(target) and not storage.is_remote(page):
+        here = os.path.dirname(os.path.abspath(page))
+        relative = os.path.relpath(os.path.abspath(target), here)
+        return relative.replace(os.sep, "/")
+    folder = posixpath.dirname(page) + "/"
+    return target[len(folder) :] if target.startswith(folder) else target
 
 
 def train(args, beam_args) -> int:
@@ -188,7 +256,6 @@ def run_validation(args, beam_args, patterns, models):
     from classgate.run import request as requests
     from classgate.run import validation
 
-    progress.enable_if_terminal(args.quiet)
     request = requests.request(
         patterns,
         models,
@@ -201,13 +268,21 @@ def run_validation(args, beam_args, patterns, models):
         strict=args.strict,
         beam_args=tuple(beam_args),
         wait=not args.no_wait,
+        verdict_by=args.verdict_by,
         junit_xml=args.junit_xml,
+    )
+    progress.start(
+        sum(len(split.files) for split in request.splits),
+        sum(split.bytes for split in request.splits),
+        args.quiet,
     )
     # Beam's SDK workers print a failing bundle's traceback to stderr, worker
     # processes included; classgate reports the error itself, as one line.
-    with _quiet_stderr(args.debug):
-        outcome = validation.run(request)
-    progress.finish()
+    try:
+        with _quiet_stderr(args.debug):
+            outcome = validation.run(request)
+    finally:
+        progress.stop()
     if outcome.status in (Status.PASS, Status.FAIL):
         announce(outcome, args.output)
     return outcome
@@ -218,10 +293,14 @@ def announce(outcome, output_path: str) -> None:
     from classgate.checks.anomaly import Severity
     from classgate.report import markdown
 
-    counts = {s: sum(a.severity == s for a in outcome.anomalies) for s in Severity}
+    standing = [a for a in outcome.anomalies if a.waived is None]
+    counts = {s: sum(a.severity == s for a in standing) for s in Severity}
+    waived = len(outcome.anomalies) - len(standing)
     print(
         f"classgate: {outcome.status.upper()}: {counts[Severity.ERROR]} error(s), "
-        f"{counts[Severity.WARNING]} warning(s); report in {output_path}/report.md"
+        f"{counts[Severity.WARNING]} warning(s)"
+        + (f", {waived} waived" if waived else "")
+        + f"; report in {output_path}/report.md"
     )
     ordered = sorted(outcome.anomalies, key=lambda a: a.severity != Severity.ERROR)
     for anomaly in ordered:
@@ -252,12 +331,14 @@ def _quiet_stderr(debug: bool):
     if debug:
         yield
         return
+    from classgate.io import progress
+
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as sink:
             os.dup2(sink.fileno(), 2)
-        with contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.redirect_stderr(io.StringIO()), progress.keep_console(saved):
             yield
     finally:
         os.dup2(saved, 2)

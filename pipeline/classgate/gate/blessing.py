@@ -15,11 +15,13 @@ the data again: a local rewrite in place always changes the change time.
 """
 
 import dataclasses
+import datetime
 from collections.abc import Mapping, Sequence
 
 from classgate import config, errors
-from classgate.checks import anomaly, labels, sampler
-from classgate.checks.anomaly import Severity, Status
+from classgate.checks import anomaly, controls, labels, sampler
+from classgate.checks.anomaly import Code, Severity, Status
+from classgate.codes import MUST_HOLD
 from classgate.errors import GateClosed
 from classgate.io import files
 from classgate.report import signing
@@ -190,8 +192,11 @@ def _contradictions(report: Report) -> list[str]:
     bad = [a.code for a in anomaly.failing(report.anomalies, report.strict)]
     if bad:
         found.append(f"it lists {bad[0]}, which fails the gate")
+    day = datetime.datetime.fromisoformat(report.started).date()
     for model in report.models:
-        if any(a.severity == Severity.ERROR for a in sampler.check(model)):
+        if any(a.severity == Severity.ERROR for a in sampler.check(model)) and not (
+            _excused(model, Code.NUM_SAMPLED_INVALID, report.strict, day)
+        ):
             found.append(f"model '{model.name}' has an invalid num_sampled")
         for split in dict.fromkeys([*report.data, *report.labels]):
             figures = report.labels.get(split, {}).get(model.label_feature)
@@ -203,7 +208,8 @@ def _contradictions(report: Report) -> list[str]:
             training = split == report.training_split
             found += [
                 f"model '{model.name}', split '{split}': {why}"
-                for why in _label_failures(model, figures, training)
+                for code, why in _label_failures(model, figures, training)
+                if not _excused(model, code, report.strict, day)
             ]
     if set(report.labels) != set(report.data):
         found.append("its label figures and its data name different splits")
@@ -227,27 +233,57 @@ def _incomplete(report: Report) -> list[str]:
     return found
 
 
-def _label_failures(model, figures: LabelSummary, training: bool) -> list[str]:
+def _excused(model, code: str, strict: bool, day: datetime.date) -> bool:
+    """Whether the model's own controls let a finding of `code` pass the gate.
+
+    Waived on the run's day, or made a WARNING (and the run not --strict): the
+    same controls the verdict applied (checks.controls). A check whose failure
+    breaks training (codes.MUST_HOLD) is never excused, whatever the config says.
+    """
+    if code in MUST_HOLD:
+        return False
+    if controls.waived(model, code, day):
+        return True
+    control = model.checks.get(code)
+    return bool(control and control.severity == "WARNING" and not strict)
+
+
+def _label_failures(model, figures: LabelSummary, training: bool):
+    """(code, why) of each label check that the report's figures fail."""
     n = model.num_classes
     found = []
     if figures.examples == 0:
-        return ["no examples"]
+        return [(Code.EMPTY_DATASET, "no examples")]
     if figures.missing:
-        found.append(f"{figures.missing} examples lack the label")
+        found.append((Code.LABEL_MISSING, f"{figures.missing} examples lack the label"))
     if figures.non_integer:
-        found.append(f"{figures.non_integer} labels are not ids")
+        found.append(
+            (Code.LABEL_TYPE_INVALID, f"{figures.non_integer} labels are not ids")
+        )
     if figures.max is not None and figures.max >= n:
-        found.append(f"labels reach {figures.max}, num_classes is {n}")
+        found.append(
+            (Code.LABEL_ABOVE_RANGE, f"labels reach {figures.max}, num_classes is {n}")
+        )
     if figures.min is not None and figures.min < 0:
-        found.append(f"labels go down to {figures.min}")
-    if figures.num_classes == n and (figures.above_range or figures.below_range):
-        outside = figures.above_range + figures.below_range
-        found.append(f"{outside} labels lie outside [0, {n})")
+        found.append((Code.LABEL_BELOW_RANGE, f"labels go down to {figures.min}"))
+    if figures.num_classes == n and figures.above_range:
+        found.append(
+            (Code.LABEL_ABOVE_RANGE, f"{figures.above_range} labels lie past {n - 1}")
+        )
+    if figures.num_classes == n and figures.below_range:
+        found.append((Code.LABEL_BELOW_RANGE, f"{figures.below_range} labels below 0"))
     counts = {int(k) for k, v in figures.values_per_example.items() if v}
     if counts - {0, model.num_true}:
-        found.append(f"label counts {sorted(counts)}, num_true is {model.num_true}")
+        found.append(
+            (
+                Code.LABEL_COUNT_MISMATCH,
+                f"label counts {sorted(counts)}, num_true is {model.num_true}",
+            )
+        )
     if training and figures.num_classes == n:
         if labels.too_many_unseen(model, figures.classes_seen):
             unseen = (n - figures.classes_seen) / n
-            found.append(f"{unseen:.1%} of the classes never occur")
+            found.append(
+                (Code.CLASSES_UNSEEN, f"{unseen:.1%} of the classes never occur")
+            )
     return found

@@ -92,6 +92,16 @@ def absolute(pattern: str) -> str:
     return pattern if storage.is_remote(pattern) else os.path.abspath(pattern)
 
 
+# Feature names a reader notes per file, at most: enough to say what a misspelled
+# feature might have been, few enough for a note.
+MAX_FEATURES_NOTED = 200
+
+
+def listed(features) -> list[str]:
+    """Feature names as a file's note keeps them: sorted, at most MAX_FEATURES_NOTED."""
+    return sorted(features)[:MAX_FEATURES_NOTED]
+
+
 def is_marker(path: str) -> bool:
     """Whether a file is a job marker that data readers never take for data."""
     base = posixpath.basename(path)

@@ -49,7 +49,7 @@ class DecodeParquetFile(beam.DoFn):
                 columns = self._columns
                 if columns is not None:
                     columns = arrow.top_level_columns(schema, columns)
-                note = {}
+                note = {"features": files.listed(schema.names)}
                 if self._columns is None:  # full mode: TFDV reads every column
                     note["left_out"] = arrow.left_out(parquet.schema_arrow)
                 for batch in parquet.iter_batches(BATCH_SIZE, columns=columns):

@@ -295,6 +295,7 @@ class DecodeTFRecordFile(beam.DoFn):
     def process(self, element: tuple[str, int]):
         path, size = element
         first, found = 0, []
+        self._features = set()
         with concurrent.futures.ThreadPoolExecutor(1) as decoding:
             pending = collections.deque()
             for records in read_batches(path, self._batch_size, found):
@@ -305,12 +306,14 @@ class DecodeTFRecordFile(beam.DoFn):
             while pending:
                 yield self._done(pending.popleft())
         self._progress.file_done(size)
-        yield beam.pvalue.TaggedOutput(files.NOTES, (path, {"compression": found[0]}))
+        note = {"compression": found[0], "features": files.listed(self._features)}
+        yield beam.pvalue.TaggedOutput(files.NOTES, (path, note))
 
     def _done(self, decoded: concurrent.futures.Future) -> batches.LocatedBatch:
         # Counted here, on the bundle's thread: Beam's counters are per thread.
         batch = decoded.result()
         self._progress.examples(batch.records.num_rows)
+        self._features.update(batch.records.schema.names)
         return batch
 
     def _decode(self, path, first, records):

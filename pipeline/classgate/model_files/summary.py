@@ -24,6 +24,7 @@ def read(model) -> ModelFiles:
     """What a model's vocabulary and checkpoint say (model: a config.ModelConfig)."""
     found = {}
     if model.vocabulary_file:
+        vocabulary.forget(model.vocabulary_file)  # as it is now, not as once read
         lines = vocabulary.load(model.vocabulary_file)
         found["vocabulary_size"] = len(lines)
         found["vocabulary_duplicates"] = vocabulary.duplicates(lines)

@@ -9,7 +9,6 @@ Strings absent from it hash into the OOV buckets (classgate.stats.fingerprint).
 """
 
 import collections
-import functools
 
 import pyarrow as pa
 
@@ -40,11 +39,18 @@ def parse(data: bytes, path: str) -> tuple[bytes, ...]:
     return tuple(lines)
 
 
-@functools.cache
+# path -> its lines, and the lines as an Arrow array: read once, since every
+# worker's DoFn asks, until `forget` (a file edited since is read again).
+_LINES: dict[str, tuple[bytes, ...]] = {}
+_ARRAYS: dict[str, pa.Array] = {}
+
+
 def load(path: str) -> tuple[bytes, ...]:
-    """The lines of a vocabulary file; cached, since every worker batch asks."""
+    """The lines of a vocabulary file; cached until `forget(path)`."""
     from classgate.io import storage
 
+    if path in _LINES:
+        return _LINES[path]
     try:
         data = storage.read(path, MAX_BYTES)
     except errors.InputError as e:
@@ -52,12 +58,24 @@ def load(path: str) -> tuple[bytes, ...]:
     except Exception as e:  # missing file, permissions, remote errors
         first = errors.first_line(e)
         raise errors.InputError(f"vocabulary_file {path}: cannot read: {first}") from e
-    return parse(data, path)
+    return _LINES.setdefault(path, parse(data, path))
 
 
-@functools.cache
 def as_array(path: str) -> pa.Array:
-    return pa.array(load(path), type=pa.binary())
+    if path not in _ARRAYS:
+        _ARRAYS[path] = pa.array(load(path), type=pa.binary())
+    return _ARRAYS[path]
+
+
+def forget(path: str) -> None:
+    """Drops what was cached of `path`: the next `load` reads the file again.
+
+    The driver forgets each vocabulary before it reads it for a validation, so a
+    process that validates twice (a notebook's) never judges the second run by a
+    file since edited; workers in the same process then read what it read.
+    """
+    _LINES.pop(path, None)
+    _ARRAYS.pop(path, None)
 
 
 def duplicates(lines: tuple[bytes, ...]) -> dict[str, int]:

@@ -127,7 +127,7 @@ class OutputFolder:
 
     def _take_lock(self) -> None:
         path = self.join(LOCK)
-        busy = errors.InputError(
+        busy = errors.FolderBusy(
             f"--output {self.path}: another classgate run is using this folder "
             f"(it holds {LOCK}); wait for it, or pick another --output"
         )
@@ -154,7 +154,7 @@ class OutputFolder:
                 holder.get("pid")
             )
             if alive:
-                raise errors.InputError(
+                raise errors.FolderBusy(
                     f"{busy.message}; if no run is active, delete {path}"
                 )
         token = uuid.uuid4().hex

@@ -16,18 +16,21 @@ from pyarrow import csv
 
 import classgate
 from classgate import config, names
-from classgate.checks import diagnoses, sampler
+from classgate.checks import diagnoses, drift, sampler
 from classgate.io import storage
 from classgate.outputs import folder, history
 from classgate.report import html, junit, markdown, signing
 from classgate.report.model import (
+    DriftProfile,
+    FeatureSummary,
+    FeatureTable,
     HistoryPoint,
     LabelSummary,
     Outputs,
     Report,
     SplitData,
 )
-from classgate.stats import frequency
+from classgate.stats import frequency, profile
 from classgate.verdict import schema
 
 
@@ -62,6 +65,7 @@ def publish(out, request, results, verdict, started: str, counters: dict) -> Rep
     Returns the report, as written: signed when a key is set (report.signing).
     """
     report = report_of(request, results, verdict, started, now(), counters)
+    report = report.with_checks()
     _frequency_files(out, request, results, verdict.fits)
     for model, split, path in _class_count_files(request):
         ids, counts = results.label(model, split).class_counts.pairs()
@@ -146,7 +150,127 @@ def report_of(
             ]
             for model, points in verdict.history.items()
         },
+        drift=_drift(request, results, verdict.previous_counts),
+        # labels-only statistics are the labels' own, already in `labels`
+        features={}
+        if request.labels_only
+        else {split: features_of(found) for split, found in verdict.statistics.items()},
     )
+
+
+# Classes a drift profile names: each run's most frequent, and those whose share
+# moved most (the L-infinity distance's class among them). Enough to see what
+# moved; a few hundred bytes whatever num_classes is.
+DRIFT_TOP_CLASSES = 12
+DRIFT_MOVED_CLASSES = 8
+# Features a split's table lists at most: a wide table stays a page, not a dump.
+MAX_FEATURES = 300
+
+
+def _drift(request, results, previous_counts) -> dict[str, dict[str, DriftProfile]]:
+    """Model -> split -> this run's class counts beside the previous run's.
+
+    Only where drift was measured: the previous run wrote counts of that model's
+    label in that split.
+    """
+    found = {}
+    for model in request.models:
+        for split in (s.name for s in request.splits):
+            before = previous_counts.get((model.name, split))
+            if before is None:
+                continue
+            now = results.label(model, split).class_counts.pairs()
+            found.setdefault(model.name, {})[split] = drift_profile(before, now)
+    return found
+
+
+def drift_profile(before, now) -> DriftProfile:
+    """Two class counts, each (sorted unique ids, counts), compared compactly."""
+    distances = drift.distances(before, now)
+    ids = np.union1d(before[0], now[0])
+    counts = [np.zeros(ids.size, dtype=np.int64) for _ in range(2)]
+    for aligned, (seen, seen_counts) in zip(counts, (before, now), strict=True):
+        aligned[np.searchsorted(ids, seen)] = seen_counts
+    shares = [c / max(int(c.sum()), 1) for c in counts]
+    larger = np.maximum(*shares)
+    picked = np.unique(
+        np.concatenate(
+            [
+                _largest(counts[0], DRIFT_TOP_CLASSES),
+                _largest(counts[1], DRIFT_TOP_CLASSES),
+                _largest(np.abs(shares[1] - shares[0]), DRIFT_MOVED_CLASSES),
+            ]
+        )
+    )
+    picked = picked[np.lexsort((ids[picked], -larger[picked]))]
+    return DriftProfile(
+        js_divergence=distances.js_divergence,
+        linf=distances.linf,
+        values_before=int(counts[0].sum()),
+        values_now=int(counts[1].sum()),
+        distinct_before=int(np.count_nonzero(counts[0])),
+        distinct_now=int(np.count_nonzero(counts[1])),
+        classes=[[int(ids[i]), int(counts[0][i]), int(counts[1][i])] for i in picked],
+        rank_frequency_before=_rank_frequency(before[1]),
+        rank_frequency_now=_rank_frequency(now[1]),
+    )
+
+
+def _largest(values: np.ndarray, count: int) -> np.ndarray:
+    """The indices of the `count` largest values above 0 (fewer if fewer are)."""
+    if values.size > count:
+        top = np.argpartition(-values, count - 1)[:count]
+    else:
+        top = np.arange(values.size)
+    return top[values[top] > 0]
+
+
+def _rank_frequency(counts: np.ndarray) -> list[list[int]]:
+    """[rank, count] at log-spaced ranks, as the label's profile samples its curve."""
+    ranked = np.sort(np.asarray(counts, dtype=np.int64))[::-1]
+    ranks = np.unique(
+        np.geomspace(1, max(ranked.size, 1), profile.PROFILE_POINTS).astype(int)
+    )
+    return [[int(r), int(ranked[r - 1])] for r in ranks if r <= ranked.size]
+
+
+def features_of(statistics) -> FeatureTable:
+    """A split's TFDV statistics (a DatasetFeatureStatisticsList) in brief."""
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    if not statistics.datasets:
+        return FeatureTable(examples=0, total=0, features=[])
+    dataset = statistics.datasets[0]
+    kinds = statistics_pb2.FeatureNameStatistics.Type
+    rows = []
+    for feature in dataset.features:
+        name = ".".join(feature.path.step) if feature.path.step else feature.name
+        which = feature.WhichOneof("stats")
+        stats = getattr(feature, which) if which else None
+        common = getattr(stats, "common_stats", None)
+        row = {
+            "name": name,
+            "type": kinds.Name(feature.type),
+            "present": int(common.num_non_missing) if common else 0,
+            "missing": int(common.num_missing) if common else 0,
+        }
+        if which == "num_stats":
+            row.update(
+                (key, _finite(getattr(stats, key))) for key in ("min", "max", "mean")
+            )
+        elif which == "string_stats":
+            row["unique"] = int(stats.unique)
+        rows.append(FeatureSummary(**row))
+    rows.sort(key=lambda row: row.name)
+    return FeatureTable(
+        examples=int(dataset.num_examples),
+        total=len(rows),
+        features=rows[:MAX_FEATURES],
+    )
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _compressions(notes: dict) -> dict[str, int]:

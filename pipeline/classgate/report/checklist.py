@@ -2,8 +2,11 @@
 
 A row per (check, split): ticked, with what it makes sure of, when it found
 nothing; its severity and findings otherwise, each finding's message followed by
-its figures and offending values as tables. Errors come first, then warnings,
-then the ticked checks. Every string taken from the report is escaped.
+its figures and offending values as tables. Failures first: errors, then warnings
+in one table, and the ticked checks folded under their count ("15 checks
+passed"), which the page's "failed checks only" switch hides altogether. A file
+named in a finding is shown relative to its split's data folder, the whole path
+in its tooltip (paths.Roots). Every string taken from the report is escaped.
 """
 
 import dataclasses
@@ -11,9 +14,13 @@ import html
 
 from classgate.checks import catalog
 from classgate.checks.anomaly import TFDV_PREFIX, Anomaly, Code
-from classgate.report import plots
+from classgate.report import paths, plots
 
 _SEVERITIES = ("ERROR", "WARNING")
+# A check whose every finding the model config waived (checks: {CODE: {waive}}):
+# listed with its findings and the reasons, failing nothing.
+WAIVED = "waived"
+_WAIVED_COLOR = "#757575"
 # Rows of a finding's table shown open; the rest (up to the 20 locations a finding
 # keeps) fold away.
 _ROWS_SHOWN = 10
@@ -45,11 +52,22 @@ _WHAT = {
     Code.SPLIT_CLASSES_MISSING: "every training class occurs here",
     Code.COMPRESSION_NAME_MISMATCH: "file names and gzip compression agree",
     Code.COLUMNS_NOT_IN_STATISTICS: "every column fits TFDV's statistics",
+    Code.HIDDEN_FILES_SKIPPED: (
+        "no Parquet data file the glob matched is hidden (a name starting with _ or .)"
+    ),
+    Code.LABEL_DRIFT: "class frequencies moved less than the drift thresholds",
+    Code.CLASSES_APPEARED: "no class appeared that chance does not explain",
+    Code.CLASSES_VANISHED: "no class vanished that chance does not explain",
+    Code.NUM_CLASSES_HEADROOM: "labels will not outgrow num_classes within "
+    "headroom_days",
+    Code.HISTORY_SKIPPED: "every earlier report could be compared with",
     catalog.TFDV_SCHEMA: (
         "the split matches the schema inferred from the training split"
     ),
 }
-_TICK, _CROSS = "\u2713", "\u2717"
+# A passed check of a code this classgate does not know (a newer one's report).
+_UNKNOWN = "a check this version of classgate does not describe"
+_TICK, _CROSS, _DASH = "\u2713", "\u2717", "\u2014"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,9 +80,14 @@ class _Check:
 
     @property
     def severity(self) -> str | None:
-        """The worst finding's severity; None when the check found nothing."""
-        found = {a.severity for a in self.findings}
-        return next((s for s in _SEVERITIES if s in found), None)
+        """The worst severity of the findings not waived.
+
+        WAIVED when the model config waived them all; None when the check found
+        nothing.
+        """
+        found = {a.severity for a in self.findings if a.waived is None}
+        worst = next((s for s in _SEVERITIES if s in found), None)
+        return worst or (WAIVED if self.findings else None)
 
 
 def _gather(ran: list, anomalies: list[Anomaly]) -> list[_Check]:
@@ -84,44 +107,78 @@ def _gather(ran: list, anomalies: list[Anomaly]) -> list[_Check]:
         _Check(code, split, tuple(by_key.get((code, split), ())))
         for code, split in keys
     ]
-    order = {None: 2, "WARNING": 1, "ERROR": 0}
+    order = {None: 3, WAIVED: 2, "WARNING": 1, "ERROR": 0}
     return sorted(rows, key=lambda c: order[c.severity])
 
 
-def table(ran: list, anomalies: list[Anomaly]) -> str:
-    """The checks table: errors, then warnings, then the ticked checks."""
+def what(code: str) -> str:
+    """What a check makes sure of, in a few words: a ticked row's result."""
+    return _WHAT.get(code, _UNKNOWN)
+
+
+def table(ran: list, anomalies: list[Anomaly], roots: paths.Roots) -> str:
+    """The checks that found something in a table, the passed ones folded below.
+
+    Errors first, then warnings; the ticked checks under their count.
+    """
     rows = _gather(ran, anomalies)
-    passed = sum(c.severity is None for c in rows)
+    found = [c for c in rows if c.severity is not None]
+    passed = [c for c in rows if c.severity is None]
     summary = (
-        f"<p class=note>{len(rows)} checks ran: {passed} passed, "
-        f"{len(rows) - passed} found something.</p>"
+        f"<p class=note>{len(rows)} checks ran: {len(passed)} passed, "
+        f"{len(found)} found something.</p>"
     )
     head = "<tr><th>status</th><th>check</th><th>split</th><th>result</th></tr>"
-    return f"{summary}<table class=checks>{head}{''.join(map(_row, rows))}</table>"
+    parts = [summary]
+    if found:
+        cells = "".join(_row(c, roots) for c in found)
+        parts.append(f"<table class=checks>{head}{cells}</table>")
+    if passed:
+        cells = "".join(_row(c, roots) for c in passed)
+        parts.append(
+            f"<details class=passed><summary>{len(passed)} check"
+            f"{'s' if len(passed) > 1 else ''} passed</summary>"
+            f"<table class=checks>{head}{cells}</table></details>"
+        )
+    return f"<div class=checklist>{''.join(parts)}</div>"
 
 
-def _row(check: _Check) -> str:
+def _row(check: _Check, roots: paths.Roots) -> str:
     if check.severity is None:
         color = plots.COLORS["pass"]
         status = f"{_TICK} passed"
-        result = _e(_WHAT.get(check.code, ""))
+        result = _e(what(check.code))
         kind = "passed"
+    elif check.severity == WAIVED:
+        color = _WAIVED_COLOR
+        status = "waived"
+        result = "".join(_finding(a, False, roots) for a in check.findings)
+        kind = WAIVED
     else:
         color = plots.COLORS[check.severity]
         status = f"{_CROSS} {check.severity}"
         several = len(check.findings) > 1
-        result = "".join(_finding(a, several) for a in check.findings)
+        result = "".join(_finding(a, several, roots) for a in check.findings)
         kind = check.severity
     return (
         f'<tr class="{kind}" data-code="{_e(check.code)}" '
         f'data-split="{_e(check.split or "")}" style="border-left:6px solid {color}">'
         f'<td class=status style="color:{color}">{status}</td>'
-        f"<td class=code>{_e(check.code)}</td><td>{_e(check.split or '')}</td>"
+        f"<td class=code>{_e(check.code)}</td>{_split(check.split)}"
         f"<td>{result}</td></tr>"
     )
 
 
-def _finding(anomaly: Anomaly, several: bool) -> str:
+def _split(split: str | None) -> str:
+    """The split cell: a check of the config or the whole data has none."""
+    if split is None:
+        return (
+            f'<td class=unset title="a check of the config, of no split">{_DASH}</td>'
+        )
+    return f"<td>{_e(split)}</td>"
+
+
+def _finding(anomaly: Anomaly, several: bool, roots: paths.Roots) -> str:
     """One anomaly's message, then its details as tables.
 
     The status cell gives the severity; of several findings each says its own.
@@ -138,13 +195,20 @@ def _finding(anomaly: Anomaly, several: bool) -> str:
         if several
         else ""
     )
+    waiver = ""
+    if anomaly.waived:
+        until = anomaly.waived.get("until")
+        waiver = (
+            f" <em class=waiver>(waived: {_e(anomaly.waived.get('reason', ''))}"
+            f"{f', until {_e(until)}' if until else ''})</em>"
+        )
     return (
-        f"<div class=finding>{severity}{code}{_e(anomaly.message)}{where}"
-        f"{_details(anomaly.details)}</div>"
+        f"<div class=finding>{severity}{code}{_e(anomaly.message)}{where}{waiver}"
+        f"{_details(anomaly.details, roots)}</div>"
     )
 
 
-def _details(details: dict) -> str:
+def _details(details: dict, roots: paths.Roots) -> str:
     """An anomaly's figures as tables: its scalars in one, each list or mapping apart.
 
     A list of records (most_frequent: value and count; locations: file, record and
@@ -158,11 +222,11 @@ def _details(details: dict) -> str:
             and value
             and all(isinstance(v, dict) for v in value)
         ):
-            tables.append(_records(name, value))
+            tables.append(_records(name, value, roots))
         elif isinstance(value, dict):
             if value:
                 rows = [{"key": k, "value": v} for k, v in value.items()]
-                tables.append(_records(name, rows))
+                tables.append(_records(name, rows, roots))
         elif isinstance(value, list):
             figures.append((name, ", ".join(map(_cell_text, value))))
         else:
@@ -177,23 +241,28 @@ def _details(details: dict) -> str:
     return f"<div class=tables>{''.join(tables)}</div>" if tables else ""
 
 
-def _records(name: str, records: list[dict]) -> str:
+def _records(name: str, records: list[dict], roots: paths.Roots) -> str:
     """A table of dicts (offending values, locations): a column per key.
 
-    Files in one folder are named once, in the caption; rows past _ROWS_SHOWN
-    fold under a <details>, so two findings do not push the plots off the page.
+    A file is shown relative to its split's data folder, the whole path in its
+    tooltip; rows past _ROWS_SHOWN fold under a <details>, so two findings do not
+    push the plots off the page.
     """
     columns = list(dict.fromkeys(k for r in records for k in r))
-    folder = _folder([r.get("file") for r in records])
-    if folder:
-        records = [{**r, "file": r["file"][len(folder) :]} for r in records]
     head = "<tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>"
     rows = [
-        "<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>" for r in records
+        "<tr>"
+        + "".join(
+            roots.cell(r[c])
+            if c == "file" and isinstance(r.get(c), str)
+            else _cell(r.get(c))
+            for c in columns
+        )
+        + "</tr>"
+        for r in records
     ]
-    where = f" in {_e(folder)}" if folder else ""
     table = (
-        f'<table class="{_e(name)}"><caption>{_e(name)} ({len(records)}){where}'
+        f'<table class="{_e(name)}"><caption>{_e(name)} ({len(records)})'
         f"</caption>{head}{''.join(rows[:_ROWS_SHOWN])}</table>"
     )
     if len(rows) <= _ROWS_SHOWN:
@@ -203,17 +272,6 @@ def _records(name: str, records: list[dict]) -> str:
         f'</summary><table class="{_e(name)}">{head}'
         f"{''.join(rows[_ROWS_SHOWN:])}</table></details></div>"
     )
-
-
-def _folder(paths: list) -> str:
-    """The folder (up to its last "/") every path lies in; "" if not one."""
-    if not paths or not all(isinstance(p, str) for p in paths):
-        return ""
-    common = paths[0]
-    for path in paths[1:]:
-        while not path.startswith(common):
-            common = common[:-1]
-    return common[: common.rfind("/") + 1]
 
 
 def _cell(value) -> str:

@@ -5,22 +5,26 @@ from classgate.report.model import Report
 
 
 def render(report: Report) -> str:
-    errors = [a for a in report.anomalies if a.severity == "ERROR"]
-    warnings = [a for a in report.anomalies if a.severity == "WARNING"]
+    standing = [a for a in report.anomalies if a.waived is None]
+    errors = [a for a in standing if a.severity == "ERROR"]
+    warnings = [a for a in standing if a.severity == "WARNING"]
+    waived = [a for a in report.anomalies if a.waived is not None]
     verdict = "PASS" if report.status == "pass" else "FAIL"
     lines = [
         f"# classgate: {verdict}",
         "",
         f"{len(errors)} error(s), {len(warnings)} warning(s)"
+        + (f", {len(waived)} waived" if waived else "")
         + (" (--strict: warnings fail the gate)" if report.strict else "")
         + f". Mode: {report.mode}. classgate {report.version}, "
         f"{report.started} to {report.finished}.",
         "",
     ]
-    for anomaly in errors + warnings:
+    for anomaly in errors + warnings + waived:
+        waiver = f" (waived: {anomaly.waived['reason']})" if anomaly.waived else ""
         lines.append(
             f"- **{anomaly.severity} `{anomaly.code}`** {_where(anomaly)}"
-            f"{anomaly.message}"
+            f"{anomaly.message}{waiver}"
         )
     for model in report.models:
         feature = model.label_feature
@@ -63,7 +67,8 @@ def render(report: Report) -> str:
             "| --- | --- | --- | --- |",
         ]
         lines += [
-            f"| `{a.code}` | {a.severity} | {a.split or ''} | {a.message} |"
+            f"| `{a.code}` | {a.severity}{' (waived)' if a.waived else ''} "
+            f"| {a.split or ''} | {a.message} |"
             for a in mine
         ] or ["| all label checks | pass | | |"]
     lines += ["", "## Data", ""]

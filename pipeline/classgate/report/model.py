@@ -13,7 +13,7 @@ import pydantic
 
 from classgate import errors
 from classgate.checks import catalog
-from classgate.checks.anomaly import Anomaly, Status
+from classgate.checks.anomaly import TFDV_PREFIX, Anomaly, Severity, Status
 from classgate.config import ModelConfig
 from classgate.io.files import DataFile
 
@@ -115,6 +115,68 @@ class HistoryPoint(_Frozen):
     report: str  # the report's path; "" for this run
 
 
+class DriftProfile(_Frozen):
+    """A model's label in one split: this run's class counts beside the previous run's.
+
+    As compact as the label's profile, whatever num_classes is: the classes that
+    say most about the comparison, and both rank-frequency curves at log-spaced
+    ranks; report.html overlays them.
+    """
+
+    js_divergence: float  # of the class frequencies, in bits, as LABEL_DRIFT's
+    linf: float  # the largest change of one class's share, as LABEL_DRIFT's
+    values_before: int  # label values the previous run counted, in [0, num_classes)
+    values_now: int  # label values this run counted, in [0, num_classes)
+    distinct_before: int  # classes the previous run saw
+    distinct_now: int  # classes this run saw
+    # [id, count before, count now]: each run's most frequent classes and those
+    # whose share moved most, by falling larger share
+    classes: list[list[int]]
+    rank_frequency_before: list[list[int]]  # the previous run's [rank, count]
+    rank_frequency_now: list[list[int]]  # this run's [rank, count], as Profile's
+
+
+class FeatureSummary(_Frozen):
+    """One feature of TFDV's statistics of a split, in brief."""
+
+    name: str  # its path, steps joined by "."
+    type: str  # TFDV's: INT, FLOAT, STRING, BYTES or STRUCT
+    present: int  # examples that have it
+    missing: int  # examples that do not
+    # numeric features' figures; null where there is none, or it is not finite
+    min: float | None = None  # the smallest value (numeric features)
+    max: float | None = None  # the largest value (numeric features)
+    mean: float | None = None  # the mean value (numeric features)
+    unique: int | None = None  # string features: distinct values
+
+
+class FeatureTable(_Frozen):
+    """TFDV's statistics of a split in brief (full mode): a row per feature."""
+
+    examples: int  # examples in the split's statistics
+    total: int  # features in the statistics; `features` holds the first by name
+    features: list[FeatureSummary]  # at most MAX_FEATURES (publish), by name
+
+
+class CheckResult(_Frozen):
+    """A check that ran, and what it found: passed, ERROR, WARNING or waived."""
+
+    code: str
+    model: str | None
+    split: str | None
+    result: Literal["passed", "ERROR", "WARNING", "waived"]
+
+
+def _result(found) -> str:
+    """The worst of a check's findings that is not waived; `waived` if all are."""
+    if not found:
+        return "passed"
+    standing = [a.severity for a in found if a.waived is None]
+    if not standing:
+        return "waived"
+    return "ERROR" if Severity.ERROR in standing else "WARNING"
+
+
 class Report(_Frozen):
     """report.json."""
 
@@ -138,9 +200,41 @@ class Report(_Frozen):
     # first, this run last (NUM_CLASSES_HEADROOM's input, plotted in report.html).
     previous_report: str | None = None
     history: dict[str, list[HistoryPoint]] = {}
+    # --previous-report: model -> split -> its class counts beside the previous
+    # run's (what LABEL_DRIFT compares, drawn overlaid in report.html).
+    drift: dict[str, dict[str, DriftProfile]] = {}
+    # Full mode: split -> every feature's TFDV statistics in brief.
+    features: dict[str, FeatureTable] = {}
+    # Every check that ran (checks.catalog), each with its result: what passed is
+    # listed as well as what found something (Great Expectations' statistics).
+    checks: list["CheckResult"] = []
     # "hmac-sha256:<hex>" over the rest of the report, when the run had a key
     # (classgate.signing); None otherwise.
     signature: str | None = None
+
+    def with_checks(self) -> "Report":
+        """This report with `checks` listing every check that ran and its result."""
+        results = []
+        for model in [*self.models, None]:
+            owner = model.name if model else None
+            for code, split in self.checks_ran(model):
+                found = [
+                    a
+                    for a in self.anomalies
+                    if a.split == split
+                    and (a.model == owner or model is None and a.model is None)
+                    and (
+                        a.code == code
+                        or code == catalog.TFDV_SCHEMA
+                        and a.code.startswith(TFDV_PREFIX)
+                    )
+                ]
+                results.append(
+                    CheckResult(
+                        code=code, model=owner, split=split, result=_result(found)
+                    )
+                )
+        return self.model_copy(update={"checks": results})
 
     def checks_ran(self, model: ModelConfig | None) -> "catalog.Ran":
         """(code, split) of every check that ran, from this report's own figures.
@@ -163,6 +257,12 @@ class Report(_Frozen):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, by_alias=True) + "\n"
+
+    def _repr_html_(self) -> str:
+        """The report page inline, as a notebook shows a value (Jupyter, Colab)."""
+        from classgate.report import html
+
+        return html.inline(self)
 
     @classmethod
     def parse(cls, data: bytes | str, path: str) -> "Report":

@@ -3,16 +3,24 @@
 Per split of a model's label: the rank-frequency curve on log-log axes beside what
 the log-uniform sampler expects, the id histogram with the valid range
 [0, num_classes) marked and out-of-range bins in red, and the share of classes
-never seen. Every bar, point and arc carries an SVG <title> with its figures, which
-browsers show as a tooltip; the classes never seen are drawn on the rank-frequency
-plot as its tail at count 0. Every string placed in a plot is escaped.
+never seen; per model, its history run by run; against the previous run, both
+runs' class shares bar beside bar and both rank-frequency curves, overlaid. Every
+bar, point and arc carries an SVG <title> with its figures, which browsers show as
+a tooltip; the classes never seen are drawn on the rank-frequency plot as its tail
+at count 0. Every string placed in a plot is escaped.
 """
 
 import datetime
 import math
 
 from classgate.report import svg
-from classgate.report.model import HistoryPoint, IdHistogram, LabelSummary, Profile
+from classgate.report.model import (
+    DriftProfile,
+    HistoryPoint,
+    IdHistogram,
+    LabelSummary,
+    Profile,
+)
 
 # Colours: red and amber as in CI tools; blue/orange is a pair colour-blind eyes tell
 # apart, which matters for observed vs expected and in-range vs out-of-range.
@@ -29,6 +37,9 @@ _WIDTH_DIGITS = 3
 # The narrowest the unseen tail is drawn, in pixels: one unseen class past rank
 # 1000 is well under a pixel on a log axis.
 _MIN_TAIL_WIDTH = 4
+# The previous run beside this one in the drift plots: the expected curve's orange,
+# dashed, against the observed blue, the pair colour-blind eyes tell apart.
+_BEFORE, _NOW = _EXPECTED, _OBSERVED
 
 
 def rank_frequency(profile: Profile, stats: LabelSummary, num_classes: int) -> str:
@@ -320,4 +331,105 @@ def history(points: list[HistoryPoint], num_classes: int) -> str:
             ]
         )
     )
+    return "".join(out) + "</svg>"
+
+
+def drift_classes(drift: DriftProfile) -> str:
+    """Each class's share of the label values: the previous run's bar, this run's.
+
+    The classes each run holds most often and those that moved most. Shares, not
+    counts: runs of different sizes compare. Every bar's tooltip gives both runs'
+    counts and shares.
+    """
+    classes = drift.classes
+    if not classes:
+        return svg.empty("Class shares", "no label values in either run")
+    totals = (max(drift.values_before, 1), max(drift.values_now, 1))
+    shares = [(100 * b / totals[0], 100 * n / totals[1]) for _, b, n in classes]
+    top = max(max(pair) for pair in shares)
+    x = svg.Axis(0, len(classes), svg.LEFT, svg.RIGHT, ticked=False)
+    y = svg.Axis(0, top * 1.05 or 1, svg.BOTTOM, svg.TOP + svg.LEGEND_ROOM)
+    out = svg.frame(
+        "Class shares: previous run and this run",
+        x,
+        y,
+        "class id (most frequent in either run first)",
+        "share of label values (%)",
+    )
+    step = x(1) - x(0)
+    bar = max(step / 2 - 0.5, 0.5)
+    for i, ((class_id, before, now), pair) in enumerate(
+        zip(classes, shares, strict=True)
+    ):
+        told = (
+            f"class {class_id}: {pair[0]:.2f}% before ({before} of "
+            f"{drift.values_before}), {pair[1]:.2f}% now ({now} of {drift.values_now})"
+        )
+        for offset, share, color, kind in (
+            (0, pair[0], _BEFORE, "bar-before"),
+            (bar, pair[1], _NOW, "bar-now"),
+        ):
+            out.append(
+                f'<rect class="{kind}" x="{x(i) + offset + 0.25:.1f}" '
+                f'y="{y(share):.1f}" width="{bar:.1f}" '
+                f'height="{svg.BOTTOM - y(share):.1f}" fill="{color}">'
+                f"<title>{svg.escape(told)}</title></rect>"
+            )
+        out.append(
+            f'<text transform="translate({x(i) + step / 2 + 3:.1f},'
+            f'{svg.BOTTOM + 4}) rotate(-90)" text-anchor="end" font-size="8">'
+            f"{class_id}</text>"
+        )
+    keys = [svg.Key(_BEFORE, "previous run"), svg.Key(_NOW, "this run")]
+    out.append(svg.legend(keys))
+    return "".join(out) + "</svg>"
+
+
+def drift_ranks(drift: DriftProfile) -> str:
+    """Both runs' rank-frequency curves, as shares of their label values, log-log.
+
+    The shape of each distribution whatever ids its classes have: a head that grew
+    or a tail that thinned shows here when the class ids say nothing.
+    """
+    curves = [
+        (drift.rank_frequency_before, max(drift.values_before, 1)),
+        (drift.rank_frequency_now, max(drift.values_now, 1)),
+    ]
+    points = [
+        [(rank, 100 * count / total) for rank, count in curve if count > 0]
+        for curve, total in curves
+    ]
+    values = [share for curve in points for _, share in curve]
+    if not values:
+        return svg.empty("Rank-frequency", "no label values in either run")
+    last = max(rank for curve in points for rank, _ in curve)
+    x = svg.Axis(1, svg.round_up(max(last, 2)), svg.LEFT, svg.RIGHT, log=True)
+    # Shares end at 100%; the head falls from the top left, the legend sits right.
+    y = svg.Axis(
+        min(values) / 2, min(100.0, max(values) * 4), svg.BOTTOM, svg.TOP, log=True
+    )
+    out = svg.frame(
+        "Rank-frequency: previous run and this run",
+        x,
+        y,
+        "rank (1 = most frequent class)",
+        "share of label values (%)",
+    )
+    runs = (
+        ("previous run", _BEFORE, 'stroke-dasharray="6,4"', drift.values_before),
+        ("this run", _NOW, "", drift.values_now),
+    )
+    for curve, (name, color, dash, total) in zip(points, runs, strict=True):
+        out.append(svg.polyline(curve, x, y, color, dash, f"{name}: share per rank"))
+        for rank, share in curve:
+            out.append(
+                f'<circle cx="{x(rank):.1f}" cy="{y(share):.1f}" r="2" '
+                f'fill="{color}"><title>{name}, rank {rank}: {share:.3g}% of '
+                f"{total} values</title></circle>"
+            )
+    keys = [
+        svg.Key(_BEFORE, "previous run", line=True, dash="6,4"),
+        svg.Key(_NOW, "this run", line=True),
+    ]
+    out.append(svg.legend(keys))
     return "".join(out) + "</svg>"

@@ -39,6 +39,8 @@ class Axis:
     start: float
     end: float
     log: bool = False
+    # False for categories (a plot's class ids), which the plot labels itself.
+    ticked: bool = True
 
     def __call__(self, value: float) -> float:
         f = math.log10 if self.log else float
@@ -46,6 +48,8 @@ class Axis:
         return self.start + share * (self.end - self.start)
 
     def ticks(self) -> list[float]:
+        if not self.ticked:
+            return []
         if self.log:
             first, last = math.ceil(math.log10(self.low)), math.log10(self.high)
             return [10.0**k for k in range(first, math.floor(last) + 1)]

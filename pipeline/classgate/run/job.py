@@ -43,15 +43,20 @@ def pipeline(options) -> beam.Pipeline:
     return beam.Pipeline(options=options)
 
 
-def build(root: beam.Pipeline, request, staging_path: str, run: str) -> None:
-    """Adds the reads, label statistics and (full mode) TFDV statistics to `root`."""
+def build(root: beam.Pipeline, request, staging_path: str, run: str) -> list:
+    """Adds the reads, label statistics and (full mode) TFDV statistics to `root`.
+
+    Returns the PCollections of the stages that stage results, for a stage that
+    must follow them all (conclude_last).
+    """
+    written = []
     specs = request.specs
     features = tuple(dict.fromkeys(s.feature for s in specs))
     for split_index, split in enumerate(request.splits):
         read = root | f"Read[{split.name}]" >> transforms.ReadSplit(
             split, features, full=not request.labels_only
         )
-        _ = (
+        written.append(
             read[files.NOTES]
             | f"FileNotes[{split.name}]" >> beam.combiners.ToList()
             | f"WriteFileNotes[{split.name}]"
@@ -61,7 +66,7 @@ def build(root: beam.Pipeline, request, staging_path: str, run: str) -> None:
             )
         )
         for spec_index, spec in enumerate(specs):
-            _add_label_stats(
+            written += _add_label_stats(
                 read.batches,
                 request,
                 spec,
@@ -71,7 +76,7 @@ def build(root: beam.Pipeline, request, staging_path: str, run: str) -> None:
                 (split_index, spec_index),
             )
         if not request.labels_only:
-            _ = (
+            written.append(
                 read.batches
                 | f"ToArrow[{split.name}]" >> beam.Map(transforms.records_of)
                 | f"TFDVStats[{split.name}]" >> schema.generate_statistics()
@@ -81,6 +86,27 @@ def build(root: beam.Pipeline, request, staging_path: str, run: str) -> None:
                     functools.partial(staging.encode_proto, run=run),
                 )
             )
+    return written
+
+
+def conclude_last(written: list, output_path: str, run: str) -> None:
+    """The job's last stage: the verdict, once every result is staged.
+
+    Written in the output folder by run.validation.conclude_in_job, report.json
+    last.
+    """
+    _ = (
+        written
+        | "Staged" >> beam.Flatten()
+        | "AllStaged" >> beam.combiners.Count.Globally()
+        | "Conclude" >> beam.Map(_conclude, output_path, run)
+    )
+
+
+def _conclude(staged, output_path: str, run: str) -> None:
+    from classgate.run import validation
+
+    validation.conclude_in_job(staged, output_path, run)
 
 
 def _add_label_stats(batches, request, spec, split, staging_path, run, where):
@@ -89,15 +115,16 @@ def _add_label_stats(batches, request, spec, split, staging_path, run, where):
         spec, request.class_range_width
     )
     stats = counted[transforms.CountLabels.STATS]
-    _ = stats | f"WriteLabelStats{step}" >> transforms.WriteResult(
+    wrote_stats = stats | f"WriteLabelStats{step}" >> transforms.WriteResult(
         staging.label_stats_path(staging_path, *where),
         functools.partial(staging.encode_label_stats, run=run),
     )
     ranges = counted[transforms.CountLabels.CLASS_COUNTS]
-    _ = ranges | f"WriteClassCounts{step}" >> transforms.WriteKeyedResults(
+    wrote_counts = ranges | f"WriteClassCounts{step}" >> transforms.WriteKeyedResults(
         functools.partial(staging.class_counts_path, staging_path, *where),
         functools.partial(staging.encode_class_counts, run=run),
     )
+    return [wrote_stats, wrote_counts]
 
 
 def explain(error: BaseException, request) -> BaseException:
@@ -233,11 +260,35 @@ def _value_kind(kind) -> str | None:
     return "bytes"
 
 
-def beam_arguments(words: Sequence[str]) -> list[str]:
+# How alike a misspelt option and a known one must be to be named (difflib's
+# ratio, 0 to 1, over the names without their dashes): `runer` and `runner` are
+# 0.91, `output-dir` and `output` 0.75; unrelated names of Beam's stay below 0.75.
+_CLOSE = 0.75
+
+
+def _closest(name: str, own: Sequence[str], beam: Sequence[str]) -> str:
+    """The hint for a misspelt option ("; did you mean Beam's --runner?"), or ""."""
+    import difflib
+
+    def bare(flag: str) -> str:
+        return flag.lstrip("-").replace("-", "_").lower()
+
+    candidates = {bare(flag): flag for flag in [*beam, *own] if flag.startswith("--")}
+    close = difflib.get_close_matches(bare(name), candidates, n=1, cutoff=_CLOSE)
+    if not close:
+        return ""
+    flag = candidates[close[0]]
+    whose = "classgate's" if flag in own else "Beam's"
+    return f"; did you mean {whose} {flag}?"
+
+
+def beam_arguments(words: Sequence[str], own: Sequence[str] = ()) -> list[str]:
     """The words, checked to be Beam pipeline options, every one of them.
 
     A bad value (--direct_num_workers=abc) is one InputError naming the option and
-    the value: Beam's argparse would print its 112-line usage and exit.
+    the value: Beam's argparse would print its 112-line usage and exit. An unknown
+    option is one too, naming the closest of Beam's options and `own` (the
+    command's own flags) when one is close: `--runer` is `--runner` misspelt.
     """
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -263,9 +314,11 @@ def beam_arguments(words: Sequence[str]) -> list[str]:
                 "many files, quote the pattern (--data 'data/*.tfrecord') so that "
                 "classgate matches it, every file included"
             )
+        name = word.split("=")[0]
+        known = [flag for a in parsers[0]._actions for flag in a.option_strings]
         raise errors.InputError(
-            f"unknown option {word.split('=')[0]} (neither a classgate nor a Beam "
-            "option)"
+            f"unknown option {name} (neither a classgate nor a Beam option"
+            f"{_closest(name, own, known)})"
         )
     runner = options.view_as(StandardOptions).runner
     if runner is not None:

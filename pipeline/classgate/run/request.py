@@ -48,9 +48,11 @@ class Request(pydantic.BaseModel):
     previous_report: str | None = None
     strict: bool = False
     beam_args: tuple[str, ...] = ()
-    # False: submit the job and leave the verdict to `conclude` (a Flex Template's
-    # launcher does not wait for the job it starts).
+    # False: submit the job and return (a Flex Template's launcher does not wait
+    # for the job it starts); the verdict comes from the job's last stage, or
+    # with verdict_by "conclude" from `classgate conclude` alone.
     wait: bool = True
+    verdict_by: Literal["job", "conclude"] = "job"
     # Classes per key range of the per-class counts, each range combined apart.
     class_range_width: config.PositiveInt = class_counts.RANGE_WIDTH
     junit_xml: Annotated[str, pydantic.Field(min_length=1, max_length=4096)] | None = (
@@ -148,8 +150,11 @@ class Submission(pydantic.BaseModel):
         return started
 
     @classmethod
-    def of(cls, request: Request, run: str, started: str, result) -> "Submission":
-        """The submission of `request`'s job, given the runner's `result`."""
+    def of(cls, request: Request, run: str, started: str, result=None) -> "Submission":
+        """The submission of `request`'s job, given the runner's `result`.
+
+        `result` is None before the job is submitted: no job id yet.
+        """
         import classgate
 
         junit_xml = request.junit_xml
@@ -178,6 +183,24 @@ class Submission(pydantic.BaseModel):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=1) + "\n"
+
+    def console_url(self) -> str | None:
+        """The Dataflow console's page of the job, when it ran on Dataflow."""
+        from apache_beam.options.pipeline_options import (
+            GoogleCloudOptions,
+            PipelineOptions,
+            StandardOptions,
+        )
+
+        options = PipelineOptions(list(self.request.beam_args))
+        runner = options.view_as(StandardOptions).runner or ""
+        cloud = options.view_as(GoogleCloudOptions)
+        if not self.job_id or "dataflow" not in runner.lower():
+            return None
+        return (
+            f"https://console.cloud.google.com/dataflow/jobs/{cloud.region}/"
+            f"{self.job_id}?project={cloud.project}"
+        )
 
     def request_for(self, output_path: str, junit_xml: str | None) -> Request:
         """The submitted Request, writing into `output_path`.

@@ -117,6 +117,9 @@ class LabelStats:
     non_integer: int = 0
     # Label ids equal to the spec's ignore_index: counted, then left out.
     ignored: int = 0
+    # Examples that hold the feature at all (its value not null, an empty list
+    # included): none of them is a feature absent from every example.
+    present: int = 0
     # Strings absent from the vocabulary -> how often they occur (exact).
     not_in_vocabulary: collections.Counter = dataclasses.field(
         default_factory=collections.Counter
@@ -217,6 +220,8 @@ class LabelStats:
         self.examples += rows
         # A top-level column of that name, or a struct field (`meta.label`).
         column = arrow.feature_column(batch.records, self.spec.feature)
+        if column is not None and not pa.types.is_null(column.type):
+            self.present += rows - column.null_count
         lengths, values, has_null = label_values.flatten(column, rows)
 
         per_example = {int(k): int(n) for k, n in enumerate(np.bincount(lengths)) if n}
@@ -301,6 +306,7 @@ class LabelStats:
         self.outside.update(other.outside)
         self.non_integer += other.non_integer
         self.ignored += other.ignored
+        self.present += other.present
         self.not_in_vocabulary.update(other.not_in_vocabulary)
         self.value_types |= other.value_types
         for problem, found in other.locations.items():
@@ -328,6 +334,7 @@ class LabelStats:
             "in_range": self.in_range,
             "non_integer": self.non_integer,
             "ignored": self.ignored,
+            "present": self.present,
             "value_types": sorted(self.value_types),
             "locations": {
                 p: [list(loc) for loc in f] for p, f in self.locations.items()
@@ -366,6 +373,7 @@ class LabelStats:
         stats.in_range = int(header["in_range"])
         stats.non_integer = int(header["non_integer"])
         stats.ignored = int(header.get("ignored", 0))
+        stats.present = int(header.get("present", stats.examples))
         stats.value_types = set(header["value_types"])
         for values, counts in (
             (arrays["outside_values"], arrays["outside_counts"]),

@@ -8,6 +8,7 @@ model.
 """
 
 import contextlib
+import logging
 import signal
 import threading
 
@@ -16,6 +17,9 @@ from classgate.outputs import folder
 
 # Written by a training; cleared only when a new training starts.
 TRAINING_OUTPUTS = ("model", "checkpoints", "logs", "metrics.json")
+# Progress is logged, not printed: a library's caller chooses where it goes (the
+# command line shows it on stdout).
+_LOG = logging.getLogger(__name__)
 
 
 def trainable(models, wanted: str | None) -> config.ModelConfig:
@@ -65,9 +69,11 @@ def train(
     evaluation = splits.get("eval")
     out = folder.OutputFolder(output_path)
     with out.open((), sweep=False):
-        print(
-            f"classgate: training '{model.name}' with num_classes {model.num_classes} "
-            f"on {len(training.files)} file(s)"
+        _LOG.info(
+            "classgate: training '%s' with num_classes %d on %d file(s)",
+            model.name,
+            model.num_classes,
+            len(training.files),
         )
         # The gate is open and training starts now: only now do the outputs of an
         # earlier training go, so a refused or failed start never loses a model.

@@ -14,6 +14,7 @@ checkpoints/, logs/ (TensorBoard) and metrics.json into the output folder.
 """
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -28,6 +29,9 @@ from classgate.training import data
 
 RECALL_AT = 10
 CHECKPOINTS_KEPT = 3
+# A line per epoch and one for the eval, logged: the command line shows them on
+# stdout, a library's caller wherever its logging goes.
+_LOG = logging.getLogger(__name__)
 
 _SAMPLERS = {
     "log_uniform": tf.random.log_uniform_candidate_sampler,
@@ -78,7 +82,7 @@ def train(
     epochs: int,
     batch_size: int,
     learning_rate: float,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = _LOG.info,
 ) -> dict:
     """Trains `model` on the files, writes the outputs; returns metrics.json's content.
 
@@ -91,7 +95,8 @@ def train(
         epochs: passes over train_files.
         batch_size: examples per step.
         learning_rate: Adam's learning rate.
-        log: called with one line of progress per epoch, and one for the eval.
+        log: called with one line of progress per epoch, and one for the eval;
+            by default, logger classgate.training.trainer's INFO.
 
     Raises:
         ValueError: the config has no context feature, or the files cannot be used.

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from classgate import checks
-from classgate.checks import drift, headroom
+from classgate.checks import advice, controls, drift, headroom
 from classgate.checks.anomaly import Anomaly, Code, Severity, Status, status_of
 from classgate.io import files
 from classgate.model_files import summary
@@ -37,6 +37,11 @@ class Verdict:
     # [(finished, max, distinct, report path)], this run last
     previous: str | None = None
     history: Mapping[str, list[tuple]] = dataclasses.field(default_factory=dict)
+    # (model, split) -> the previous run's class counts (ids, counts), None where it
+    # wrote none: what drift compared, for the report to draw
+    previous_counts: Mapping[tuple, tuple | None] = dataclasses.field(
+        default_factory=dict
+    )
 
 
 def decide(
@@ -55,6 +60,17 @@ def decide(
     formats = {s.name: s.format for s in request.splits}
     training = request.training_split
     fitted = checks.fits(request.models, results, training)
+    # Each model's history, this run last, and the one num_classes advised from
+    # its training labels and the history's growth together.
+    history = _history(request, results, past, started) if past is not None else {}
+    advised = {
+        model.name: advice.num_classes(
+            model,
+            results.label(model, training),
+            headroom.lasting(model, _points(history, model)),
+        )
+        for model in request.models
+    }
     anomalies = checks.evaluate(
         request.models,
         results,
@@ -63,11 +79,10 @@ def decide(
         model_files,
         fitted,
         {s.name: files.hidden_parquet(s) for s in request.splits},
+        advised,
     )
-    history = {}
     if past is not None:
-        drifted, history = past_anomalies(request, results, past, started)
-        anomalies += drifted
+        anomalies += past_anomalies(request, results, past, history, advised)
     statistics = {}
     for split in formats:
         if request.labels_only:
@@ -93,23 +108,45 @@ def decide(
             result = schema.validate(statistics[split], against)
             found.append((split, source, result))
             anomalies += schema.as_anomalies(result, split, source, request.models)
+    # The models' own overrides and waivers, on the day the run started.
+    day = datetime.datetime.fromisoformat(started).date() if started else None
+    anomalies = controls.apply(
+        request.models, schema.fold_restated(anomalies), day or datetime.date.today()
+    )
     return Verdict(
         status=status_of(anomalies, request.strict),
         anomalies=tuple(anomalies),
         schema=inferred,
         statistics=statistics,
-        tfdv_anomalies=schema.merge_anomalies(found),
+        tfdv_anomalies=schema.merge_anomalies(found, anomalies, list(formats)),
         fits=fitted,
         previous=past.previous_path if past is not None else None,
         history=history,
+        previous_counts=past.counts if past is not None else {},
     )
 
 
-def past_anomalies(request, results: Results, past, started: str):
-    """Drift against the previous run and headroom from the history.
+def _history(request, results: Results, past, started: str) -> dict:
+    """Model -> [(finished, max, distinct, report)], oldest first, this run last."""
+    history = {}
+    for model in request.models:
+        now = results.label(model, request.training_split)
+        points = [*past.points.get(model.name, [])]
+        if now.max is not None:
+            points.append((started, now.max, now.distinct, ""))
+        history[model.name] = points
+    return history
 
-    Returns the anomalies and each model's history, this run last.
-    """
+
+def _points(history: dict, model) -> list:
+    return [
+        headroom.Point(datetime.datetime.fromisoformat(when), top, distinct)
+        for when, top, distinct, _ in history.get(model.name, [])
+    ]
+
+
+def past_anomalies(request, results: Results, past, history: dict, advised: dict):
+    """Drift against the previous run and headroom from the history."""
     found = []
     if past.skipped:
         shown = "; ".join(f"{path}: {why}" for path, why in past.skipped[:3])
@@ -123,7 +160,6 @@ def past_anomalies(request, results: Results, past, started: str):
             )
         )
     training = request.training_split
-    history = {}
     for model in request.models:
         for split in (s.name for s in request.splits):
             if (model.name, split) not in past.figures:
@@ -151,17 +187,7 @@ def past_anomalies(request, results: Results, past, started: str):
                 {"max": stats.max, "distinct": stats.distinct},
                 past.previous,
             )
-        now = results.label(model, training)
-        points = [*past.points.get(model.name, [])]
-        if now.max is not None:
-            points.append((started, now.max, now.distinct, ""))
-        history[model.name] = points
         found += headroom.check(
-            model,
-            training,
-            [
-                headroom.Point(datetime.datetime.fromisoformat(when), top, distinct)
-                for when, top, distinct, _ in points
-            ],
+            model, training, _points(history, model), advised.get(model.name)
         )
-    return found, history
+    return found

@@ -20,7 +20,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
 from classgate import errors
-from classgate.checks.anomaly import Anomaly, Severity
+from classgate.checks.anomaly import TFDV_PREFIX, Anomaly, Severity
 from classgate.config import ModelConfig
 from classgate.model_files import vocabulary
 from classgate.stats.label import LabelStats
@@ -359,18 +359,123 @@ class Findings:
 
 def merge_anomalies(
     found: Sequence[tuple[str, str, anomalies_pb2.Anomalies]],
+    ours: Sequence[Anomaly] = (),
+    splits: Sequence[str] = (),
 ) -> Findings:
     """Every (split, schema source, Anomalies) merged, and merged per split.
 
     Reasons say split and schema; a feature's severity is the worst severity that
-    the report gives its findings (`severity`), never TFDV's raw one.
+    the report gives its findings (`severity`), never TFDV's raw one. classgate's
+    own findings (`ours`, not TFDV_*) join them as CUSTOM_VALIDATION reasons at
+    their severity, on their feature (or the dataset), so a TFX or TFDV reader of
+    anomalies.pbtxt or a SchemaDiff.pb sees the error that closed the gate; a
+    finding of no split is in every split's. A waived finding stays, as a WARNING.
     """
+    ours = [a for a in ours if not a.code.startswith(TFDV_PREFIX)]
+    names = dict.fromkeys([*splits, *(split for split, _, _ in found)])
+    names.update(dict.fromkeys(a.split for a in ours if a.split is not None))
     by_split = {}
-    for split in dict.fromkeys(split for split, _, _ in found):
+    for split in names:
         mine = [entry for entry in found if entry[0] == split]
         by_split[split] = _merged(mine)
-        by_split[split].baseline.CopyFrom(mine[0][2].baseline)
-    return Findings(_merged(found), by_split)
+        if mine:
+            by_split[split].baseline.CopyFrom(mine[0][2].baseline)
+        _add_ours(by_split[split], [a for a in ours if a.split in (split, None)])
+    merged = _merged(found)
+    _add_ours(merged, ours)
+    return Findings(merged, by_split)
+
+
+def _add_ours(target: anomalies_pb2.Anomalies, ours: Sequence[Anomaly]) -> None:
+    """The findings of classgate as CUSTOM_VALIDATION reasons, at their severity."""
+    for anomaly in ours:
+        info = (
+            target.dataset_anomaly_info
+            if anomaly.feature is None
+            else target.anomaly_info[anomaly.feature]
+        )
+        weight = Severity.WARNING if anomaly.waived else anomaly.severity
+        info.severity = max(info.severity, _PROTO_SEVERITY[weight])
+        reason = info.reason.add()
+        reason.type = anomalies_pb2.AnomalyInfo.CUSTOM_VALIDATION
+        reason.short_description = anomaly.code
+        where = ", ".join(
+            f"{k} {v}"
+            for k, v in (("split", anomaly.split), ("model", anomaly.model))
+            if v
+        )
+        waived = f" (waived: {anomaly.waived['reason']})" if anomaly.waived else ""
+        reason.description = f"[{where or 'config'}] {anomaly.message}{waived}"
+        info.description = " ".join(r.description for r in info.reason)
+
+
+# TFDV's anomaly types that restate a classgate finding on the same feature and
+# split: the label's domain, value count, presence and type, which the schema has
+# from the model config. Folded into the classgate finding, not listed twice.
+RESTATES = {
+    "LABEL_ABOVE_RANGE": {"INT_TYPE_BIG_INT", "FLOAT_TYPE_BIG_FLOAT"},
+    "LABEL_BELOW_RANGE": {"INT_TYPE_SMALL_INT", "FLOAT_TYPE_SMALL_FLOAT"},
+    "LABEL_COUNT_MISMATCH": {
+        "FEATURE_TYPE_LOW_NUMBER_VALUES",
+        "FEATURE_TYPE_HIGH_NUMBER_VALUES",
+    },
+    "LABEL_MISSING": {
+        "FEATURE_TYPE_LOW_FRACTION_PRESENT",
+        "FEATURE_TYPE_LOW_NUMBER_PRESENT",
+        "FEATURE_TYPE_NOT_PRESENT",
+        "SCHEMA_MISSING_COLUMN",
+    },
+    "LABEL_TYPE_INVALID": {
+        "UNEXPECTED_DATA_TYPE",
+        "INT_TYPE_NOT_INT_STRING",
+        "FLOAT_TYPE_STRING_NOT_FLOAT",
+        "FLOAT_TYPE_NON_STRING",
+        "STRING_TYPE_NOW_FLOAT",
+        "STRING_TYPE_NOW_INT",
+    },
+}
+
+
+def fold_restated(anomalies: Sequence[Anomaly]) -> list[Anomaly]:
+    """The anomalies without TFDV's restatements of classgate's findings.
+
+    A TFDV_<type> finding on a feature and split where a classgate finding of a
+    code that type restates (RESTATES) stands is dropped; the classgate finding
+    names it in its details (`restated_by_tfdv`).
+    """
+    ours = {
+        (a.split, a.feature, code): a
+        for a in anomalies
+        if not a.code.startswith(TFDV_PREFIX)
+        for code in [a.code]
+        if code in RESTATES
+    }
+    folded: dict[int, list[str]] = {}
+    kept = []
+    for anomaly in anomalies:
+        tfdv_type = anomaly.code.removeprefix(TFDV_PREFIX)
+        if anomaly.code.startswith(TFDV_PREFIX):
+            owner = next(
+                (
+                    ours[(anomaly.split, anomaly.feature, code)]
+                    for code, types in RESTATES.items()
+                    if tfdv_type in types
+                    and (anomaly.split, anomaly.feature, code) in ours
+                ),
+                None,
+            )
+            if owner is not None:
+                folded.setdefault(id(owner), []).append(anomaly.code)
+                continue
+        kept.append(anomaly)
+    return [
+        a.model_copy(
+            update={"details": {**a.details, "restated_by_tfdv": folded[id(a)]}}
+        )
+        if id(a) in folded
+        else a
+        for a in kept
+    ]
 
 
 def _merged(found) -> anomalies_pb2.Anomalies:
