@@ -139,7 +139,8 @@ def read_files(paths, features=("label",), columns=None, fmt=None):
 
     The decoding DoFn is called as a worker calls it, without a pipeline: Parquet
     reads `columns` (None: every column, as full mode does) and requires
-    `features`; TFRecord decodes whole examples. `fmt` defaults to each file's
+    `features`; TFRecord decodes whole examples (given `columns`, scans for
+    `features` alone, as labels-only mode does). `fmt` defaults to each file's
     suffix.
     """
     import os
@@ -155,7 +156,8 @@ def read_files(paths, features=("label",), columns=None, fmt=None):
         ):
             decode = parquet.DecodeParquetFile(tuple(features), columns)
         else:
-            decode = tfrecord.DecodeTFRecordFile()
+            only = None if columns is None else tuple(features)
+            decode = tfrecord.DecodeTFRecordFile(features=only)
         decode.setup()
         for item in decode.process((path, os.path.getsize(path))):
             if isinstance(item, pvalue.TaggedOutput):

@@ -10,12 +10,15 @@ whole gzip header is gzip and a valid zlib header is zlib (TFRecordOptions'
 and a record's length is bounded before anything is allocated for it. The readers
 say what they found per file, so the driver can warn where name and bytes disagree.
 Decoding uses tfx_bsl's tf.Example -> Arrow decoder, which does not import
-TensorFlow.
+TensorFlow; in labels-only mode the compiled scan of `wire` reads the named
+features alone (`scan_batches`), chosen by CLASSGATE_SCAN.
 """
 
 import collections
 import concurrent.futures
 import gzip
+import logging
+import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 import google_crc32c
 import numpy as np
+import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
@@ -37,6 +41,9 @@ CHUNK_SIZE = 8 << 20
 BATCH_SIZE = 4096
 # Batches framed ahead of the one being decoded: enough to keep both busy.
 DECODE_AHEAD = 2
+# The one switch between the labels-only readers (docs/guide/validate.md).
+SCAN_ENV = "CLASSGATE_SCAN"
+SCAN_COMPILED, SCAN_PYTHON = "compiled", "python"
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
 _MASK_DELTA = 0xA282EAD8
@@ -115,12 +122,7 @@ def read_batches(
                     _check_frames(path, data, [at], None, index + 1)
                     starts, crcs = [], []
                     if length > MAX_RECORD:
-                        raise _damaged(
-                            path,
-                            index,
-                            f"length {length} is over protobuf's 2 GiB message "
-                            "limit, so it is no tf.Example",
-                        )
+                        raise _too_long(path, index, length)
                     data = _gathered(stream, data[at:], end - at, path, index)
                     end, at, size = end - at, 0, len(data)
                 record = data[at + 12 : end - 4]
@@ -140,6 +142,110 @@ def read_batches(
         raise
     except (OSError, EOFError, gzip.BadGzipFile, ValueError, zlib.error) as e:
         raise errors.InputError(f"{path}: cannot read past record {index}: {e}") from e
+
+
+def scan_batches(
+    path: str,
+    features: tuple[str, ...],
+    batch_size: int,
+    found: list | None = None,
+    names: set | None = None,
+) -> Iterator[pa.RecordBatch | list[bytes]]:
+    """Batches of up to batch_size records: Arrow columns of `features` alone.
+
+    The compiled scan (`wire.Scanner`) frames, checks and walks the decompressed
+    bytes CHUNK_SIZE at a time, and gives the columns tfx_bsl's decoder would give
+    for `features`. Damage is named as `read_batches` names it. From the first
+    batch holding a record the scan leaves (see `wire`) on, the file is read again
+    by `read_batches`, whose batches (lists of record bytes, the same boundaries)
+    go to tfx_bsl as before: it names what is wrong with them. The compression
+    judged is appended to `found`, and the feature names met added to `names`,
+    when given.
+    """
+    from classgate.io import wire
+
+    length_of = _LENGTH.unpack_from
+    scanner = wire.Scanner(features, batch_size)
+    done = 0  # records in the batches yielded
+    left = False
+    try:
+        with FileSystems.open(
+            path, compression_type=CompressionTypes.UNCOMPRESSED
+        ) as raw:
+            judged = compression.compression_of(raw.read(compression.HEAD_SIZE))
+            if found is not None:
+                found.append(judged)
+            if judged == compression.EMPTY:
+                return
+            raw.seek(0)
+            stream = _decompressed(raw, judged)
+            data, at = b"", 0
+            while not left:
+                buf = np.frombuffer(data, dtype=np.uint8)
+                first = scanner.rows
+                at, why, detail = scanner.scan(buf, at)
+                left = scanner.left(first)
+                if left:
+                    break
+                scanner.take(buf, first)  # before `buf` goes
+                if why == wire.DAMAGED:
+                    index = done + scanner.rows
+                    if detail == wire.TOO_LONG:
+                        raise _too_long(path, index, length_of(data, at)[0])
+                    problem = _PROBLEMS[detail == wire.BAD_LENGTH_CRC]
+                    raise _damaged(path, index, problem)
+                if why == wire.NEED_BYTES:
+                    data = _gathered_at_least(stream, data[at:], detail)
+                    at = 0
+                    if len(data) >= detail:
+                        continue
+                    if data:  # the stream ended inside a frame
+                        part = "record header" if detail == 12 else "record"
+                        raise _damaged(path, done + scanner.rows, f"truncated {part}")
+                    if not scanner.rows:
+                        break
+                columns = scanner.columns()
+                if columns is None:  # a feature of two kinds: tfx_bsl says so
+                    left = True
+                    break
+                yield _record_batch(*columns, scanner.rows)
+                done += scanner.rows
+                scanner.reset()
+                if why == wire.NEED_BYTES:
+                    break  # the end of the stream
+    except errors.InputError:
+        raise
+    except (OSError, EOFError, gzip.BadGzipFile, ValueError, zlib.error) as e:
+        where = done + scanner.rows
+        raise errors.InputError(f"{path}: cannot read past record {where}: {e}") from e
+    if names is not None:
+        names.update(scanner.keys)
+    if left:
+        skipped = done // batch_size  # every batch yielded was full
+        for number, records in enumerate(read_batches(path, batch_size)):
+            if number >= skipped:
+                yield records
+
+
+def _gathered_at_least(stream, data: bytes, needed: int) -> bytes:
+    """`data`, then CHUNK_SIZE reads of `stream` until `needed` bytes or its end."""
+    pieces, have = [data], len(data)
+    while True:
+        more = stream.read(CHUNK_SIZE)
+        if not more:
+            break
+        pieces.append(more)
+        have += len(more)
+        if have >= needed:
+            break
+    return b"".join(pieces)
+
+
+def _record_batch(names: list, arrays: list, rows: int) -> pa.RecordBatch:
+    if arrays:
+        return pa.RecordBatch.from_arrays(arrays, names)
+    # no column, as tfx_bsl gives it for examples without the features: still rows
+    return pa.RecordBatch.from_struct_array(pa.array([{}] * rows, pa.struct([])))
 
 
 def _decompressed(raw, judged: str):
@@ -229,12 +335,12 @@ def _check_frames(path, data: bytes, starts: list, crcs: list | None, end_index)
     bad = np.flatnonzero(bad_header | bad_data)
     if bad.size:
         first = int(bad[0])
-        problem = (
-            "bad length checksum (not a TFRecord?)"
-            if bad_header[first]
-            else "bad data checksum"
-        )
+        problem = _PROBLEMS[bool(bad_header[first])]
         raise _damaged(path, end_index - len(starts) + first, problem)
+
+
+# A frame's bad checksum, by whether it is its header's (both readers word it so).
+_PROBLEMS = {True: "bad length checksum (not a TFRecord?)", False: "bad data checksum"}
 
 
 def _masked(crc: np.ndarray) -> np.ndarray:
@@ -274,23 +380,78 @@ def _damaged(path: str, index: int, problem: str) -> errors.InputError:
     return errors.InputError(f"{path}: record {index}: {problem}")
 
 
+def _too_long(path: str, index: int, length: int) -> errors.InputError:
+    return _damaged(
+        path,
+        index,
+        f"length {length} is over protobuf's 2 GiB message limit, so it is no "
+        "tf.Example",
+    )
+
+
+def scan_mode() -> str:
+    """The labels-only reader `CLASSGATE_SCAN` asks for.
+
+    SCAN_COMPILED (the default): `scan_batches`, where numba runs; SCAN_PYTHON:
+    frames cut in Python, whole examples decoded by tfx_bsl.
+    """
+    mode = os.environ.get(SCAN_ENV, SCAN_COMPILED)
+    if mode not in (SCAN_COMPILED, SCAN_PYTHON):
+        raise errors.InputError(
+            f"{SCAN_ENV}={mode!r}: expected '{SCAN_COMPILED}' or '{SCAN_PYTHON}'"
+        )
+    return mode
+
+
+def compiled_scan_runs() -> bool:
+    """Whether the compiled scan imports and compiles here (numba is optional).
+
+    Its kernels are compiled (or loaded from numba's cache) by scanning one
+    record; where that fails, the reader is the Python one, and says why.
+    """
+    try:
+        from classgate.io import wire
+
+        wire.warm_up()
+    except Exception as e:  # numba missing, or no compiler for this machine
+        logging.warning("classgate: the Python TFRecord reader is used: %s", e)
+        return False
+    return True
+
+
 class DecodeTFRecordFile(beam.DoFn):
     """A (path, size) -> `LocatedBatch`es of the file's tf.Examples, in file order.
 
-    Framing is Python and holds the GIL; tfx_bsl's decoder releases it. So each
-    batch is decoded on a helper thread while the next ones are framed: two cores
-    at work on one file, at most DECODE_AHEAD batches in flight, and every batch
-    still yielded from the bundle's own thread, in order.
+    With `features` (labels-only mode) and the compiled scan (`scan_mode`, chosen
+    where the job is built, so workers follow the launching machine), only those
+    features are read, by `scan_batches`. Otherwise framing is Python and holds
+    the GIL; tfx_bsl's decoder releases it. So each batch is decoded on a helper
+    thread while the next ones are framed: two cores at work on one file, at most
+    DECODE_AHEAD batches in flight, and every batch still yielded from the
+    bundle's own thread, in order.
     """
 
-    def __init__(self, batch_size: int = BATCH_SIZE):
+    def __init__(
+        self, batch_size: int = BATCH_SIZE, features: tuple[str, ...] | None = None
+    ):
         self._batch_size = batch_size
+        self._only = tuple(features) if features else None
+        self._compiled = bool(self._only) and scan_mode() == SCAN_COMPILED
 
     def setup(self):
         from tfx_bsl.coders import example_coder
 
         self._decoder = example_coder.ExamplesToRecordBatchDecoder()
         self._progress = progress.ReadProgress()
+        self._scan = self._compiled and compiled_scan_runs()
+
+    def _batches(self, path: str, found: list) -> Iterator:
+        """The file's batches: record bytes to decode, or columns the scan gave."""
+        if self._scan:
+            return scan_batches(
+                path, self._only, self._batch_size, found, self._features
+            )
+        return read_batches(path, self._batch_size, found)
 
     def process(self, element: tuple[str, int]):
         path, size = element
@@ -298,7 +459,7 @@ class DecodeTFRecordFile(beam.DoFn):
         self._features = set()
         with concurrent.futures.ThreadPoolExecutor(1) as decoding:
             pending = collections.deque()
-            for records in read_batches(path, self._batch_size, found):
+            for records in self._batches(path, found):
                 pending.append(decoding.submit(self._decode, path, first, records))
                 first += len(records)
                 if len(pending) > DECODE_AHEAD:
@@ -317,6 +478,8 @@ class DecodeTFRecordFile(beam.DoFn):
         return batch
 
     def _decode(self, path, first, records):
+        if isinstance(records, pa.RecordBatch):  # the compiled scan's columns
+            return batches.LocatedBatch(path, first, records)
         try:
             batch = self._decoder.DecodeBatch(records)
         except Exception as e:  # tfx_bsl raises plain RuntimeErrors on bad protos.

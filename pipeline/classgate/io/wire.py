@@ -1,0 +1,881 @@
+"""TFRecord frames and tf.Example's wire format, walked in compiled code.
+
+The labels-only scan (`tfrecord.scan_batches`) hands a piece of decompressed
+TFRecord bytes to `Scanner.scan`, which cuts its frames, checks both CRC32Cs of
+each, and walks each record's protobuf wire format for the named features only,
+in code numba compiles: no Python object per record. `Scanner.columns` then
+gathers the values of those features into Arrow columns exactly as tfx_bsl's
+decoder gives them (`large_list<int64>`, `large_list<float>`,
+`large_list<large_binary>`; a row without the feature, or whose Feature has no
+kind, is null; a batch where no row holds it has no column; one where rows hold
+only kindless Features has a `null` column).
+
+It reads what protobuf reads. Every record is walked whole, not only the named
+features: a record protobuf would refuse is never taken. A record is either
+*taken* (its values are exactly protobuf's: the last map entry of a key wins,
+packed and unpacked lists in any mix, unknown fields skipped, 10-byte varints
+cut to 64 bits as protobuf cuts them, fields of the wrong wire type as unknown
+fields) or *left* to the reader it replaces: malformed bytes (truncated varints,
+lengths past their message, field number 0, wire types 6 and 7, invalid UTF-8 in
+a key), and what protobuf reads by merging or where its two parsers disagree
+(groups, a Feature with two kinds or two values, unknown fields inside a map
+entry: C++ keeps such an entry, Python's upb drops it). A batch holding a record
+left, or a feature of two kinds, is decoded by tfx_bsl instead, which names the
+damage as before: the compiled walk never needs to name it, only never to take
+what tfx_bsl would not give alike.
+
+Each kernel is compiled on first use and cached on disk beside this file when
+that is writable (else in numba's user cache, else not at all: a read-only
+install compiles once per process). A first compile takes about 15 s on one
+core, a cached load well under a second. The kernels release the GIL.
+"""
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+import pyarrow as pa
+
+# A record walk's outcome.
+TAKEN, MALFORMED, UNSUPPORTED = 0, 1, 2
+# What a row holds of a feature: no entry, a Feature of no kind, or a list (whose
+# kind is 1 + the Feature's field number: bytes_list 1, float_list 2, int64_list 3).
+ABSENT, KINDLESS, BYTES, FLOAT, INT64 = 0, 1, 2, 3, 4
+# Why `scan` stopped.
+BATCH_FULL, NEED_BYTES, DAMAGED, KEYS_FULL = 0, 1, 2, 3
+# The damage `scan` found, as tfrecord.read_batches words it.
+BAD_LENGTH_CRC, TOO_LONG, BAD_DATA_CRC = 1, 2, 3
+# Protobuf refuses messages of 2 GiB or more (tfrecord.MAX_RECORD).
+MAX_RECORD = (1 << 31) - 1
+# Feature names noted per file (tfrecord's note): a hash table of key hashes, whose
+# size bounds the distinct names one scan call can meet before Python grows it.
+KEY_TABLE = 1 << 12
+
+_VARINT, _I64, _LEN, _START_GROUP, _END_GROUP, _I32 = 0, 1, 2, 3, 4, 5
+_MASK_DELTA = np.uint32(0xA282EAD8)
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def _crc32c_tables() -> np.ndarray:
+    """CRC-32C (Castagnoli, reflected) tables for slicing by 8 bytes at a time."""
+    tables = np.zeros((8, 256), dtype=np.uint32)
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(0x82F63B78), table >> 1)
+    tables[0] = table
+    for k in range(1, 8):
+        previous = tables[k - 1]
+        tables[k] = (previous >> 8) ^ tables[0][previous & 0xFF]
+    return tables
+
+
+_TABLES = _crc32c_tables()
+
+
+def _jit(function=None, *, inline: bool = False):
+    """`function` compiled by numba, cached on disk where a cache folder is writable.
+
+    `inline` for the small helpers: numba inlines them into their callers, where
+    a call would count references to each array argument (atomics, per field).
+    Inlining the tag and varint readers and the entry cursor halves the scan's
+    cost (0.44 to 0.26 us per record); inlining the larger walks too saves a
+    little more but doubles the first compile, so they stay calls.
+    """
+    if function is None:
+        return lambda function: _jit(function, inline=inline)
+    options = {"nogil": True, "inline": "always" if inline else "never"}
+    try:
+        return numba.njit(cache=True, **options)(function)
+    except RuntimeError:  # "no locator available": a read-only install, no home
+        return numba.njit(**options)(function)
+
+
+# Checksums ---------------------------------------------------------------------
+
+
+@_jit
+def _crc32c(buf, start, end, tables):
+    crc = np.uint32(0xFFFFFFFF)
+    at = start
+    while at + 8 <= end:
+        low = crc ^ (
+            np.uint32(buf[at])
+            | (np.uint32(buf[at + 1]) << np.uint32(8))
+            | (np.uint32(buf[at + 2]) << np.uint32(16))
+            | (np.uint32(buf[at + 3]) << np.uint32(24))
+        )
+        crc = (
+            tables[7, low & np.uint32(0xFF)]
+            ^ tables[6, (low >> np.uint32(8)) & np.uint32(0xFF)]
+            ^ tables[5, (low >> np.uint32(16)) & np.uint32(0xFF)]
+            ^ tables[4, low >> np.uint32(24)]
+            ^ tables[3, buf[at + 4]]
+            ^ tables[2, buf[at + 5]]
+            ^ tables[1, buf[at + 6]]
+            ^ tables[0, buf[at + 7]]
+        )
+        at += 8
+    while at < end:
+        crc = tables[0, (crc ^ np.uint32(buf[at])) & np.uint32(0xFF)] ^ (
+            crc >> np.uint32(8)
+        )
+        at += 1
+    return crc ^ np.uint32(0xFFFFFFFF)
+
+
+@_jit(inline=True)
+def _masked(crc):
+    # numba widens uint32 shifts: cut back to 32 bits, as the format's arithmetic
+    rotated = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) & np.uint32(0xFFFFFFFF)
+    return np.uint32((rotated + _MASK_DELTA) & np.uint32(0xFFFFFFFF))
+
+
+@_jit(inline=True)
+def _uint32_at(buf, at):
+    return (
+        np.uint32(buf[at])
+        | (np.uint32(buf[at + 1]) << np.uint32(8))
+        | (np.uint32(buf[at + 2]) << np.uint32(16))
+        | (np.uint32(buf[at + 3]) << np.uint32(24))
+    )
+
+
+@_jit(inline=True)
+def _uint64_at(buf, at):
+    value = np.uint64(0)
+    for k in range(8):
+        value |= np.uint64(buf[at + k]) << np.uint64(8 * k)
+    return value
+
+
+# Varints and fields ------------------------------------------------------------
+
+
+@_jit(inline=True)
+def _varint(buf, at, end):
+    """(value, position after it); position -1 when malformed (cut or > 10 bytes).
+
+    Bits past the 64th (of a 10th byte) are dropped, as protobuf drops them.
+    """
+    if at < end and buf[at] < 0x80:  # one byte: most lengths, ids, tags
+        return np.uint64(buf[at]), at + 1
+    value = np.uint64(0)
+    shift = np.uint64(0)
+    while at < end:
+        byte = buf[at]
+        at += 1
+        value |= np.uint64(byte & np.uint8(0x7F)) << shift
+        if byte < 0x80:
+            return value, at
+        shift += np.uint64(7)
+        if shift == np.uint64(70):
+            break
+    return value, -1
+
+
+@_jit(inline=True)
+def _tag(buf, at, end):
+    """(field number, wire type, position after); position -1 when malformed.
+
+    A tag is at most 5 bytes and fits 32 bits; field number 0 is no field.
+    """
+    if at < end and 0x08 <= buf[at] < 0x80:  # one byte: fields 1 to 15
+        return np.int64(buf[at] >> 3), np.int64(buf[at] & 7), at + 1
+    value, after = _varint(buf, at, end)
+    if (
+        after < 0
+        or after - at > 5
+        or value > np.uint64(0xFFFFFFFF)
+        or value < np.uint64(8)
+    ):
+        return 0, 0, -1
+    return np.int64(value >> np.uint64(3)), np.int64(value & np.uint64(7)), after
+
+
+@_jit(inline=True)
+def _length(buf, at, end):
+    """(payload start, payload end) of a length-delimited field; start -1: bad."""
+    size, at = _varint(buf, at, end)
+    if at < 0 or size > np.uint64(end - at):
+        return -1, -1
+    return at, at + np.int64(size)
+
+
+@_jit(inline=True)
+def _skip(buf, at, end, wire):
+    """The position after an unknown field's value; -1 malformed, -2 a group."""
+    if wire == _VARINT:
+        _, at = _varint(buf, at, end)
+        return at
+    if wire == _I64:
+        return at + 8 if at + 8 <= end else -1
+    if wire == _LEN:
+        _, after = _length(buf, at, end)
+        return after
+    if wire == _I32:
+        return at + 4 if at + 4 <= end else -1
+    if wire == _START_GROUP or wire == _END_GROUP:
+        return -2
+    return -1
+
+
+@_jit(inline=True)
+def _skipped_status(at):
+    return UNSUPPORTED if at == -2 else MALFORMED
+
+
+# The walk of one record ----------------------------------------------------------
+
+
+@_jit
+def _list_values(buf, start, end, kind):
+    """(status, number of values) of an Int64List, FloatList or BytesList."""
+    count = 0
+    at = start
+    while at < end:
+        field, wire, at = _tag(buf, at, end)
+        if at < 0:
+            return MALFORMED, 0
+        if field == 1 and kind == INT64 and wire == _VARINT:
+            _, at = _varint(buf, at, end)
+            if at < 0:
+                return MALFORMED, 0
+            count += 1
+        elif field == 1 and kind == INT64 and wire == _LEN:
+            payload, after = _length(buf, at, end)
+            if payload < 0:
+                return MALFORMED, 0
+            run = 0  # continuation bytes in a row: at most 9 before the last
+            for k in range(payload, after):
+                if buf[k] < 0x80:
+                    count += 1
+                    run = 0
+                else:
+                    run += 1
+                    if run == 10:
+                        return MALFORMED, 0
+            if run:  # the last varint runs past its packed field
+                return MALFORMED, 0
+            at = after
+        elif field == 1 and kind == FLOAT and wire == _I32:
+            if at + 4 > end:
+                return MALFORMED, 0
+            at += 4
+            count += 1
+        elif field == 1 and kind == FLOAT and wire == _LEN:
+            payload, after = _length(buf, at, end)
+            if payload < 0 or (after - payload) % 4:
+                return MALFORMED, 0
+            count += (after - payload) // 4
+            at = after
+        elif field == 1 and kind == BYTES and wire == _LEN:
+            payload, after = _length(buf, at, end)
+            if payload < 0:
+                return MALFORMED, 0
+            count += 1
+            at = after
+        else:
+            at = _skip(buf, at, end, wire)
+            if at < 0:
+                return _skipped_status(at), 0
+    return TAKEN, count
+
+
+@_jit
+def _feature(buf, start, end):
+    """(status, kind, list start, list end, values) of one Feature message."""
+    kind = KINDLESS
+    list_start = 0
+    list_end = 0
+    at = start
+    while at < end:
+        field, wire, at = _tag(buf, at, end)
+        if at < 0:
+            return MALFORMED, 0, 0, 0, 0
+        if 1 <= field <= 3 and wire == _LEN:
+            payload, after = _length(buf, at, end)
+            if payload < 0:
+                return MALFORMED, 0, 0, 0, 0
+            if kind != KINDLESS:  # a second kind, or the same merged: left
+                return UNSUPPORTED, 0, 0, 0, 0
+            kind = field + 1
+            list_start = payload
+            list_end = after
+            at = after
+        else:
+            at = _skip(buf, at, end, wire)
+            if at < 0:
+                return _skipped_status(at), 0, 0, 0, 0
+    if kind == KINDLESS:
+        return TAKEN, kind, 0, 0, 0
+    status, count = _list_values(buf, list_start, list_end, kind)
+    return status, kind, list_start, list_end, count
+
+
+@_jit
+def _key_hash(buf, start, end):
+    """(valid UTF-8, FNV-1a hash) of a map key: proto3 refuses invalid UTF-8."""
+    digest = _FNV_OFFSET
+    at = start
+    while at < end:
+        byte = buf[at]
+        digest = (digest ^ np.uint64(byte)) * _FNV_PRIME
+        at += 1
+        if byte < 0x80:
+            continue
+        if 0xC2 <= byte <= 0xDF:
+            follow, low, high = 1, 0x80, 0xBF
+        elif byte == 0xE0:
+            follow, low, high = 2, 0xA0, 0xBF
+        elif byte == 0xED:
+            follow, low, high = 2, 0x80, 0x9F
+        elif 0xE1 <= byte <= 0xEF:
+            follow, low, high = 2, 0x80, 0xBF
+        elif byte == 0xF0:
+            follow, low, high = 3, 0x90, 0xBF
+        elif 0xF1 <= byte <= 0xF3:
+            follow, low, high = 3, 0x80, 0xBF
+        elif byte == 0xF4:
+            follow, low, high = 3, 0x80, 0x8F
+        else:
+            return False, digest
+        for k in range(follow):
+            if at >= end:
+                return False, digest
+            byte = buf[at]
+            if not ((low if k == 0 else 0x80) <= byte <= (high if k == 0 else 0xBF)):
+                return False, digest
+            digest = (digest ^ np.uint64(byte)) * _FNV_PRIME
+            at += 1
+    return True, digest
+
+
+@_jit
+def _entry(buf, start, end):
+    """One map entry (key, Feature), read from `buf` alone.
+
+    Returns (status, key start, key end, key hash, kind, list start, list end,
+    values). A missing key is the empty key, a missing value a Feature of no kind.
+    """
+    key_start = 0
+    key_end = 0
+    digest = _FNV_OFFSET
+    value_start = -1
+    value_end = -1
+    at = start
+    while at < end:
+        field, wire, at = _tag(buf, at, end)
+        if at < 0:
+            return MALFORMED, 0, 0, digest, 0, 0, 0, 0
+        if (field == 1 or field == 2) and wire == _LEN:
+            payload, after = _length(buf, at, end)
+            if payload < 0:
+                return MALFORMED, 0, 0, digest, 0, 0, 0, 0
+            if field == 1:  # a key twice: the last one counts, both are checked
+                key_start = payload
+                key_end = after
+                valid, digest = _key_hash(buf, payload, after)
+                if not valid:
+                    return MALFORMED, 0, 0, digest, 0, 0, 0, 0
+            else:
+                if value_start >= 0:  # two values merge into one Feature: left
+                    return UNSUPPORTED, 0, 0, digest, 0, 0, 0, 0
+                value_start = payload
+                value_end = after
+            at = after
+        else:  # C++ keeps an entry with unknown fields, upb drops it: left
+            return UNSUPPORTED, 0, 0, digest, 0, 0, 0, 0
+    if value_start < 0:
+        return TAKEN, key_start, key_end, digest, KINDLESS, 0, 0, 0
+    status, kind, list_start, list_end, count = _feature(buf, value_start, value_end)
+    return status, key_start, key_end, digest, kind, list_start, list_end, count
+
+
+@_jit(inline=True)
+def _next_entry(buf, at, end, features_end):
+    """The next map entry of a record: Example { Features { entry, ... }, ... }.
+
+    `at` is inside the record (which ends at `end`) and, while `at` is before
+    `features_end`, inside a Features message, whose entries come first. Every
+    Features message of the record merges its entries into one map. Returns
+    (status, entry start, entry end, position after it, features_end); the
+    status is -1 at the end of the record.
+    """
+    while True:
+        if at >= features_end:  # between Features messages: the Example's fields
+            if at >= end:
+                return -1, 0, 0, at, features_end
+            field, wire, at = _tag(buf, at, end)
+            if at < 0:
+                return MALFORMED, 0, 0, at, features_end
+            if field == 1 and wire == _LEN:
+                at, features_end = _length(buf, at, end)
+                if at < 0:
+                    return MALFORMED, 0, 0, at, features_end
+            else:
+                at = _skip(buf, at, end, wire)
+                if at < 0:
+                    return _skipped_status(at), 0, 0, at, features_end
+            continue
+        field, wire, at = _tag(buf, at, features_end)
+        if at < 0:
+            return MALFORMED, 0, 0, at, features_end
+        if field == 1 and wire == _LEN:
+            entry, entry_end = _length(buf, at, features_end)
+            if entry < 0:
+                return MALFORMED, 0, 0, at, features_end
+            return TAKEN, entry, entry_end, entry_end, features_end
+        at = _skip(buf, at, features_end, wire)
+        if at < 0:
+            return _skipped_status(at), 0, 0, at, features_end
+
+
+# Frames ------------------------------------------------------------------------
+
+
+@_jit
+def _scan(
+    buf,
+    at,
+    rows,
+    row,
+    names,
+    name_ends,
+    tables,
+    starts,
+    ends,
+    walked,
+    kinds,
+    spans,
+    counts,
+    keys,
+    key_kinds,
+    new_keys,
+):
+    """Frames, checks and walks records from `at` until rows `row..rows` are full.
+
+    Returns (position, next row, why it stopped, detail, keys noted in `new_keys`):
+    NEED_BYTES when the frame at the position is not whole in `buf` (the detail:
+    the bytes it needs; its header, when whole, checked first), DAMAGED with the
+    damage of the frame at the position, KEYS_FULL when `new_keys` is full before
+    the record at the position is walked again (with more room).
+
+    One function holds every loop that writes to an array: numba counts the
+    references of each array passed to a call it does not inline, which cost
+    more than the walk itself; the helpers it calls read `buf` alone.
+    """
+    size = len(buf)
+    found = 0
+    key_slots = len(keys) - 1
+    features = len(name_ends)
+    while row < rows:
+        if size - at < 12:
+            return at, row, NEED_BYTES, 12, found
+        if _masked(_crc32c(buf, at, at + 8, tables)) != _uint32_at(buf, at + 8):
+            return at, row, DAMAGED, BAD_LENGTH_CRC, found
+        length = _uint64_at(buf, at)
+        if length > np.uint64(MAX_RECORD):
+            return at, row, DAMAGED, TOO_LONG, found
+        data_end = at + 12 + np.int64(length)
+        if data_end + 4 > size:
+            return at, row, NEED_BYTES, data_end + 4 - at, found
+        if _masked(_crc32c(buf, at + 12, data_end, tables)) != _uint32_at(
+            buf, data_end
+        ):
+            return at, row, DAMAGED, BAD_DATA_CRC, found
+        for index in range(features):
+            kinds[row, index] = ABSENT
+            counts[row, index] = 0
+        noted = found
+        status = TAKEN
+        position = at + 12
+        features_end = position
+        while True:
+            step, entry, entry_end, position, features_end = _next_entry(
+                buf, position, data_end, features_end
+            )
+            if step != TAKEN:
+                status = TAKEN if step == -1 else step
+                break
+            step, key_start, key_end, digest, kind, list_start, list_end, count = (
+                _entry(buf, entry, entry_end)
+            )
+            if step != TAKEN:
+                status = step
+                break
+            # The key's name, noted once per file (0 marks an empty slot).
+            digest |= np.uint64(1)
+            slot = np.int64(digest & np.uint64(key_slots))
+            while keys[slot] != np.uint64(0) and keys[slot] != digest:
+                slot = (slot + 1) & key_slots
+            if keys[slot] == np.uint64(0):
+                if noted == len(new_keys):
+                    # This record's keys leave the table, latest first (as
+                    # linear probing allows), to be noted when it is walked again.
+                    for k in range(noted - 1, found - 1, -1):
+                        keys[new_keys[k, 2]] = np.uint64(0)
+                        key_kinds[new_keys[k, 2]] = ABSENT
+                    return at, row, KEYS_FULL, 0, found
+                keys[slot] = digest
+                new_keys[noted, 0] = key_start
+                new_keys[noted, 1] = key_end
+                new_keys[noted, 2] = slot
+                noted += 1
+            # One list kind per feature in a batch, every feature, as tfx_bsl
+            # holds; a key met twice in a record may count twice (left: safe).
+            if kind >= BYTES:
+                if key_kinds[slot] >= BYTES and key_kinds[slot] != kind:
+                    status = UNSUPPORTED
+                    break
+                key_kinds[slot] = kind
+            # A named feature: this entry replaces any earlier one of its key.
+            key_size = key_end - key_start
+            name_start = 0
+            for index in range(features):
+                name_end = name_ends[index]
+                if name_end - name_start == key_size:
+                    same = True
+                    for k in range(key_size):
+                        if buf[key_start + k] != names[name_start + k]:
+                            same = False
+                            break
+                    if same:
+                        kinds[row, index] = kind
+                        spans[row, index, 0] = list_start
+                        spans[row, index, 1] = list_end
+                        counts[row, index] = count
+                name_start = name_end
+        found = noted
+        starts[row] = at + 12
+        ends[row] = data_end
+        walked[row] = status
+        at = data_end + 4
+        row += 1
+    return at, row, BATCH_FULL, 0, found
+
+
+# Gathering values ----------------------------------------------------------------
+
+
+@_jit
+def _gather_int64(buf, first, last, column, kinds, spans, offsets, values):
+    """Int64List values of rows first..last-1 of one feature, into `values`."""
+    out = 0
+    for row in range(first, last):
+        if kinds[row, column] == INT64:
+            end = spans[row, column, 1]
+            at = spans[row, column, 0]
+            while at < end:
+                field, wire, at = _tag(buf, at, end)
+                if field == 1 and wire == _VARINT:
+                    value, at = _varint(buf, at, end)
+                    values[out] = np.int64(value)
+                    out += 1
+                elif field == 1 and wire == _LEN:
+                    payload, after = _length(buf, at, end)
+                    while payload < after:
+                        value, payload = _varint(buf, payload, after)
+                        values[out] = np.int64(value)
+                        out += 1
+                    at = after
+                else:
+                    at = _skip(buf, at, end, wire)
+        offsets[row - first + 1] = out
+
+
+@_jit
+def _gather_float(buf, first, last, column, kinds, spans, offsets, values):
+    """FloatList values (their float32 bits) of rows first..last-1."""
+    out = 0
+    for row in range(first, last):
+        if kinds[row, column] == FLOAT:
+            end = spans[row, column, 1]
+            at = spans[row, column, 0]
+            while at < end:
+                field, wire, at = _tag(buf, at, end)
+                if field == 1 and wire == _I32:
+                    values[out] = _uint32_at(buf, at)
+                    out += 1
+                    at += 4
+                elif field == 1 and wire == _LEN:
+                    payload, after = _length(buf, at, end)
+                    while payload < after:
+                        values[out] = _uint32_at(buf, payload)
+                        out += 1
+                        payload += 4
+                    at = after
+                else:
+                    at = _skip(buf, at, end, wire)
+        offsets[row - first + 1] = out
+
+
+@_jit
+def _bytes_size(buf, first, last, column, kinds, spans):
+    """The bytes a feature's BytesList values hold, over rows first..last-1."""
+    total = 0
+    for row in range(first, last):
+        if kinds[row, column] == BYTES:
+            end = spans[row, column, 1]
+            at = spans[row, column, 0]
+            while at < end:
+                field, wire, at = _tag(buf, at, end)
+                if field == 1 and wire == _LEN:
+                    payload, after = _length(buf, at, end)
+                    total += after - payload
+                    at = after
+                else:
+                    at = _skip(buf, at, end, wire)
+    return total
+
+
+@_jit
+def _gather_bytes(buf, first, last, column, kinds, spans, offsets, value_ends, data):
+    """BytesList values of rows first..last-1: their bytes, where each one ends."""
+    out = 0
+    used = 0
+    for row in range(first, last):
+        if kinds[row, column] == BYTES:
+            end = spans[row, column, 1]
+            at = spans[row, column, 0]
+            while at < end:
+                field, wire, at = _tag(buf, at, end)
+                if field == 1 and wire == _LEN:
+                    payload, after = _length(buf, at, end)
+                    data[used : used + after - payload] = buf[payload:after]
+                    used += after - payload
+                    out += 1
+                    value_ends[out] = used
+                    at = after
+                else:
+                    at = _skip(buf, at, end, wire)
+        offsets[row - first + 1] = out
+
+
+# The Python face ---------------------------------------------------------------
+
+
+class Piece(NamedTuple):
+    """One feature's values over the rows of a batch scanned from one buffer."""
+
+    kinds: np.ndarray  # per row: ABSENT, KINDLESS, BYTES, FLOAT or INT64
+    offsets: np.ndarray  # int64, rows + 1, from 0
+    values: object  # int64 or float32 values; (value ends, data) for bytes; None
+
+
+class Scanner:
+    """One file's scan for `features`: buffers reused from batch to batch.
+
+    `scan` fills the batch's rows from a buffer of TFRecord bytes; `take`
+    gathers the rows scanned from that buffer into values (before the buffer
+    goes); `columns` makes the batch's Arrow columns; `reset` starts the next
+    batch. `keys` collects every feature name met in records taken.
+    """
+
+    def __init__(self, features: tuple[str, ...], batch_size: int):
+        encoded = [name.encode() for name in features]
+        self.features = tuple(features)
+        self.batch_size = batch_size
+        self._names = np.frombuffer(b"".join(encoded) + b"\0", dtype=np.uint8)
+        self._name_ends = np.cumsum([len(name) for name in encoded], dtype=np.int64)
+        shape = (batch_size, len(features))
+        self.starts = np.zeros(batch_size, dtype=np.int64)
+        self.ends = np.zeros(batch_size, dtype=np.int64)
+        self.walked = np.zeros(batch_size, dtype=np.uint8)
+        self._kinds = np.zeros(shape, dtype=np.uint8)
+        self._spans = np.zeros((*shape, 2), dtype=np.int64)
+        self._counts = np.zeros(shape, dtype=np.int64)
+        self._keys = np.zeros(KEY_TABLE, dtype=np.uint64)
+        self._key_kinds = np.zeros(KEY_TABLE, dtype=np.uint8)  # in this batch
+        self._new_keys = np.zeros((KEY_TABLE // 2, 3), dtype=np.int64)
+        self.keys: set[str] = set()
+        self.reset()
+
+    def reset(self) -> None:
+        self.rows = 0
+        self._key_kinds[:] = ABSENT
+        self._pieces: list[list[Piece]] = [[] for _ in self.features]
+
+    def scan(self, buf: np.ndarray, at: int) -> tuple[int, int, int]:
+        """Scans from `at`: (position, why it stopped, detail); see `_scan`."""
+        while True:
+            room = len(self._keys) // 2 - len(self.keys)
+            if room < len(self._keys) // 8:
+                self._grow_keys()
+                continue
+            at, self.rows, why, detail, found = _scan(
+                buf,
+                at,
+                self.batch_size,
+                self.rows,
+                self._names,
+                self._name_ends,
+                _TABLES,
+                self.starts,
+                self.ends,
+                self.walked,
+                self._kinds,
+                self._spans,
+                self._counts,
+                self._keys,
+                self._key_kinds,
+                self._new_keys[:room],
+            )
+            for start, end, _ in self._new_keys[:found].tolist():
+                self.keys.add(bytes(buf[start:end]).decode())
+            if why != KEYS_FULL:
+                return at, why, detail
+            if not found:  # one record holds more new names than there is room
+                self._grow_keys()
+
+    def _grow_keys(self) -> None:
+        """A table twice the size, holding the keys noted so far and their kinds."""
+        old, old_kinds = self._keys, self._key_kinds
+        self._keys = np.zeros(2 * len(old), dtype=np.uint64)
+        self._key_kinds = np.zeros(2 * len(old), dtype=np.uint8)
+        self._new_keys = np.zeros((len(self._keys) // 2, 3), dtype=np.int64)
+        mask = len(self._keys) - 1
+        for digest, kind in zip(old.tolist(), old_kinds.tolist(), strict=True):
+            if digest:
+                slot = digest & mask
+                while self._keys[slot]:
+                    slot = (slot + 1) & mask
+                self._keys[slot] = digest
+                self._key_kinds[slot] = kind
+
+    def left(self, first: int) -> bool:
+        """Whether a row from `first` on is left to tfx_bsl (malformed, merged)."""
+        return bool(self.walked[first : self.rows].any())
+
+    def take(self, buf: np.ndarray, first: int) -> None:
+        """Gathers rows first..rows-1, scanned from `buf`, into values per feature."""
+        last = self.rows
+        for column, pieces in enumerate(self._pieces):
+            kinds = self._kinds[first:last, column].copy()
+            offsets = np.zeros(last - first + 1, dtype=np.int64)
+            values = None
+            counts = self._counts[first:last, column]
+            for kind in np.unique(kinds[kinds >= BYTES]).tolist():
+                total = int(counts[kinds == kind].sum())
+                if kind == INT64:
+                    values = np.empty(total, dtype=np.int64)
+                    gather = _gather_int64
+                elif kind == FLOAT:
+                    values = np.empty(total, dtype=np.uint32)
+                    gather = _gather_float
+                if kind != BYTES:
+                    gather(
+                        buf,
+                        first,
+                        last,
+                        column,
+                        self._kinds,
+                        self._spans,
+                        offsets,
+                        values,
+                    )
+                    values = values.view(np.float32) if kind == FLOAT else values
+                else:
+                    size = _bytes_size(
+                        buf, first, last, column, self._kinds, self._spans
+                    )
+                    value_ends = np.zeros(total + 1, dtype=np.int64)
+                    data = np.empty(size, dtype=np.uint8)
+                    _gather_bytes(
+                        buf,
+                        first,
+                        last,
+                        column,
+                        self._kinds,
+                        self._spans,
+                        offsets,
+                        value_ends,
+                        data,
+                    )
+                    values = (value_ends, data)
+            pieces.append(Piece(kinds, offsets, values))
+
+    def columns(self) -> tuple[list[str], list[pa.Array]] | None:
+        """The batch's (names, Arrow columns); None when a feature has two kinds."""
+        names, arrays = [], []
+        for name, pieces in zip(self.features, self._pieces, strict=True):
+            kinds = np.concatenate([piece.kinds for piece in pieces])
+            typed = np.unique(kinds[kinds >= BYTES])
+            if len(typed) > 1:
+                return None  # tfx_bsl refuses it, and says so
+            if len(typed):
+                names.append(name)
+                arrays.append(_list_column(int(typed[0]), pieces, kinds))
+            elif (kinds == KINDLESS).any():  # only Features of no kind
+                names.append(name)
+                arrays.append(pa.nulls(len(kinds)))
+        return names, arrays
+
+
+def _list_column(kind: int, pieces: list[Piece], kinds: np.ndarray) -> pa.Array:
+    """One feature's pieces, joined as the large_list column tfx_bsl makes."""
+    offsets, parts, base = [np.zeros(1, dtype=np.int64)], [], 0
+    for piece in pieces:
+        offsets.append(piece.offsets[1:] + base)
+        base += int(piece.offsets[-1])
+        if piece.values is not None:
+            parts.append(piece.values)
+    if kind == INT64:
+        values = pa.array(np.concatenate(parts), type=pa.int64())
+    elif kind == FLOAT:
+        values = pa.array(np.concatenate(parts), type=pa.float32())
+    else:
+        ends, data, used = [np.zeros(1, dtype=np.int64)], [], 0
+        for value_ends, piece_data in parts:
+            ends.append(value_ends[1:] + used)
+            used += len(piece_data)
+            data.append(piece_data)
+        ends = np.concatenate(ends)
+        values = pa.Array.from_buffers(
+            pa.large_binary(),
+            len(ends) - 1,
+            [None, pa.py_buffer(ends), pa.py_buffer(np.concatenate(data))],
+        )
+    valid = kinds >= BYTES
+    mask = None if valid.all() else pa.array(~valid)
+    return pa.LargeListArray.from_arrays(
+        pa.array(np.concatenate(offsets)), values, mask=mask
+    )
+
+
+def warm_up() -> None:
+    """Compiles every kernel (or loads it from the cache) on one framed record.
+
+    The record holds a feature of each kind, so that each gather runs once.
+    """
+    int64 = b"\x1a\x03\x0a\x01\x07"  # Feature { int64_list { value: [7] } }
+    floats = b"\x12\x06\x0a\x04\x00\x00\x80\x3f"  # float_list { value: [1.0] }
+    data = b"\x0a\x03\x0a\x01\x78"  # bytes_list { value: ["x"] }
+    entries = b"".join(
+        _message(1, _message(1, key) + _message(2, value))
+        for key, value in ((b"i", int64), (b"f", floats), (b"b", data))
+    )
+    record = _message(1, entries)
+    header = len(record).to_bytes(8, "little")
+    frame = (
+        header
+        + _masked_crc(header).to_bytes(4, "little")
+        + record
+        + _masked_crc(record).to_bytes(4, "little")
+    )
+    buf = np.frombuffer(frame, dtype=np.uint8)
+    scanner = Scanner(("i", "f", "b"), 1)
+    scanner.scan(buf, 0)
+    scanner.take(buf, 0)
+    if scanner.columns()[1][0].to_pylist() != [[7]]:
+        raise RuntimeError("the compiled scan misreads a tf.Example")
+
+
+def _message(field: int, payload: bytes) -> bytes:
+    """A length-delimited field of a message (payloads under 128 bytes)."""
+    return bytes([field << 3 | _LEN, len(payload)]) + payload
+
+
+def _masked_crc(data: bytes) -> int:
+    buf = np.frombuffer(data, dtype=np.uint8)
+    return int(_masked(_crc32c(buf, 0, len(buf), _TABLES)))

@@ -1,0 +1,479 @@
+"""The compiled labels-only scan reads what tfx_bsl's decoder (protobuf) reads.
+
+Examples are written here as raw protobuf bytes, not only as TensorFlow writes
+them: packed and unpacked lists in any mix, duplicate map keys, several Features
+messages, unknown fields everywhere, non-minimal and 10-byte varints. The
+reference is the reader the scan replaces: `read_batches` and tfx_bsl's decoder.
+"""
+
+import gzip
+import struct
+import sys
+import zlib
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tfx_bsl.coders import example_coder
+
+import classgate.io
+from classgate import errors
+from classgate.io import compression, tfrecord
+
+QUICK = settings(
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+NAMES = ("label", "ctx", "x", "\u00e9t\u00e9")
+READ = ("label", "ctx", "absent")  # the features a model names
+
+# Protobuf wire format ----------------------------------------------------------
+
+
+def varint(value: int, size: int = 0) -> bytes:
+    """`value` (negative: its 64-bit two's complement) as a varint, padded with
+    continuation bytes to `size` bytes, as protobuf accepts (up to 10)."""
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        out.append(value & 0x7F)
+        value >>= 7
+        if not value:
+            break
+        out[-1] |= 0x80
+    while len(out) < size:
+        out[-1] |= 0x80
+        out.append(0)
+    return bytes(out)
+
+
+def field(number: int, wire: int, payload: bytes = b"") -> bytes:
+    tag = varint(number << 3 | wire)
+    return tag + (varint(len(payload)) + payload if wire == 2 else payload)
+
+
+unknown = st.one_of(
+    st.builds(lambda n, v: field(n, 0, varint(v)), st.integers(4, 99), st.integers()),
+    st.builds(
+        lambda n, b: field(n, 1, b),
+        st.integers(4, 99),
+        st.binary(min_size=8, max_size=8),
+    ),
+    st.builds(
+        lambda n, b: field(n, 2, b),
+        st.integers(4, 99),
+        st.binary(min_size=0, max_size=5),
+    ),
+    st.builds(
+        lambda n, b: field(n, 5, b),
+        st.integers(4, 99),
+        st.binary(min_size=4, max_size=4),
+    ),
+)
+unknowns = st.lists(unknown, max_size=2).map(b"".join)
+int64s = st.integers(-(1 << 63), (1 << 63) - 1)
+
+
+@st.composite
+def int64_list(draw) -> bytes:
+    """Int64List: runs of values, each packed or one field per value."""
+    out = draw(unknowns)
+    for run in draw(st.lists(st.lists(int64s, max_size=4), max_size=3)):
+        pads = [draw(st.sampled_from([0, 0, 0, 10])) for _ in run]
+        encoded = [varint(v, pad) for v, pad in zip(run, pads, strict=True)]
+        if draw(st.booleans()):
+            out += field(1, 2, b"".join(encoded))
+        else:
+            out += b"".join(field(1, 0, e) for e in encoded)
+        out += draw(unknowns)
+    return out
+
+
+@st.composite
+def float_list(draw) -> bytes:
+    out = draw(unknowns)
+    for run in draw(
+        st.lists(st.lists(st.binary(min_size=4, max_size=4), max_size=3), max_size=3)
+    ):
+        if draw(st.booleans()):
+            out += field(1, 2, b"".join(run))
+        else:
+            out += b"".join(field(1, 5, value) for value in run)
+        out += draw(unknowns)
+    return out
+
+
+@st.composite
+def bytes_list(draw) -> bytes:
+    out = draw(unknowns)
+    for value in draw(st.lists(st.binary(max_size=4), max_size=4)):
+        out += field(1, 2, value) + draw(unknowns)
+    return out
+
+
+@st.composite
+def feature(draw, kind: int | None) -> bytes:
+    """A Feature of `kind` (1 bytes, 2 float, 3 int64; drawn when None) or of
+    none, with unknown fields around it."""
+    if kind is None:
+        kind = draw(st.sampled_from([1, 2, 3, None]))
+    elif not draw(st.integers(0, 5)):
+        kind = None
+    lists = {1: bytes_list, 2: float_list, 3: int64_list}
+    body = field(kind, 2, draw(lists[kind]())) if kind else b""
+    return draw(unknowns) + body + draw(unknowns)
+
+
+@st.composite
+def example(draw, kinds: dict | None = None) -> bytes:
+    """An Example whose map entries are spread over 1 to 3 Features messages.
+
+    A feature is of its kind in `kinds`, or of none; of any kind without `kinds`.
+    """
+    kinds = kinds or {}
+    entries = []
+    for name in draw(st.lists(st.sampled_from(NAMES), max_size=6)):
+        key = field(1, 2, name.encode())
+        value = draw(feature(kinds.get(name))) if draw(st.integers(0, 9)) else None
+        value = b"" if value is None else field(2, 2, value)
+        entries.append(key + value if draw(st.booleans()) else value + key)
+    cuts = sorted(draw(st.lists(st.integers(0, len(entries)), max_size=2)))
+    out = draw(unknowns)
+    for start, end in zip([0, *cuts], [*cuts, len(entries)], strict=True):
+        body = b"".join(field(1, 2, entry) for entry in entries[start:end])
+        out += field(1, 2, body) + draw(unknowns)
+    return out
+
+
+def frame(record: bytes) -> bytes:
+    header = struct.pack("<Q", len(record))
+    crc = struct.Struct("<I")
+    return (
+        header
+        + crc.pack(compression.masked_crc(header))
+        + record
+        + crc.pack(compression.masked_crc(record))
+    )
+
+
+def write(path, records, kind="plain") -> str:
+    data = b"".join(frame(record) for record in records)
+    if kind == "gzip":
+        data = gzip.compress(data)
+    elif kind == "zlib":
+        data = zlib.compress(data)
+    path.write_bytes(data)
+    return str(path)
+
+
+# Comparing with tfx_bsl --------------------------------------------------------
+
+
+def assert_same_column(got: pa.Array, want: pa.Array):
+    """Equal lists, float values compared by their bits (NaNs included)."""
+    assert got.type == want.type
+    assert got.is_null().to_pylist() == want.is_null().to_pylist()
+    if pa.types.is_null(want.type):
+        return
+    assert got.value_lengths().to_pylist() == want.value_lengths().to_pylist()
+    got, want = got.flatten(), want.flatten()
+    if pa.types.is_floating(want.type):
+        got = np.asarray(got).view(np.uint32)
+        want = np.asarray(want).view(np.uint32)
+        assert got.tolist() == want.tolist()
+    else:
+        assert got.to_pylist() == want.to_pylist()
+
+
+def reference(path: str, batch_size: int) -> tuple[list, set]:
+    """The batches of the reader the scan replaces, and the feature names met."""
+    decoder = example_coder.ExamplesToRecordBatchDecoder()
+    decoded = [decoder.DecodeBatch(b) for b in tfrecord.read_batches(path, batch_size)]
+    return decoded, {name for batch in decoded for name in batch.schema.names}
+
+
+def assert_reads_as_reference(path: str, batch_size: int):
+    want, want_names = reference(path, batch_size)
+    names = set()
+    got = list(tfrecord.scan_batches(path, READ, batch_size, names=names))
+    assert all(isinstance(batch, pa.RecordBatch) for batch in got), "left to tfx_bsl"
+    assert [b.num_rows for b in got] == [b.num_rows for b in want]
+    for mine, theirs in zip(got, want, strict=True):
+        assert set(mine.schema.names) == set(theirs.schema.names) & set(READ)
+        for name in mine.schema.names:
+            assert_same_column(mine.column(name), theirs.column(name))
+    assert names == want_names
+
+
+@st.composite
+def examples(draw, max_size: int) -> list[bytes]:
+    """Examples in which each feature keeps one kind, as tfx_bsl requires."""
+    kinds = {name: draw(st.sampled_from([1, 2, 3])) for name in NAMES}
+    return draw(st.lists(example(kinds), min_size=1, max_size=max_size))
+
+
+@QUICK
+@given(
+    records=examples(12),
+    batch_size=st.integers(1, 5),
+    kind=st.sampled_from(["plain", "gzip", "zlib"]),
+    chunk=st.sampled_from([7, 61, 1 << 20]),
+)
+def test_any_example_is_read_as_tfx_bsl_reads_it(
+    tmp_path_factory, monkeypatch, records, batch_size, kind, chunk
+):
+    """Taken by the scan (no fallback), with tfx_bsl's columns, from any chunks."""
+    path = write(tmp_path_factory.mktemp("w") / "d", records, kind)
+    monkeypatch.setattr(tfrecord, "CHUNK_SIZE", chunk)
+    assert_reads_as_reference(path, batch_size)
+
+
+def test_what_tensorflow_writes_is_read_as_tfx_bsl_reads_it(tmp_path):
+    import tensorflow as tf
+
+    records = []
+    for i in range(50):
+        features = {
+            "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i, -i])),
+            "x": tf.train.Feature(float_list=tf.train.FloatList(value=[i / 3])),
+            "ctx": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"c"] * i)),
+        }
+        if i % 7 == 0:
+            features["label"] = tf.train.Feature()  # no kind: null
+        records.append(
+            tf.train.Example(
+                features=tf.train.Features(feature=features)
+            ).SerializeToString()
+        )
+    assert_reads_as_reference(write(tmp_path / "tf", records), 16)
+
+
+# Records the scan leaves to tfx_bsl, and damage -------------------------------
+
+LEFT = {
+    "group": field(9, 3) + field(9, 4),
+    "two kinds": field(
+        1,
+        2,
+        field(1, 2, field(1, 2, b"label") + field(2, 2, field(3, 2) + field(2, 2))),
+    ),
+    "entry with an unknown field": field(
+        1, 2, field(1, 2, field(1, 2, b"label") + field(2, 2) + field(3, 0, b"\x01"))
+    ),
+    "bad utf-8 key": field(1, 2, field(1, 2, field(1, 2, b"\xff"))),
+    "truncated varint": field(1, 2, field(1, 2, field(1, 2, b"label")))[:-1] + b"\x80",
+    "field 0": b"\x02\x00",
+}
+
+
+def decode(path: str, mode: str, monkeypatch, batch_size=3) -> tuple[list, dict]:
+    """The labels-only DoFn's batches (READ's columns) and note, in `mode`."""
+    from apache_beam import pvalue
+
+    monkeypatch.setenv(tfrecord.SCAN_ENV, mode)
+    dofn = tfrecord.DecodeTFRecordFile(batch_size, features=READ)
+    dofn.setup()
+    assert dofn._scan == (mode == tfrecord.SCAN_COMPILED)
+    found, note = [], None
+    for item in dofn.process((path, 0)):
+        if isinstance(item, pvalue.TaggedOutput):
+            note = item.value[1]
+        else:
+            columns = {
+                name: item.records.column(name)
+                for name in item.records.schema.names
+                if name in READ
+            }
+            found.append((item.first_record, item.records.num_rows, columns))
+    return found, note
+
+
+def outcome(path, mode, monkeypatch):
+    try:
+        return decode(path, mode, monkeypatch)
+    except errors.InputError as e:
+        return e.message
+
+
+def assert_same_outcome(got, want):
+    assert type(got) is type(want)
+    if isinstance(want, str):
+        # Which feature of two kinds tfx_bsl names first follows its hash map's
+        # order, which changes from one decoder to the next.
+        assert (
+            got.split("Feature had wrong type")[0]
+            == want.split("Feature had wrong type")[0]
+        )
+        return
+    assert got[1] == want[1]
+    assert [f[:2] for f in got[0]] == [f[:2] for f in want[0]]
+    for (_, _, mine), (_, _, theirs) in zip(got[0], want[0], strict=True):
+        assert mine.keys() == theirs.keys()
+        for name, column in mine.items():
+            assert_same_column(column, theirs[name])
+
+
+@QUICK
+@given(
+    records=st.lists(example(), min_size=1, max_size=8),
+    damage=st.lists(
+        st.tuples(
+            st.integers(0, 7),
+            st.one_of(
+                st.sampled_from(list(LEFT.values())),
+                st.tuples(st.integers(0, 10**6), st.integers(1, 255)),
+            ),
+        ),
+        max_size=2,
+    ),
+)
+def test_a_record_the_scan_leaves_reads_as_before(
+    tmp_path_factory, monkeypatch, records, damage
+):
+    """Records with what the scan leaves, or a byte flipped anywhere: the same
+    batches, note and columns as the Python reader gives, or the same error."""
+    records = list(records)
+    for index, harm in damage:
+        index %= len(records)
+        if isinstance(harm, bytes):
+            records[index] += harm
+        elif records[index]:
+            at, flip = harm
+            data = bytearray(records[index])
+            data[at % len(data)] ^= flip
+            records[index] = bytes(data)
+    path = write(tmp_path_factory.mktemp("l") / "d", records)
+    assert_same_outcome(
+        outcome(path, tfrecord.SCAN_COMPILED, monkeypatch),
+        outcome(path, tfrecord.SCAN_PYTHON, monkeypatch),
+    )
+
+
+def damaged_files():
+    """(name, bytes, message after the path) of damaged TFRecord files."""
+    records = [frame(field(1, 2, b"")) for _ in range(3)]
+    good = b"".join(records)
+    size = len(records[0])
+    bad_data = bytearray(good)
+    bad_data[2 * size - 1] ^= 1
+    bad_length = bytearray(good)
+    bad_length[size + 8] ^= 1
+    header = struct.pack("<Q", 1 << 40)
+    too_long = good[:size] + header + struct.pack("<I", compression.masked_crc(header))
+    return {
+        "bad data checksum": (bytes(bad_data), "record 1: bad data checksum"),
+        "bad length checksum": (
+            bytes(bad_length),
+            "record 1: bad length checksum (not a TFRecord?)",
+        ),
+        "truncated record": (good[:-3], "record 2: truncated record"),
+        "truncated header": (good[: 2 * size + 5], "record 2: truncated record header"),
+        "length over 2 GiB": (
+            too_long,
+            f"record 1: length {1 << 40} is over protobuf's 2 GiB message limit",
+        ),
+        "not examples": (
+            frame(b"\xff\xff\xff junk"),
+            "records 0..0 are not tf.Examples",
+        ),
+    }
+
+
+@pytest.mark.parametrize("mode", [tfrecord.SCAN_COMPILED, tfrecord.SCAN_PYTHON])
+@pytest.mark.parametrize("kind", ["plain", "gzip", "zlib"])
+@pytest.mark.parametrize("case", damaged_files().keys())
+def test_damage_names_the_file_and_record_in_both_modes(
+    tmp_path, monkeypatch, mode, kind, case
+):
+    data, problem = damaged_files()[case]
+    if kind == "gzip":
+        data = gzip.compress(data)
+    elif kind == "zlib":
+        data = zlib.compress(data)
+    path = tmp_path / "bad"
+    path.write_bytes(data)
+    with pytest.raises(errors.InputError) as raised:
+        decode(str(path), mode, monkeypatch)
+    assert raised.value.message.startswith(f"{path}: {problem}")
+
+
+@pytest.mark.parametrize("mode", [tfrecord.SCAN_COMPILED, tfrecord.SCAN_PYTHON])
+def test_labels_only_decoding_keeps_record_indices_and_notes(
+    tmp_path, monkeypatch, mode
+):
+    batch = pa.RecordBatch.from_arrays(
+        [pa.array([[i] for i in range(10)]), pa.array([[b"w"]] * 10)],
+        ["label", "other"],
+    )
+    path = write(
+        tmp_path / "d", example_coder.RecordBatchToExamplesEncoder().encode(batch)
+    )
+    found, note = decode(path, mode, monkeypatch, batch_size=4)
+    assert [found[:2] for found in found] == [(0, 4), (4, 4), (8, 2)]
+    assert found[2][2]["label"].to_pylist() == [[8], [9]]
+    assert note == {
+        "compression": compression.UNCOMPRESSED,
+        "features": ["label", "other"],
+    }
+
+
+# The switch ---------------------------------------------------------------------
+
+
+def test_an_unknown_scan_mode_is_refused_naming_the_variable(monkeypatch):
+    monkeypatch.setenv(tfrecord.SCAN_ENV, "fast")
+    with pytest.raises(errors.InputError, match="CLASSGATE_SCAN='fast'"):
+        tfrecord.DecodeTFRecordFile(features=("label",))
+
+
+def test_without_numba_the_python_reader_reads(tmp_path, monkeypatch):
+    """numba absent (an import that fails, as it does where it is not installed)."""
+    monkeypatch.setitem(sys.modules, "numba", None)
+    monkeypatch.delitem(sys.modules, "classgate.io.wire", raising=False)
+    monkeypatch.delattr(classgate.io, "wire", raising=False)
+    assert not tfrecord.compiled_scan_runs()
+    path = write(tmp_path / "d", [field(1, 2, field(1, 2, field(1, 2, b"label")))])
+    monkeypatch.setenv(tfrecord.SCAN_ENV, tfrecord.SCAN_COMPILED)
+    dofn = tfrecord.DecodeTFRecordFile(features=READ)
+    dofn.setup()
+    assert not dofn._scan
+    batches = [b for b in dofn.process((path, 0)) if hasattr(b, "records")]
+    assert batches[0].records.column("label").type == pa.null()
+
+
+def test_a_kernel_that_cannot_be_cached_is_compiled_uncached():
+    """numba refuses cache=True where no cache folder is writable (as for code
+    without a file): `_jit` compiles the kernel without one."""
+    from classgate.io import wire
+
+    scope = {}
+    exec("def twice(x):\n    return 2 * x\n", scope)  # no file to cache beside
+    assert wire._jit(scope["twice"])(21) == 42
+
+
+def test_thousands_of_feature_names_are_all_noted(tmp_path):
+    """More names than the scan's first key table holds: it grows, mid-batch."""
+    records = []
+    for r in range(6):
+        names = [f"f{r}_{i}" for i in range(700)] + ["label"]
+        records.append(
+            field(
+                1,
+                2,
+                b"".join(
+                    field(
+                        1,
+                        2,
+                        field(1, 2, name.encode())
+                        + field(2, 2, field(3, 2, field(1, 0, varint(r + i)))),
+                    )
+                    for i, name in enumerate(names)
+                ),
+            )
+        )
+    assert_reads_as_reference(write(tmp_path / "many", records), 4)
