@@ -14,6 +14,8 @@ REPORT_HTML = "report.html"
 SCHEMA = "schema.pbtxt"
 ANOMALIES = "anomalies.pbtxt"
 PENDING = "pending.json"
+# labels-only: one file per data file, its partial label statistics (run.partials).
+PARTIALS = "partials"
 
 
 def unigram(model: str) -> str:
@@ -38,6 +40,11 @@ def schema_diff(split: str) -> str:
     statistics'; TFDV's `anomalies_util.load_anomalies_binary` reads the file.
     """
     return f"anomalies/Split-{split}/SchemaDiff.pb"
+
+
+def partial(split: str, name: str) -> str:
+    """A data file's partial label statistics; `name` is a digest of its path."""
+    return f"{PARTIALS}/Split-{split}/{name}.npz"
 
 
 def class_counts(model: str, split: str) -> str:
@@ -114,6 +121,21 @@ FILES: tuple[tuple[str, str], ...] = (
         "--previous-report reads for drift; none above 2**30 classes",
     ),
     (
+        PARTIALS,
+        "labels-only: the folder of the partials below, one per data file; "
+        "listed in the manifest as one name, swept whole",
+    ),
+    (
+        partial("<split>", "<name>"),
+        "labels-only: one data file's partial label statistics (what its reader "
+        "found, and per label spec the figures and class counts of that file "
+        "alone), so that a later run's --previous-report need not read the file "
+        "again while it is unchanged (zlib-compressed .npz). Bounded by the file: "
+        "16 bytes per distinct class in it before compression (about 2 after), "
+        "its distinct out-of-range values and at most 20 locations per problem; "
+        "report.json's `partials` records each one's digest",
+    ),
+    (
         PENDING,
         "validate --no-wait only: the submitted run (its request, the classgate "
         "version, the runner's job id), until `classgate conclude` gives the verdict",
@@ -140,6 +162,8 @@ _SHAPES = re.compile(
             rf"statistics/Split-{_PLAIN}/FeatureStats\.pb",
             rf"anomalies/Split-{_PLAIN}/SchemaDiff\.pb",
             rf"classes/{_PLAIN}/Split-{_PLAIN}\.npz",
+            re.escape(PARTIALS),
+            rf"{PARTIALS}/Split-{_PLAIN}/{_PLAIN}\.npz",
             # --junit-xml inside the folder: any plain name of a JUnit file.
             rf"(?:{_PLAIN}/)*{_PLAIN}\.xml",
         ]

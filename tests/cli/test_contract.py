@@ -267,7 +267,8 @@ def test_a_worker_s_input_error_is_one_line_on_the_portable_runner(ws, capsys):
 def test_worker_processes_print_no_traceback(ws):
     """multi_processing's worker processes write to the terminal's stderr
     themselves: nothing of theirs reaches it, only classgate's one line, which
-    names the damaged file (a line break in its name escaped)."""
+    names the damaged file (a line break in its name escaped). --quiet: a run
+    slowed past 30 s on a loaded machine would print a progress line first."""
     bad = ws.root / "bad\nname.tfrecord"
     bad.write_bytes(b"garbage" * 100)
     done = subprocess.run(
@@ -280,6 +281,7 @@ def test_worker_processes_print_no_traceback(ws):
             ws.model(2),
             "--output",
             str(ws.root / "out"),
+            "--quiet",
             "--direct_num_workers=2",
             "--direct_running_mode=multi_processing",
         ],

@@ -46,6 +46,8 @@ def stage(folder: pathlib.Path, asked: Request, rows=ROWS, run=RUN) -> dict:
     for split_index, _ in enumerate(asked.splits):
         path = staging.file_notes_path(str(folder), split_index)
         pathlib.Path(path).write_bytes(staging.encode_file_notes([], run))
+        path = staging.partials_path(str(folder), split_index)
+        pathlib.Path(path).write_bytes(staging.encode_partials([], run))
         for spec_index, spec in enumerate(asked.specs):
             stats = builders.stats(rows, spec)
             written[spec] = builders.stats(rows, spec)

@@ -305,6 +305,16 @@ def announce(outcome, output_path: str) -> None:
     ordered = sorted(outcome.anomalies, key=lambda a: a.severity != Severity.ERROR)
     for anomaly in ordered:
         print("  " + anomaly.line())
+    reuse = list(outcome.report.reuse.values())
+    if any(r.files_reused for r in reuse):
+        reused = sum(r.files_reused for r in reuse)
+        files = reused + sum(r.files_read for r in reuse)
+        taken = sum(r.bytes_reused for r in reuse)
+        size = taken + sum(r.bytes_read for r in reuse)
+        print(
+            f"  reused {reused} of {files} file(s) ({taken} of {size} bytes) "
+            "from the previous run: unchanged since it read them"
+        )
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if not summary:
         return

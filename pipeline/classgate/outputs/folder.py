@@ -119,6 +119,15 @@ class OutputFolder:
             raise RuntimeError(f"{name} was not declared in the manifest")
         return storage.write_atomic(self.join(name), content, within=self.path)
 
+    def write_below(
+        self, name: str, content: bytes | str | Iterable[bytes | str]
+    ) -> str:
+        """Writes `name` inside a folder declared to `open` (swept whole)."""
+        parent = name.split("/", 1)[0]
+        if parent not in self._names or not names.is_output_name(name):
+            raise RuntimeError(f"{name} is not inside a folder the manifest lists")
+        return storage.write_atomic(self.join(name), content, within=self.path)
+
     def remove(self, name: str) -> None:
         """Removes the file or folder `name`, taken literally; no error if absent."""
         self._remove_tree(self.join(name))

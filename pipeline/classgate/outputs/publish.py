@@ -21,13 +21,17 @@ from classgate.io import storage
 from classgate.outputs import folder, history
 from classgate.report import html, junit, markdown, signing
 from classgate.report.model import (
+    PARTIALS_VERSION,
     DriftProfile,
     FeatureSummary,
     FeatureTable,
     HistoryPoint,
     LabelSummary,
     Outputs,
+    PartialFile,
+    Partials,
     Report,
+    Reuse,
     SplitData,
 )
 from classgate.stats import frequency, profile
@@ -44,6 +48,8 @@ def declared(request) -> list[str]:
         names.ANOMALIES,
         names.PENDING,
     ]
+    if request.labels_only:
+        found.append(names.PARTIALS)  # a folder: one partial per data file
     for model in request.models:
         found += [names.unigram(model.name), names.remap(model.name)]
     found += [names.statistics(split.name) for split in request.splits]
@@ -142,6 +148,8 @@ def report_of(
             },
         ),
         counters=counters,
+        partials=_partials(request, results),
+        reuse={split: Reuse(**found) for split, found in results.reuse.items()},
         previous_report=verdict.previous,
         history={
             model: [
@@ -155,6 +163,27 @@ def report_of(
         features={}
         if request.labels_only
         else {split: features_of(found) for split, found in verdict.statistics.items()},
+    )
+
+
+def _partials(request, results) -> Partials | None:
+    """The partials this run left per file, for a later run's reuse; None if none.
+
+    None without a key (full mode, a submitted run): no later run reuses them.
+    """
+    if not results.partial_key:
+        return None
+    return Partials(
+        version=PARTIALS_VERSION,
+        key=results.partial_key,
+        listed=request.listed,
+        files={
+            split: {
+                path: PartialFile(name=name, sha256=digest, bytes=size)
+                for path, (name, digest, size) in sorted(found.items())
+            }
+            for split, found in results.partials.items()
+        },
     )
 
 

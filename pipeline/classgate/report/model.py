@@ -106,6 +106,50 @@ class Outputs(_Frozen):
     )
 
 
+# The format of the per-file partials (run.partials): a change reads every file again.
+PARTIALS_VERSION = 1
+
+
+class PartialFile(_Frozen):
+    """One data file's partial label statistics, kept for a later run to reuse."""
+
+    name: str  # its name in the output folder: partials/Split-<split>/<digest>.npz
+    sha256: str  # the digest of its bytes: a later run trusts only these bytes
+    bytes: int  # its size
+
+
+class Partials(_Frozen):
+    """labels-only: the per-file partials this run left beside its report.
+
+    A later run's --previous-report reuses a file's partial only when the file is
+    listed exactly as here, the key matches its own, and the partial's bytes have
+    the digest recorded here (run.partials).
+    """
+
+    version: int  # the partial format's version
+    # sha256 of what the partials were computed with: the partial format, the
+    # classgate version, every label spec (vocabulary bytes included) and the
+    # class range width
+    key: str
+    # When the files were listed (seconds since the epoch, taken before): a file
+    # changed within RACY_S before it may share its change time with a rewrite
+    # (run.partials.RACY_S), and is read again rather than reused.
+    listed: float | None = None
+    files: dict[str, dict[str, PartialFile]] = {}  # split -> data file path -> it
+
+
+class Reuse(_Frozen):
+    """How much of a split this run read, and how much it took from the last run."""
+
+    files_reused: int  # files whose partial statistics came from the previous run
+    bytes_reused: int  # their size
+    files_read: int  # files this run's job read
+    bytes_read: int  # their size
+    # Why no file could be reused (full mode, no --previous-report, other label
+    # specs, ...); null when the previous run's partials were consulted file by file.
+    why_none: str | None = None
+
+
 class HistoryPoint(_Frozen):
     """One run in a model's history: its training label's figures when it ended."""
 
@@ -205,6 +249,10 @@ class Report(_Frozen):
     drift: dict[str, dict[str, DriftProfile]] = {}
     # Full mode: split -> every feature's TFDV statistics in brief.
     features: dict[str, FeatureTable] = {}
+    # labels-only: each file's partial label statistics, for a later run's reuse.
+    partials: Partials | None = None
+    # split -> how many files and bytes were read, and reused from --previous-report.
+    reuse: dict[str, Reuse] = {}
     # Every check that ran (checks.catalog), each with its result: what passed is
     # listed as well as what found something (Great Expectations' statistics).
     checks: list["CheckResult"] = []

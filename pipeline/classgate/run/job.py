@@ -1,8 +1,11 @@
 """The Beam job of one validation: read each split once, stage small results.
 
 Every batch feeds one label accumulator per label spec (labels, then the trainer's
-context ids), and in full mode TFDV's GenerateStatistics as well. Per-class counts
-leave the accumulators by key range and are combined apart. Every result lands as
+context ids), and in full mode TFDV's GenerateStatistics as well. In labels-only
+mode each file is tallied whole by one worker (run.partials.TallyFiles), whose
+figures also land as that file's partial in the output folder, for a later run to
+reuse instead of reading the file (run.partials). Per-class counts leave the
+accumulators by key range and are combined apart. Every result lands as
 one file in the staging folder (classgate.staging), stamped with the run id; all
 decisions are taken afterwards, on the driver, from those files.
 """
@@ -16,7 +19,7 @@ import apache_beam as beam
 import pyarrow as pa
 
 from classgate.io import batches, files
-from classgate.run import staging, transforms
+from classgate.run import partials, staging, transforms
 from classgate.verdict import schema
 
 
@@ -43,16 +46,31 @@ def pipeline(options) -> beam.Pipeline:
     return beam.Pipeline(options=options)
 
 
-def build(root: beam.Pipeline, request, staging_path: str, run: str) -> list:
+def build(
+    root: beam.Pipeline,
+    request,
+    staging_path: str,
+    run: str,
+    reused=None,
+    key: str = "",
+) -> list:
     """Adds the reads, label statistics and (full mode) TFDV statistics to `root`.
 
-    Returns the PCollections of the stages that stage results, for a stage that
-    must follow them all (conclude_last).
+    In labels-only mode each file is tallied apart and leaves its partial in the
+    output folder (`_add_labels_only`); the files `reused` (a run.partials.Reused)
+    took from an earlier run are not read. Returns the PCollections of the stages
+    that stage results, for a stage that must follow them all (conclude_last).
     """
     written = []
     specs = request.specs
     features = tuple(dict.fromkeys(s.feature for s in specs))
     for split_index, split in enumerate(request.splits):
+        if request.labels_only:
+            taken = reused.taken(split.name) if reused is not None else frozenset()
+            written += _add_labels_only(
+                root, request, split, split_index, staging_path, run, taken, key
+            )
+            continue
         read = root | f"Read[{split.name}]" >> transforms.ReadSplit(
             split, features, full=not request.labels_only
         )
@@ -89,6 +107,72 @@ def build(root: beam.Pipeline, request, staging_path: str, run: str) -> list:
     return written
 
 
+def _add_labels_only(root, request, split, split_index, staging_path, run, taken, key):
+    """labels-only: each file tallied apart, its partial left in the output folder.
+
+    TallyFiles reads a file and tallies it whole, so no batch crosses a worker;
+    the per-file statistics then combine as CountLabels' do. The files in
+    `taken` were reused from an earlier run and are not read.
+    """
+    from classgate.outputs import folder
+
+    tallying = partials.TallyFiles
+    specs = request.specs
+    features = tuple(dict.fromkeys(s.feature for s in specs))
+    name = split.name
+    tally = tallying(
+        transforms.decoder(split, features, full=False),
+        name,
+        specs,
+        request.class_range_width,
+        folder.OutputFolder(request.output).path,
+        key,
+    )
+    tags = [tallying.PARTIALS, files.NOTES]
+    for index, _ in enumerate(specs):
+        tags += [tallying.stats_tag(index), tallying.classes_tag(index)]
+    listed = [
+        (f.path, f.size, f.modified, f.identity)
+        for f in split.files
+        if f.path not in taken
+    ]
+    tallied = (
+        root
+        | f"ListFiles[{name}]" >> beam.Create(listed)
+        # Spreads files over workers instead of fusing them onto one.
+        | f"SpreadFiles[{name}]" >> beam.Reshuffle()
+        | f"TallyFiles[{name}]" >> beam.ParDo(tally).with_outputs(*tags, main="none")
+    )
+    written = [
+        tallied[files.NOTES]
+        | f"FileNotes[{name}]" >> beam.combiners.ToList()
+        | f"WriteFileNotes[{name}]"
+        >> transforms.WriteResult(
+            staging.file_notes_path(staging_path, split_index),
+            functools.partial(staging.encode_file_notes, run=run),
+        ),
+        tallied[tallying.PARTIALS]
+        | f"Partials[{name}]" >> beam.combiners.ToList()
+        | f"WritePartials[{name}]"
+        >> transforms.WriteResult(
+            staging.partials_path(staging_path, split_index),
+            functools.partial(staging.encode_partials, run=run),
+        ),
+    ]
+    for spec_index, spec in enumerate(specs):
+        step = f"[{name}][{transforms.spec_name(spec, specs)}]"
+        counted = (
+            tallied[tallying.stats_tag(spec_index)],
+            tallied[tallying.classes_tag(spec_index)],
+        ) | f"CombineLabels{step}" >> transforms.CombineLabels(
+            spec, request.class_range_width
+        )
+        written += _write_label_stats(
+            counted, step, staging_path, run, (split_index, spec_index)
+        )
+    return written
+
+
 def conclude_last(written: list, output_path: str, run: str) -> None:
     """The job's last stage: the verdict, once every result is staged.
 
@@ -114,6 +198,10 @@ def _add_label_stats(batches, request, spec, split, staging_path, run, where):
     counted = batches | f"CountLabels{step}" >> transforms.CountLabels(
         spec, request.class_range_width
     )
+    return _write_label_stats(counted, step, staging_path, run, where)
+
+
+def _write_label_stats(counted, step, staging_path, run, where):
     stats = counted[transforms.CountLabels.STATS]
     wrote_stats = stats | f"WriteLabelStats{step}" >> transforms.WriteResult(
         staging.label_stats_path(staging_path, *where),

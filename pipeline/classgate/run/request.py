@@ -16,6 +16,7 @@ submitting run read and staged as data (classgate.run.staging), never reopened.
 import datetime
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal
 
@@ -58,6 +59,10 @@ class Request(pydantic.BaseModel):
     junit_xml: Annotated[str, pydantic.Field(min_length=1, max_length=4096)] | None = (
         None
     )
+    # When the splits were listed (seconds since the epoch, taken before): a
+    # later run reuses a file's partial only if the file changed well before it
+    # (run.partials.RACY_S). None: no partial of this run is ever reused.
+    listed: float | None = None
 
     @property
     def training_split(self) -> str:
@@ -95,6 +100,7 @@ def request(
         name: tuple(files.absolute(p) for p in globs)
         for name, globs in patterns.items()
     }
+    listed = time.time()  # before any file is listed: see Request.listed
     splits = tuple(
         files.list_split(name, globs, data_format) for name, globs in absolute.items()
     )
@@ -103,6 +109,7 @@ def request(
         models=tuple(models),
         output=output_path,
         class_range_width=class_range_width or class_counts.RANGE_WIDTH,
+        listed=listed,
         **options,
     )
     out = folder.OutputFolder(output_path)

@@ -6,6 +6,7 @@ The job writes one file per result into `<output>/.classgate-staging/`:
     classes-<split>-<spec>-<range>.npz   one key range of its class counts
     stats-<split>.npz                    TFDV statistics (full mode)
     files-<split>.npz                    what the readers found per file
+    partials-<split>.npz                 labels-only: each file's partial, by digest
 
 Each is a numpy .npz archive of plain arrays and a JSON header that names its
 format, version and run, loaded with allow_pickle=False: reading a staged file
@@ -50,6 +51,10 @@ def tfdv_stats_path(staging: str, split_index: int) -> str:
 
 def file_notes_path(staging: str, split_index: int) -> str:
     return f"{staging}/files-{split_index}.npz"
+
+
+def partials_path(staging: str, split_index: int) -> str:
+    return f"{staging}/partials-{split_index}.npz"
 
 
 def pack(kind: str, run: str, header: dict, arrays: dict[str, np.ndarray]) -> bytes:
@@ -151,6 +156,21 @@ def decode_file_notes(data: bytes, run: str, path: str) -> dict[str, dict]:
         return {str(p): dict(note) for p, note in header["files"]}
 
 
+def encode_partials(found: list[tuple[str, tuple]], run: str) -> bytes:
+    """(data file path, (name, sha256, bytes) of its partial) per file read."""
+    listed = sorted([path, list(entry)] for path, entry in found)
+    return pack("partials", run, {"files": listed}, {})
+
+
+def decode_partials(data: bytes, run: str, path: str) -> dict[str, tuple]:
+    header, _ = unpack(data, "partials", run, path)
+    with _damaged(path, "partials"):
+        return {
+            str(p): (str(name), str(digest), int(size))
+            for p, (name, digest, size) in header["files"]
+        }
+
+
 # Reading a finished job's results back --------------------------------------------
 
 
@@ -159,6 +179,8 @@ def expected_paths(request, staging: str) -> list[str]:
     paths = []
     for split_index, _ in enumerate(request.splits):
         paths.append(file_notes_path(staging, split_index))
+        if request.labels_only:
+            paths.append(partials_path(staging, split_index))
         for spec_index, _ in enumerate(request.specs):
             paths.append(label_stats_path(staging, split_index, spec_index))
         if not request.labels_only:
@@ -173,11 +195,14 @@ def read_results(request, staging: str, run: str) -> results.Results:
     there, and together hold exactly the ids the statistics counted: a runner
     that lost a worker's partial counts gives no verdict.
     """
-    label_stats, tfdv_stats, notes = {}, {}, {}
+    label_stats, tfdv_stats, notes, partials = {}, {}, {}, {}
     width = request.class_range_width
     for split_index, split in enumerate(request.splits):
         path = file_notes_path(staging, split_index)
         notes[split.name] = decode_file_notes(_read(path), run, path)
+        if request.labels_only:
+            path = partials_path(staging, split_index)
+            partials[split.name] = decode_partials(_read(path), run, path)
         for spec_index, spec in enumerate(request.specs):
             path = label_stats_path(staging, split_index, spec_index)
             stats = decode_label_stats(_read(path), spec, run, path)
@@ -207,7 +232,7 @@ def read_results(request, staging: str, run: str) -> results.Results:
             tfdv_stats[split.name] = decode_proto(
                 _read(path), statistics_pb2.DatasetFeatureStatisticsList, run, path
             )
-    return results.Results(label_stats, tfdv_stats, notes)
+    return results.Results(label_stats, tfdv_stats, notes, partials)
 
 
 def check_examples(found: results.Results, request, counters: dict) -> None:

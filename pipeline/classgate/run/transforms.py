@@ -23,7 +23,8 @@ class ReadSplit(beam.PTransform):
     """The files of a split -> `LocatedBatch`es, each file read by one worker.
 
     Parquet reads the `features` a model names (and in full mode every column,
-    as list columns, as TFDV needs); TFRecord decodes whole examples. Returns the
+    as list columns, as TFDV needs); TFRecord decodes whole examples, or in
+    labels-only mode scans for the `features` alone (tfrecord.scan_batches). Returns the
     batches (main output) and, tagged files.NOTES, what the reader found per file.
     """
 
@@ -34,11 +35,7 @@ class ReadSplit(beam.PTransform):
         self._full = full
 
     def expand(self, pbegin):
-        if self._split.format == "parquet":
-            columns = None if self._full else list(self._features)
-            decode = parquet.DecodeParquetFile(self._features, columns)
-        else:
-            decode = tfrecord.DecodeTFRecordFile()
+        decode = decoder(self._split, self._features, self._full)
         return (
             pbegin
             | "ListFiles" >> beam.Create([(f.path, f.size) for f in self._split.files])
@@ -46,6 +43,20 @@ class ReadSplit(beam.PTransform):
             | "SpreadFiles" >> beam.Reshuffle()
             | "Decode" >> beam.ParDo(decode).with_outputs(files.NOTES, main="batches")
         )
+
+
+def decoder(split: files.Split, features: tuple[str, ...], full: bool) -> beam.DoFn:
+    """The DoFn that reads one file of `split`: (path, size) -> LocatedBatches.
+
+    Parquet reads the `features` a model names (in full mode every column);
+    TFRecord decodes whole examples, or in labels-only mode scans for the
+    `features` alone. Tagged files.NOTES: what it found in the file.
+    """
+    if split.format == "parquet":
+        columns = None if full else list(features)
+        return parquet.DecodeParquetFile(features, columns)
+    only = None if full else features
+    return tfrecord.DecodeTFRecordFile(features=only)
 
 
 class TallyLabels(beam.DoFn):
@@ -99,14 +110,37 @@ class CountLabels(beam.PTransform):
         tallied = batches | "Tally" >> beam.ParDo(
             TallyLabels(self._spec, self._width)
         ).with_outputs(TallyLabels.CLASSES, main="stats")
-        stats = tallied.stats | "Stats" >> beam.CombineGlobally(
-            MergingCombineFn(functools.partial(label.LabelStats, self._spec))
-        )
-        size = class_counts.range_size(self._spec.num_classes, self._width)
-        ranges = tallied[TallyLabels.CLASSES] | "ClassCounts" >> beam.CombinePerKey(
-            MergingCombineFn(functools.partial(class_counts.ClassCounts, size))
-        )
-        return {self.STATS: stats, self.CLASS_COUNTS: ranges}
+        classes = tallied[TallyLabels.CLASSES]
+        return _combined(tallied.stats, classes, self._spec, self._width)
+
+
+class CombineLabels(beam.PTransform):
+    """(partial LabelStats, (range, ClassCounts) pairs) -> CountLabels' two outputs.
+
+    What CountLabels does after its `Tally`, for statistics tallied elsewhere
+    (TallyFiles, per file).
+    """
+
+    def __init__(self, spec: label.LabelSpec, range_width: int):
+        super().__init__()
+        self._spec = spec
+        self._width = range_width
+
+    def expand(self, tallied):
+        stats, ranges = tallied
+        return _combined(stats, ranges, self._spec, self._width)
+
+
+def _combined(stats, ranges, spec: label.LabelSpec, width: int) -> dict:
+    """One merged LabelStats (`Stats`), and each key range combined apart."""
+    stats = stats | "Stats" >> beam.CombineGlobally(
+        MergingCombineFn(functools.partial(label.LabelStats, spec))
+    )
+    size = class_counts.range_size(spec.num_classes, width)
+    ranges = ranges | "ClassCounts" >> beam.CombinePerKey(
+        MergingCombineFn(functools.partial(class_counts.ClassCounts, size))
+    )
+    return {CountLabels.STATS: stats, CountLabels.CLASS_COUNTS: ranges}
 
 
 class MergingCombineFn(beam.CombineFn):

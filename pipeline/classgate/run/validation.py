@@ -18,7 +18,7 @@ from classgate.io import progress, storage
 from classgate.model_files import summary
 from classgate.outputs import folder, publish
 from classgate.report.model import Report
-from classgate.run import job, staging, workers
+from classgate.run import job, partials, staging, workers
 from classgate.run.request import Request, Submission
 from classgate.stats.results import Results
 from classgate.verdict import decide
@@ -54,8 +54,15 @@ def run(request: Request) -> Outcome:
         staging_path = out.staging()
         run_id = uuid.uuid4().hex
         try:
+            # Before the job: the files whose figures an earlier run left are
+            # not read again (run.partials).
+            reused = (
+                partials.nothing(request, "a dry run reads nothing")
+                if dry_run
+                else partials.reuse(request, inputs.past, out)
+            )
             root = job.pipeline(options)
-            written = job.build(root, request, staging_path, run_id)
+            written = job.build(root, request, staging_path, run_id, reused, reused.key)
             if not request.wait and request.verdict_by == "job":  # a dry run's
                 job.conclude_last(written, out.path, run_id)
             try:
@@ -74,6 +81,7 @@ def run(request: Request) -> Outcome:
             counters = transforms.counters(result)
             results = staging.read_results(request, staging_path, run_id)
             staging.check_examples(results, request, counters)
+            results = reused.joined(results)
             return finish(out, request, results, inputs, started, counters)
         finally:
             out.remove_staging()
@@ -266,6 +274,11 @@ def _conclude_once(output_path: str, junit_xml: str | None) -> Outcome:
         if set(inputs.model_files) != {m.name for m in request.models}:
             raise errors.InputError(f"{inputs_path}: not the models of pending.json")
         results = staging.read_results(request, staging_path, submission.run)
+        # A submitted run reads every file: what --previous-report names is not
+        # reopened here, and its partials are left for no later run (no key).
+        results = partials.nothing(
+            request, "--no-wait: a submitted job reads every file"
+        ).joined(results)
         outcome = finish(out, request, results, inputs, submission.started, {})
         out.remove_staging()
         out.remove(names.PENDING)

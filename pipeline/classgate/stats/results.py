@@ -1,7 +1,8 @@
 """What a validation's job computed, addressed by model and split.
 
 `Results` holds each label spec's statistics per split, TFDV's statistics per split
-(full mode) and what the readers found per file. The checks, the verdict and the
+(full mode), what the readers found per file, and (labels-only) the partial statistics
+left per file and what was reused of an earlier run's. The checks, the verdict and the
 report ask it for `label(model, split)` and `context(model, split)`: a model's own
 figures, whichever spec (and so whichever accumulator) it shares with others.
 Plain data: tests build it by hand from LabelStats.
@@ -23,6 +24,15 @@ class Results:
     file_notes: Mapping[str, Mapping[str, dict]] = dataclasses.field(
         default_factory=dict
     )
+
+    # labels-only: split -> {data file path: (name, sha256, bytes) of its partial}
+    partials: Mapping[str, Mapping[str, tuple]] = dataclasses.field(
+        default_factory=dict
+    )
+    # The key the partials were computed under (run.partials.key); "" for none.
+    partial_key: str = ""
+    # split -> files and bytes read and reused (report.model.Reuse's fields)
+    reuse: Mapping[str, dict] = dataclasses.field(default_factory=dict)
 
     def label(self, model, split: str) -> LabelStats:
         """The statistics of a model's label feature in a split."""
