@@ -44,8 +44,9 @@ $(RUNTIME_STAMP): requirements-runtime.lock pyproject.toml
 	$(PIP_INSTALL) --quiet --no-deps --no-build-isolation -e .
 	@touch $(RUNTIME_STAMP)
 
-# Tests run on every core, a module's tests on one worker (module fixtures once).
-PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadscope
+# Tests run on every core, a module's tests on one worker (module fixtures once);
+# the 25 slowest are named at the end, so a CI log shows where the time goes.
+PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadscope --durations=25
 
 test: install browser actionlint tfx-env
 	$(PYTEST)
