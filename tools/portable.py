@@ -11,8 +11,11 @@ thread reading its control stream ends and the instructions it had not answered
 wait forever (4 of 5 runs killed 0.4-0.55 s after the worker connected hung here);
 Dataflow, Flink and Spark watch their workers. The job service started here fails
 those instructions instead (7 of 7 such runs: FAILED, so classgate exits 2, in
-about 4 s). A worker that dies before it ever connects still leaves the service
-waiting: nothing in Beam's local service times out a worker that never calls.
+about 4 s), and any instruction sent to it later: a worker killed between two
+bundles has none pending, and the next stage's bundle sent to it waited forever
+(the labels-only job of whole-file tallies, killed 2 s after connecting). A worker
+that dies before it ever connects still leaves the service waiting: nothing in
+Beam's local service times out a worker that never calls.
 """
 
 import contextlib
@@ -32,14 +35,23 @@ _JOB_SERVICE = (
     "import sys\n"
     "from apache_beam.runners.portability import local_job_service_main\n"
     "from apache_beam.runners.portability.fn_api_runner import worker_handlers\n"
-    "read = worker_handlers.ControlConnection._read\n"
+    "connection = worker_handlers.ControlConnection\n"
+    "read, push = connection._read, connection.push\n"
+    "def fail(self):\n"
+    "    for future in list(self._futures_by_id.values()):\n"
+    "        future.abort(self._ended)\n"
     "def read_then_fail(self):\n"
     "    try:\n"
     "        read(self)\n"
     "    finally:\n"
-    "        if self._futures_by_id:\n"
-    "            self.abort(RuntimeError('the SDK worker ended before its answers'))\n"
-    "worker_handlers.ControlConnection._read = read_then_fail\n"
+    "        self._ended = RuntimeError('the SDK worker ended before its answers')\n"
+    "        fail(self)\n"
+    "def push_or_fail(self, request):\n"
+    "    future = push(self, request)\n"
+    "    if future is not None and getattr(self, '_ended', None) is not None:\n"
+    "        fail(self)\n"
+    "    return future\n"
+    "connection._read, connection.push = read_then_fail, push_or_fail\n"
     "local_job_service_main.run(sys.argv[1:])\n"
 )
 
