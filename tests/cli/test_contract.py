@@ -213,6 +213,8 @@ def test_run_starts_the_command_only_on_a_pass_and_exits_with_its_code(
     assert not record.exists()
     assert cli.main(["run", "--report", passing, "--", *command]) == 7
     told = json.loads(record.read_text())
+    # The user's own environment passes through: the suite sets CLASSGATE_SCAN.
+    assert told.pop("CLASSGATE_SCAN") == "compiled"
     assert told == blessing.check(passing).environment()
     assert (told["CLASSGATE_REPORT"], told["CLASSGATE_NUM_CLASSES"]) == (passing, "10")
 

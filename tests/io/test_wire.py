@@ -431,6 +431,30 @@ def test_an_unknown_scan_mode_is_refused_naming_the_variable(monkeypatch):
         tfrecord.DecodeTFRecordFile(features=("label",))
 
 
+@pytest.mark.parametrize("mode", [None, tfrecord.SCAN_AUTO])
+def test_auto_scans_compiled_from_a_size_on(monkeypatch, mode):
+    """The default: the Python reader for a split too small to repay loading the
+    kernels, the compiled scan from COMPILED_FROM_BYTES on and for data of no
+    known size; full mode (no features) never."""
+    if mode is None:
+        monkeypatch.delenv(tfrecord.SCAN_ENV, raising=False)
+    else:
+        monkeypatch.setenv(tfrecord.SCAN_ENV, mode)
+    limit = tfrecord.COMPILED_FROM_BYTES
+    chosen = {
+        size: tfrecord.DecodeTFRecordFile(features=READ, data_bytes=size)._compiled
+        for size in (0, limit - 1, limit, 10 * limit, None)
+    }
+    assert chosen == {
+        0: False,
+        limit - 1: False,
+        limit: True,
+        10 * limit: True,
+        None: True,
+    }
+    assert not tfrecord.DecodeTFRecordFile(data_bytes=limit)._compiled
+
+
 def test_without_numba_the_python_reader_reads(tmp_path, monkeypatch):
     """numba absent (an import that fails, as it does where it is not installed)."""
     monkeypatch.setitem(sys.modules, "numba", None)

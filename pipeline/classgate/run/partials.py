@@ -62,10 +62,12 @@ VERSION = PARTIALS_VERSION
 # is stamped at least this much after any change time older than this.
 RACY_S = 1.0
 _KIND = "partial"
-# zlib's level for a partial: sorted class ids and small counts shrink about 7x
-# (10k examples over 10k classes: 104 KB to 14 KB, in 4 ms), next to nothing
-# beside reading the file.
-_LEVEL = 6
+# zlib's level for a partial: the fastest. Sorted class ids and small counts shrink
+# about 7x at level 6 (10k examples over 10k classes: 104 KB to 14 KB), and nearly
+# as much at 1, which is 8x faster: at 10M classes in 4 files (38 MiB of counts a
+# file) the partials took 16 MiB at level 1 against 15 at 6, and the whole run
+# 9.2 s against 13.8 s.
+_LEVEL = 1
 
 
 def key(request) -> str:

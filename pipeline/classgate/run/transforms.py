@@ -56,7 +56,7 @@ def decoder(split: files.Split, features: tuple[str, ...], full: bool) -> beam.D
         columns = None if full else list(features)
         return parquet.DecodeParquetFile(features, columns)
     only = None if full else features
-    return tfrecord.DecodeTFRecordFile(features=only)
+    return tfrecord.DecodeTFRecordFile(features=only, data_bytes=split.bytes)
 
 
 class TallyLabels(beam.DoFn):
