@@ -13,6 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # default, auto, reads data under 8 MiB with the Python reader, which full mode's
 # runs cover): what the compiled scan reads in a real job is tested on every run.
 os.environ.setdefault("CLASSGATE_SCAN", "compiled")
+# The Kubeflow tests' fixtures (case, kfp_root), shared by two modules.
+pytest_plugins = ["kfp_local"]
 SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

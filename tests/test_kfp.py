@@ -13,40 +13,13 @@ import sys
 
 import pytest
 import yaml
-from kfp import components, dsl, local
+from kfp import components, dsl
+from kfp_local import BEAM, CLASSES, IMAGE
 
 from classgate import errors
 from classgate import kfp as classgate_kfp
 
-from tools import synthetic
 from workspace import DATAFLOW
-
-CLASSES = 50
-IMAGE = "registry.example/classgate-python:0.1.0"
-# One worker: the tests share two cores, and a task's Beam job is tiny.
-BEAM = ["--direct_num_workers=1"]
-
-
-@pytest.fixture
-def case(ws):
-    """Data with CLASSES true classes; a passing and a failing trainer config."""
-    ids = synthetic.labels(2_000, CLASSES, seed=1)
-    folder = ws.root / "data"
-    folder.mkdir()
-    synthetic.write_tfrecord(synthetic.table(ids, CLASSES), str(folder), 2)
-    return {
-        "data": str(folder / "train-*"),
-        "pass": ws.config(synthetic.trainer_yaml("m", CLASSES, CLASSES), "pass.yaml"),
-        # Half the true classes: LABEL_ABOVE_RANGE.
-        "fail": ws.config(synthetic.trainer_yaml("m", CLASSES // 2, CLASSES), "f.yaml"),
-    }
-
-
-@pytest.fixture
-def kfp_root(tmp_path):
-    root = tmp_path / "kfp"
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ features alone (`scan_batches`), chosen by CLASSGATE_SCAN.
 
 import collections
 import concurrent.futures
+import contextlib
 import gzip
 import logging
 import os
@@ -94,16 +95,9 @@ def read_batches(
     crc, length_of = google_crc32c.value, _LENGTH.unpack_from
     index = 0  # of the record at `at`
     try:
-        with FileSystems.open(
-            path, compression_type=CompressionTypes.UNCOMPRESSED
-        ) as raw:
-            judged = compression.compression_of(raw.read(compression.HEAD_SIZE))
-            if found is not None:
-                found.append(judged)
-            if judged == compression.EMPTY:
+        with _records_stream(path, found) as stream:
+            if stream is None:  # an empty file: no records
                 return
-            raw.seek(0)
-            stream = _decompressed(raw, judged)
             data, at, size, batch = b"", 0, 0, []
             starts, crcs = [], []  # of the frames cut from `data`, not yet checked
             while True:
@@ -174,16 +168,9 @@ def scan_batches(
     done = 0  # records in the batches yielded
     left = False
     try:
-        with FileSystems.open(
-            path, compression_type=CompressionTypes.UNCOMPRESSED
-        ) as raw:
-            judged = compression.compression_of(raw.read(compression.HEAD_SIZE))
-            if found is not None:
-                found.append(judged)
-            if judged == compression.EMPTY:
+        with _records_stream(path, found) as stream:
+            if stream is None:  # an empty file: no records
                 return
-            raw.seek(0)
-            stream = _decompressed(raw, judged)
             data, at = b"", 0
             while not left:
                 buf = np.frombuffer(data, dtype=np.uint8)
@@ -230,6 +217,24 @@ def scan_batches(
         for number, records in enumerate(read_batches(path, batch_size)):
             if number >= skipped:
                 yield records
+
+
+@contextlib.contextmanager
+def _records_stream(path: str, found: list | None):
+    """The file's decompressed bytes; None for an empty file.
+
+    The compression is judged from the first bytes, and appended to `found` when
+    given.
+    """
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+        judged = compression.compression_of(raw.read(compression.HEAD_SIZE))
+        if found is not None:
+            found.append(judged)
+        if judged == compression.EMPTY:
+            yield None
+            return
+        raw.seek(0)
+        yield _decompressed(raw, judged)
 
 
 def _gathered_at_least(stream, data: bytes, needed: int) -> bytes:

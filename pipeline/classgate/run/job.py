@@ -71,17 +71,12 @@ def build(
                 root, request, split, split_index, staging_path, run, taken, key
             )
             continue
+        # Full mode: every file read whole, TFDV's statistics beside the labels'.
         read = root | f"Read[{split.name}]" >> transforms.ReadSplit(
-            split, features, full=not request.labels_only
+            split, features, full=True
         )
         written.append(
-            read[files.NOTES]
-            | f"FileNotes[{split.name}]" >> beam.combiners.ToList()
-            | f"WriteFileNotes[{split.name}]"
-            >> transforms.WriteResult(
-                staging.file_notes_path(staging_path, split_index),
-                functools.partial(staging.encode_file_notes, run=run),
-            )
+            _write_file_notes(read[files.NOTES], split, split_index, staging_path, run)
         )
         for spec_index, spec in enumerate(specs):
             written += _add_label_stats(
@@ -93,18 +88,30 @@ def build(
                 run,
                 (split_index, spec_index),
             )
-        if not request.labels_only:
-            written.append(
-                read.batches
-                | f"ToArrow[{split.name}]" >> beam.Map(transforms.records_of)
-                | f"TFDVStats[{split.name}]" >> schema.generate_statistics()
-                | f"WriteTFDVStats[{split.name}]"
-                >> transforms.WriteResult(
-                    staging.tfdv_stats_path(staging_path, split_index),
-                    functools.partial(staging.encode_proto, run=run),
-                )
+        written.append(
+            read.batches
+            | f"ToArrow[{split.name}]" >> beam.Map(transforms.records_of)
+            | f"TFDVStats[{split.name}]" >> schema.generate_statistics()
+            | f"WriteTFDVStats[{split.name}]"
+            >> transforms.WriteResult(
+                staging.tfdv_stats_path(staging_path, split_index),
+                functools.partial(staging.encode_proto, run=run),
             )
+        )
     return written
+
+
+def _write_file_notes(notes, split, split_index, staging_path, run):
+    """What the reader found per file (files.NOTES), staged as one list."""
+    return (
+        notes
+        | f"FileNotes[{split.name}]" >> beam.combiners.ToList()
+        | f"WriteFileNotes[{split.name}]"
+        >> transforms.WriteResult(
+            staging.file_notes_path(staging_path, split_index),
+            functools.partial(staging.encode_file_notes, run=run),
+        )
+    )
 
 
 def _add_labels_only(root, request, split, split_index, staging_path, run, taken, key):
@@ -144,13 +151,7 @@ def _add_labels_only(root, request, split, split_index, staging_path, run, taken
         | f"TallyFiles[{name}]" >> beam.ParDo(tally).with_outputs(*tags, main="none")
     )
     written = [
-        tallied[files.NOTES]
-        | f"FileNotes[{name}]" >> beam.combiners.ToList()
-        | f"WriteFileNotes[{name}]"
-        >> transforms.WriteResult(
-            staging.file_notes_path(staging_path, split_index),
-            functools.partial(staging.encode_file_notes, run=run),
-        ),
+        _write_file_notes(tallied[files.NOTES], split, split_index, staging_path, run),
         tallied[tallying.PARTIALS]
         | f"Partials[{name}]" >> beam.combiners.ToList()
         | f"WritePartials[{name}]"
