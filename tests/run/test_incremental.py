@@ -294,6 +294,26 @@ def test_an_edited_signed_report_lends_nothing(three_files, monkeypatch):
 
 
 @pytest.mark.slow
+def test_a_planted_link_for_the_partials_carries_no_write_outside(tmp_path, capsys):
+    """--output/partials planted as a link to another folder, before classgate's
+    first run there: the workers' partials are not written through it (exit 2,
+    one line naming the path), and the folder it points at stays empty."""
+    (tmp_path / "data").mkdir()
+    _write(tmp_path / "data" / "a.tfrecord", [[1], [2]])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "partials").symlink_to(elsewhere)
+    (tmp_path / "m.yaml").write_text(synthetic.model_yaml("m", NUM_CLASSES))
+    argv = ["validate", "--data", str(tmp_path / "data" / "*.tfrecord")]
+    argv += ["--model-config", str(tmp_path / "m.yaml"), "--labels-only"]
+    assert cli.main([*argv, "--output", str(tmp_path / "out")]) == 2
+    assert "leads outside" in capsys.readouterr().err
+    assert list(elsewhere.rglob("*")) == []
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+@pytest.mark.slow
 def test_a_previous_run_of_other_label_specs_lends_nothing(three_files):
     root = three_files
     (root / "m.yaml").write_text(synthetic.model_yaml("m", NUM_CLASSES + 1))

@@ -386,7 +386,8 @@ class TallyFiles(beam.DoFn):
             self._missing.inc(stats.missing)
         data = encode(data_file, note, found, self._key)
         written = name(self._split, path)
-        storage.write_atomic(f"{self._out}/{written}", data)  # atomic: no half partial
+        # atomic: no half partial; inside --output once links are followed
+        storage.write_atomic(f"{self._out}/{written}", data, within=self._out)
         yield beam.pvalue.TaggedOutput(
             self.PARTIALS, (path, (written, digest(data), len(data)))
         )
