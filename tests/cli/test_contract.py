@@ -9,6 +9,7 @@ test here is one whose point is the wiring itself. The installed command and
 
 import fcntl
 import json
+import os
 import pathlib
 import string
 import subprocess
@@ -502,7 +503,12 @@ def test_any_argv(scratch, capsys, words):
     ids=["classgate", "python -m classgate"],
 )
 def test_exit_codes_and_quiet_stderr(ws, command):
+    """Also: nothing written in the user's home (Beam's DirectRunner would fetch
+    Prism into ~/.apache_beam), and the verdict line whole on a pipe when the
+    process exits without the interpreter's teardown (cli.exit_without_teardown)."""
     pattern = ws.labels([0, 1, 2, 3])
+    home = ws.root / "home"
+    home.mkdir()
     for num_classes, expected in ((4, 0), (3, 1)):
         done = subprocess.run(
             [
@@ -519,8 +525,10 @@ def test_exit_codes_and_quiet_stderr(ws, command):
             capture_output=True,
             text=True,
             timeout=120,
+            env=dict(os.environ, HOME=str(home)),
         )
         assert done.returncode == expected, done.stderr
+        assert list(home.iterdir()) == []
         assert done.stdout.startswith(
             f"classgate: {'PASS' if expected == 0 else 'FAIL'}"
         )

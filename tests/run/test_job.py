@@ -316,3 +316,38 @@ def test_tfdv_says_so_when_a_feature_changes_type(mixed, tmp_path):
                 | beam.Map(transforms.records_of)
                 | schema.generate_statistics()
             )
+
+
+# The DirectRunner stays off Prism ---------------------------------------------------
+
+
+@pytest.mark.parametrize("runner", [[], ["--runner=DirectRunner"], ["--runner=direct"]])
+def test_the_direct_runner_never_hands_the_job_to_prism(monkeypatch, runner):
+    """Beam 2.68's DirectRunner would download Prism (into ~/.apache_beam) and run
+    the job there; classgate's keeps it on the FnApiRunner, and the job still runs."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.portability import prism_runner
+    from apache_beam.testing.util import assert_that, equal_to
+
+    tried = []
+
+    def refused(self, *args, **kwargs):
+        tried.append(self)
+        raise RuntimeError("Prism was tried")
+
+    monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", refused)
+    root = job.pipeline(PipelineOptions(runner))
+    assert_that(
+        root | beam.Create([1, 2, 3]) | beam.Map(lambda x: x * 2), equal_to([2, 4, 6])
+    )
+    assert root.run().wait_until_finish() == "DONE"
+    assert tried == []
+
+
+def test_prism_asked_for_by_name_is_prism():
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.portability import prism_runner
+
+    root = job.pipeline(PipelineOptions(["--runner=PrismRunner"]))
+    assert isinstance(root.runner, prism_runner.PrismRunner)
