@@ -2,6 +2,9 @@
 an error is one line (its traceback only with --debug). The commands themselves,
 run end to end, are tests/cli/test_contract.py's."""
 
+import subprocess
+import sys
+
 import pytest
 
 from classgate import cli
@@ -37,3 +40,36 @@ def test_an_error_is_one_line_and_debug_shows_its_traceback(tmp_path, capsys):
     assert cli.main([*argv, "--debug"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and "absent.yaml: cannot read" in err
+
+
+# Exit without the interpreter's teardown ---------------------------------------------
+
+_EXITS = """
+import atexit, sys, threading, time
+from classgate import cli
+atexit.register(lambda: open(sys.argv[1] + "/atexit", "w").write("ran"))
+if sys.argv[3] == "thread":
+    def late():
+        time.sleep(0.5)
+        open(sys.argv[1] + "/thread", "w").write("done")
+    threading.Thread(target=late).start()
+print("buffered, not flushed", end="")
+cli.exit_without_teardown(int(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("code", [0, 1, 2])
+@pytest.mark.parametrize("thread", ["thread", "none"])
+def test_an_exit_without_teardown_still_finishes_what_exit_does(tmp_path, code, thread):
+    """The exit code kept, stdout flushed on a pipe, atexit's functions run, and a
+    thread still running waited for, as a normal exit would."""
+    done = subprocess.run(
+        [sys.executable, "-c", _EXITS, str(tmp_path), str(code), thread],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == code, done.stderr
+    assert done.stdout == "buffered, not flushed"
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").exists() == (thread == "thread")
