@@ -501,3 +501,116 @@ def test_thousands_of_feature_names_are_all_noted(tmp_path):
             )
         )
     assert_reads_as_reference(write(tmp_path / "many", records), 4)
+
+
+# The entry points' cache file ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cached(tmp_path_factory):
+    """A cache file written by a compile, and its bytes."""
+    from classgate.io import wire
+
+    folder = tmp_path_factory.mktemp("kernels")
+    assert wire._load(folder).source == "compiled"
+    (path,) = folder.glob("wire.*.kernels")
+    return path, path.read_bytes()
+
+
+def test_kernels_load_from_their_cache_file_and_read_alike(
+    cached, tmp_path, monkeypatch
+):
+    """The second process's kernels come from the file, and read what the compiled
+    ones read, records taken and records left alike."""
+    from classgate.io import wire
+
+    path, _ = cached
+    loaded = wire._load(path.parent)
+    assert loaded.source == "cache"
+    records = [
+        field(1, 2, field(1, 2, field(1, 2, b"label") + field(2, 2, int_feature)))
+        for int_feature in (field(3, 2, field(1, 0, varint(v))) for v in (7, -1, 3))
+    ]
+    data = write(tmp_path / "d", records + [b"\x08"], "gzip")  # the last: left
+    compiled = wire._load(None)
+    assert compiled.source == "compiled"
+    read = {}
+    for kernels in (loaded, compiled):
+        monkeypatch.setattr(wire, "_loaded", kernels)
+        read[kernels.source] = outcome(data, tfrecord.SCAN_COMPILED, monkeypatch)
+    assert_same_outcome(read["cache"], read["compiled"])
+
+
+@settings(QUICK, max_examples=40)
+@given(data=st.data())
+def test_a_cache_file_changed_anywhere_is_refused(cached, data):
+    """A byte changed, bytes cut or added: refused (ValueError), never run."""
+    from classgate.io import wire
+
+    _, good = cached
+    change = data.draw(st.sampled_from(["flip", "cut", "add"]))
+    if change == "flip":
+        at = data.draw(st.integers(0, len(good) - 1))
+        bit = data.draw(st.integers(0, 7))
+        damaged = good[:at] + bytes([good[at] ^ (1 << bit)]) + good[at + 1 :]
+    elif change == "cut":
+        damaged = good[: data.draw(st.integers(0, len(good) - 1))]
+    else:
+        damaged = good + data.draw(st.binary(min_size=1, max_size=9))
+    with pytest.raises(ValueError):
+        wire._from_cache(damaged)
+
+
+def test_code_needing_a_symbol_no_one_defines_is_refused(cached):
+    """LLVM would end the process on an unresolved symbol: refused before."""
+    import hashlib
+    import json
+
+    from classgate.io import wire
+
+    _, good = cached
+    at = len(wire._CACHE_MAGIC) + 32
+    size = int.from_bytes(good[at : at + 8], "little")
+    header = json.loads(good[at + 8 : at + 8 + size])
+    header["scan"]["needs"].append("classgate_no_such_symbol")
+    text = json.dumps(header).encode()
+    body = len(text).to_bytes(8, "little") + text + good[at + 8 + size :]
+    forged = wire._CACHE_MAGIC + hashlib.sha256(body).digest() + body
+    with pytest.raises(ValueError, match="classgate_no_such_symbol"):
+        wire._from_cache(forged)
+
+
+def test_a_damaged_cache_file_is_compiled_anew_and_rewritten(cached, tmp_path):
+    from classgate.io import wire
+
+    path, good = cached
+    damaged = tmp_path / path.name
+    damaged.write_bytes(good[:-1])
+    assert wire._load(tmp_path).source == "compiled"
+    assert damaged.read_bytes() != good[:-1]
+    assert wire._load(tmp_path).source == "cache"
+
+
+def test_the_symbols_an_object_needs_are_read_from_its_symbol_table(cached):
+    """Those numba's code calls (its C helpers, CPython's), found in the ELF
+    symbol table, and each resolves once numba's symbols are installed."""
+    import json
+
+    import llvmlite.binding as llvm
+
+    from classgate.io import wire
+
+    _, good = cached
+    at = len(wire._CACHE_MAGIC) + 32
+    size = int.from_bytes(good[at : at + 8], "little")
+    header = json.loads(good[at + 8 : at + 8 + size])
+    at += 8 + size
+    wire._install_numba_symbols()
+    for entry in header.values():
+        needs = wire._undefined_symbols(good[at : at + entry["size"]])
+        at += entry["size"]
+        assert needs == entry["needs"]
+        assert {"numba_gil_ensure", "PyErr_WriteUnraisable"} <= set(needs)
+        assert all(llvm.address_of_symbol(name) for name in needs)
+    with pytest.raises(ValueError):
+        wire._undefined_symbols(b"\xcf\xfa\xed\xfe" + good[4:])  # Mach-O

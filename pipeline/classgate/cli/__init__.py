@@ -121,8 +121,12 @@ def exit_without_teardown(code: int) -> None:
     validation, for nothing: the outputs are written and closed by then. What
     exit runs before that teardown still runs: streams and log handlers flushed,
     atexit's functions (weakref finalizers: temporary folders) called. A thread
-    still running (not a daemon) is waited for by a normal exit instead.
+    still running (not a daemon) is waited for by a normal exit instead, and so is
+    a process under a profiler or tracer (`python -m cProfile`, a debugger),
+    whose output is written after main returns.
     """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
     if any(
         not t.daemon for t in threading.enumerate() if t is not threading.main_thread()
     ):

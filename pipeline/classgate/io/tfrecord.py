@@ -46,10 +46,11 @@ DECODE_AHEAD = 2
 SCAN_ENV = "CLASSGATE_SCAN"
 SCAN_AUTO, SCAN_COMPILED, SCAN_PYTHON = "auto", "compiled", "python"
 # auto: the compiled scan for a split of at least this many listed bytes. Loading
-# numba and its cached kernels costs about 0.5 s a process, which the scan repays
-# at about 1.35 us an example: some 600k examples, 9 MB of gzip TFRecord (bench,
-# 2026-12-06: 250k examples ran 0.49 s slower compiled, 1M 0.52 s faster).
-COMPILED_FROM_BYTES = 8 << 20
+# numba and the kernels' cache file costs about 0.13 s a process (wire.kernels),
+# which the scan repays at about 1 us an example: the two readers ran alike on the
+# taxi gate's 436 KB and the compiled one ahead from 3.6 MB (250k examples) on
+# (2026-12-06). Below this, a first run on a machine skips the kernels' compile.
+COMPILED_FROM_BYTES = 1 << 20
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
 _MASK_DELTA = 0xA282EAD8

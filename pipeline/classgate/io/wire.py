@@ -24,12 +24,23 @@ left, or a feature of two kinds, is decoded by tfx_bsl instead, which names the
 damage as before: the compiled walk never needs to name it, only never to take
 what tfx_bsl would not give alike.
 
-Each kernel is compiled on first use and cached on disk beside this file when
-that is writable (else in numba's user cache, else not at all: a read-only
-install compiles once per process). A first compile takes about 15 s on one
-core, a cached load well under a second. The kernels release the GIL.
+Python calls the kernels through C functions (`_ENTRY_POINTS`), whose machine
+code numba compiles once and `kernels` keeps in a cache file of its own beside
+this module (or in NUMBA_CACHE_DIR; with neither writable, each process compiles
+anew). A first compile takes about 15 s on one core; loading the cache file about
+10 ms, after `import numba`'s 0.1 s. The kernels release the GIL.
 """
 
+import builtins
+import contextlib
+import ctypes
+import hashlib
+import json
+import os
+import pathlib
+import platform
+import struct
+import sys
 from typing import NamedTuple
 
 import numba
@@ -652,6 +663,400 @@ def _gather_bytes(buf, first, last, column, kinds, spans, offsets, value_ends, d
         offsets[row - first + 1] = out
 
 
+# Entry points ------------------------------------------------------------------
+#
+# Python calls the kernels through C functions (numba's cfunc) and ctypes, not
+# through numba's dispatchers. Arrays pass as their data pointers and sizes; the
+# caller keeps them alive and shaped as each entry point says. The C functions'
+# machine code is kept in a cache file of this module's own (`_kernels`): loading
+# it takes milliseconds, where numba, loading its own cache, first sets up its
+# typing and target contexts (about 0.4 s of each process's start).
+
+_P = numba.types.CPointer
+_INT64, _UINT8, _UINT32, _UINT64 = (
+    numba.types.int64,
+    numba.types.uint8,
+    numba.types.uint32,
+    numba.types.uint64,
+)
+# name -> (function, argument types, return type), filled by @_entry_point
+_ENTRY_POINTS: dict[str, tuple] = {}
+
+
+def _entry_point(*arguments, returns=numba.types.void):
+    """Marks a function as an entry point of these C argument types."""
+
+    def marked(function):
+        _ENTRY_POINTS[function.__name__.strip("_").removesuffix("_c")] = (
+            function,
+            arguments,
+            returns,
+        )
+        return function
+
+    return marked
+
+
+# buf, its size; rows of the batch, features (the shape of kinds, spans, counts)
+_BUFFER = (_P(_UINT8), _INT64)
+_BATCH = (_P(_UINT8), _P(_INT64), _INT64, _INT64)  # kinds, spans, rows, features
+
+
+@_entry_point(
+    *_BUFFER,
+    _INT64,  # at
+    _INT64,  # rows
+    _INT64,  # row
+    _P(_UINT8),  # names
+    _INT64,
+    _P(_INT64),  # name_ends (features of them)
+    _INT64,
+    _P(_UINT32),  # tables
+    _P(_INT64),  # starts
+    _P(_INT64),  # ends
+    _P(_UINT8),  # walked
+    _P(_UINT8),  # kinds
+    _P(_INT64),  # spans
+    _P(_INT64),  # counts
+    _P(_UINT64),  # keys
+    _P(_UINT8),  # key_kinds
+    _INT64,
+    _P(_INT64),  # new_keys (rows of 3)
+    _INT64,
+    _P(_INT64),  # out: what _scan returns
+)
+def _scan_c(
+    buf, size, at, rows, row, names, names_size, name_ends, features, tables,
+    starts, ends, walked, kinds, spans, counts, keys, key_kinds, key_slots,
+    new_keys, new_keys_rows, out,
+):  # fmt: skip
+    found = _scan(
+        numba.carray(buf, (size,)),
+        at,
+        rows,
+        row,
+        numba.carray(names, (names_size,)),
+        numba.carray(name_ends, (features,)),
+        numba.carray(tables, (8, 256)),
+        numba.carray(starts, (rows,)),
+        numba.carray(ends, (rows,)),
+        numba.carray(walked, (rows,)),
+        numba.carray(kinds, (rows, features)),
+        numba.carray(spans, (rows, features, 2)),
+        numba.carray(counts, (rows, features)),
+        numba.carray(keys, (key_slots,)),
+        numba.carray(key_kinds, (key_slots,)),
+        numba.carray(new_keys, (new_keys_rows, 3)),
+    )
+    result = numba.carray(out, (5,))
+    for k in range(5):
+        result[k] = found[k]
+
+
+@_entry_point(
+    *_BUFFER, _INT64, _INT64, _INT64, *_BATCH, _P(_INT64), _INT64, _P(_INT64), _INT64
+)
+def _gather_int64_c(
+    buf, size, first, last, column, kinds, spans, rows, features,
+    offsets, offsets_size, values, values_size,
+):  # fmt: skip
+    _gather_int64(
+        numba.carray(buf, (size,)),
+        first,
+        last,
+        column,
+        numba.carray(kinds, (rows, features)),
+        numba.carray(spans, (rows, features, 2)),
+        numba.carray(offsets, (offsets_size,)),
+        numba.carray(values, (values_size,)),
+    )
+
+
+@_entry_point(
+    *_BUFFER, _INT64, _INT64, _INT64, *_BATCH, _P(_INT64), _INT64, _P(_UINT32), _INT64
+)
+def _gather_float_c(
+    buf, size, first, last, column, kinds, spans, rows, features,
+    offsets, offsets_size, values, values_size,
+):  # fmt: skip
+    _gather_float(
+        numba.carray(buf, (size,)),
+        first,
+        last,
+        column,
+        numba.carray(kinds, (rows, features)),
+        numba.carray(spans, (rows, features, 2)),
+        numba.carray(offsets, (offsets_size,)),
+        numba.carray(values, (values_size,)),
+    )
+
+
+@_entry_point(*_BUFFER, _INT64, _INT64, _INT64, *_BATCH, returns=_INT64)
+def _bytes_size_c(buf, size, first, last, column, kinds, spans, rows, features):
+    return _bytes_size(
+        numba.carray(buf, (size,)),
+        first,
+        last,
+        column,
+        numba.carray(kinds, (rows, features)),
+        numba.carray(spans, (rows, features, 2)),
+    )
+
+
+@_entry_point(
+    *_BUFFER,
+    _INT64,
+    _INT64,
+    _INT64,
+    *_BATCH,
+    _P(_INT64),
+    _INT64,
+    _P(_INT64),
+    _INT64,
+    _P(_UINT8),
+    _INT64,
+)
+def _gather_bytes_c(
+    buf, size, first, last, column, kinds, spans, rows, features,
+    offsets, offsets_size, value_ends, value_ends_size, data, data_size,
+):  # fmt: skip
+    _gather_bytes(
+        numba.carray(buf, (size,)),
+        first,
+        last,
+        column,
+        numba.carray(kinds, (rows, features)),
+        numba.carray(spans, (rows, features, 2)),
+        numba.carray(offsets, (offsets_size,)),
+        numba.carray(value_ends, (value_ends_size,)),
+        numba.carray(data, (data_size,)),
+    )
+
+
+def _at(array: np.ndarray) -> int:
+    """The data pointer of a C-contiguous array, for an entry point."""
+    return array.ctypes.data
+
+
+# Loading the entry points --------------------------------------------------------
+
+# A cache file: this, the sha256 of the rest, the header's length (8 bytes, little
+# endian), the header (JSON: per entry point its symbol, its object code's size and
+# the symbols it needs), then each entry point's object code in the header's order.
+_CACHE_MAGIC = b"classgate-wire-kernels 1\n"
+
+
+class Kernels(NamedTuple):
+    """The entry points as ctypes functions (ints for pointers), and whence."""
+
+    scan: object
+    gather_int64: object
+    gather_float: object
+    bytes_size: object
+    gather_bytes: object
+    source: str  # "cache": loaded from the cache file; "compiled": by numba
+
+
+_loaded: Kernels | None = None
+# The code the entry points run lives as long as the engines holding it.
+_engines: list = []
+
+
+def kernels() -> Kernels:
+    """This process's entry points, loaded (or compiled) on first use."""
+    global _loaded
+    if _loaded is None:
+        _loaded = _load(_cache_folder())
+    return _loaded
+
+
+def _load(folder: pathlib.Path | None) -> Kernels:
+    """The entry points from the cache file in `folder`, else compiled by numba.
+
+    The file is named by `_cache_key`, which covers this module's source, numba,
+    llvmlite, Python and the CPU, so a file from another build or machine is
+    never loaded. A missing, damaged or unloadable file is compiled anew and
+    written again (atomically; a folder that is not writable keeps no file).
+    """
+    path = None if folder is None else folder / f"wire.{_cache_key()}.kernels"
+    if path is not None and path.is_file():
+        try:
+            return _from_cache(path.read_bytes())
+        except (OSError, ValueError, KeyError, RuntimeError):
+            pass  # compiled anew below, and written again
+    compiled = {
+        name: numba.cfunc(returns(*arguments), nopython=True, nogil=True)(function)
+        for name, (function, arguments, returns) in _ENTRY_POINTS.items()
+    }
+    if path is not None:  # a cache that cannot be written is no error
+        with contextlib.suppress(OSError, ValueError, struct.error, IndexError):
+            _write_cache(path, compiled)
+    return _kernels_at({n: f.address for n, f in compiled.items()}, "compiled")
+
+
+def _kernels_at(addresses: dict, source: str) -> Kernels:
+    functions = {}
+    for name, (_, arguments, returns) in _ENTRY_POINTS.items():
+        c_types = [
+            ctypes.c_void_p if isinstance(a, numba.types.CPointer) else ctypes.c_int64
+            for a in arguments
+        ]
+        restype = None if returns == numba.types.void else ctypes.c_int64
+        functions[name] = ctypes.CFUNCTYPE(restype, *c_types)(addresses[name])
+    return Kernels(**functions, source=source)
+
+
+def _cache_folder() -> pathlib.Path | None:
+    """Where numba would cache this module's kernels.
+
+    Beside it, else in NUMBA_CACHE_DIR when that is set; None where neither is
+    writable.
+    """
+    for folder in (
+        pathlib.Path(__file__).parent / "__pycache__",
+        os.environ.get("NUMBA_CACHE_DIR")
+        and pathlib.Path(os.environ["NUMBA_CACHE_DIR"]),
+    ):
+        if not folder:
+            continue
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK | os.X_OK):
+            return folder
+    return None
+
+
+def _cache_key() -> str:
+    import llvmlite
+    import llvmlite.binding as llvm
+
+    digest = hashlib.sha256(pathlib.Path(__file__).read_bytes())
+    for part in (
+        numba.__version__,
+        llvmlite.__version__,
+        sys.version,
+        platform.machine(),
+        llvm.get_host_cpu_name(),
+        llvm.get_host_cpu_features().flatten(),
+    ):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def _write_cache(path: pathlib.Path, compiled: dict) -> None:
+    """Each entry point's object code, its symbol and the symbols it needs."""
+    header, blobs = {}, []
+    for name, function in compiled.items():
+        library = function._library
+        code = library.serialize_using_object_code()[2][0]
+        header[name] = {
+            "symbol": function.native_name,
+            "size": len(code),
+            "needs": _undefined_symbols(code),
+        }
+        blobs.append(code)
+    text = json.dumps(header).encode()
+    body = len(text).to_bytes(8, "little") + text + b"".join(blobs)
+    data = _CACHE_MAGIC + hashlib.sha256(body).digest() + body
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def _undefined_symbols(code: bytes) -> list[str]:
+    """The symbols an ELF64 little-endian object file uses but does not define.
+
+    Read from its symbol table, so they include the C library's functions that
+    code generation calls (memset, ...), which no IR declares. Other formats are
+    refused (ValueError): their code is not cached.
+    """
+    if code[:6] != b"\x7fELF\x02\x01":
+        raise ValueError("not an ELF64 little-endian object")
+    (table, entry_size, count) = struct.unpack_from("<Q10xHH", code, 0x28)
+    sections = [
+        struct.unpack_from("<IIQQQQIIQQ", code, table + k * entry_size)
+        for k in range(count)
+    ]
+    found = set()
+    for _, kind, _, _, offset, size, link, _, _, item in sections:
+        if kind != 2:  # SHT_SYMTAB
+            continue
+        names = sections[link][4]
+        for at in range(offset, offset + size, item):
+            name, _, _, section, _, _ = struct.unpack_from("<IBBHQQ", code, at)
+            if name and section == 0:  # SHN_UNDEF
+                end = code.index(b"\0", names + name)
+                found.add(code[names + name : end].decode())
+    return sorted(found)
+
+
+def _from_cache(data: bytes) -> Kernels:
+    """The entry points of a cache file's object code, linked by llvmlite alone.
+
+    The file must hold its sha256 digest: machine code changed by a byte is never
+    run. Every symbol the code needs must resolve first (numba's C helpers, CPython's
+    and the C library's); one that does not refuses the file (ValueError), since
+    LLVM would end the process on it.
+    """
+    import llvmlite.binding as llvm
+
+    if not data.startswith(_CACHE_MAGIC):
+        raise ValueError("not a kernels cache file")
+    at = len(_CACHE_MAGIC) + 32
+    if hashlib.sha256(data[at:]).digest() != data[at - 32 : at]:
+        raise ValueError("a kernels cache file whose digest does not hold")
+    size = int.from_bytes(data[at : at + 8], "little")
+    header = json.loads(data[at + 8 : at + 8 + size])
+    at += 8 + size
+    if set(header) != set(_ENTRY_POINTS):
+        raise ValueError("other entry points")
+    _install_numba_symbols()
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    machine = llvm.Target.from_default_triple().create_target_machine()
+    addresses, engines = {}, []
+    for name, entry in header.items():
+        code = data[at : at + entry["size"]]
+        at += entry["size"]
+        if len(code) != entry["size"]:
+            raise ValueError("a truncated kernels cache file")
+        missing = [n for n in entry["needs"] if not llvm.address_of_symbol(n)]
+        if missing:
+            raise ValueError(f"unresolved symbols: {missing}")
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+        engine.add_object_file(llvm.ObjectFileRef.from_data(code))
+        engine.finalize_object()
+        addresses[name] = engine.get_function_address(entry["symbol"])
+        if not addresses[name]:
+            raise ValueError(f"no symbol {entry['symbol']}")
+        engines.append(engine)
+    if at != len(data):
+        raise ValueError("bytes after the last entry point")
+    _engines.extend(engines)
+    return _kernels_at(addresses, "cache")
+
+
+def _install_numba_symbols() -> None:
+    """The symbols numba gives its own compiled code, which ours calls too.
+
+    As numba.core.base._load_global_helpers and numba.core.runtime.nrt install
+    them when numba sets up its target context; adding one twice is harmless.
+    """
+    import llvmlite.binding as llvm
+    from numba import _dynfunc, _helperlib
+    from numba.core.runtime import _nrt_python
+
+    llvm.add_symbol("_Py_NoneStruct", id(None))
+    for helpers in (_helperlib.c_helpers, _dynfunc.c_helpers):
+        for name, address in helpers.items():
+            llvm.add_symbol(f"numba_{name}", address)
+    for name, address in _nrt_python.c_helpers.items():
+        llvm.add_symbol(name if name.startswith("_") else f"NRT_{name}", address)
+    for value in builtins.__dict__.values():
+        if isinstance(value, type) and issubclass(value, BaseException):
+            llvm.add_symbol(f"PyExc_{value.__name__}", id(value))
+
+
 # The Python face ---------------------------------------------------------------
 
 
@@ -688,6 +1093,8 @@ class Scanner:
         self._keys = np.zeros(KEY_TABLE, dtype=np.uint64)
         self._key_kinds = np.zeros(KEY_TABLE, dtype=np.uint8)  # in this batch
         self._new_keys = np.zeros((KEY_TABLE // 2, 3), dtype=np.int64)
+        self._out = np.zeros(5, dtype=np.int64)  # what _scan returns
+        self._c = kernels()
         self.keys: set[str] = set()
         self.reset()
 
@@ -703,24 +1110,31 @@ class Scanner:
             if room < len(self._keys) // 8:
                 self._grow_keys()
                 continue
-            at, self.rows, why, detail, found = _scan(
-                buf,
+            self._c.scan(
+                _at(buf),
+                len(buf),
                 at,
                 self.batch_size,
                 self.rows,
-                self._names,
-                self._name_ends,
-                _TABLES,
-                self.starts,
-                self.ends,
-                self.walked,
-                self._kinds,
-                self._spans,
-                self._counts,
-                self._keys,
-                self._key_kinds,
-                self._new_keys[:room],
+                _at(self._names),
+                len(self._names),
+                _at(self._name_ends),
+                len(self._name_ends),
+                _at(_TABLES),
+                _at(self.starts),
+                _at(self.ends),
+                _at(self.walked),
+                _at(self._kinds),
+                _at(self._spans),
+                _at(self._counts),
+                _at(self._keys),
+                _at(self._key_kinds),
+                len(self._keys),
+                _at(self._new_keys),
+                room,
+                _at(self._out),
             )
+            at, self.rows, why, detail, found = self._out.tolist()
             for start, end, _ in self._new_keys[:found].tolist():
                 self.keys.add(bytes(buf[start:end]).decode())
             if why != KEYS_FULL:
@@ -755,42 +1169,37 @@ class Scanner:
             offsets = np.zeros(last - first + 1, dtype=np.int64)
             values = None
             counts = self._counts[first:last, column]
+            batch = (
+                _at(self._kinds),
+                _at(self._spans),
+                *self._kinds.shape,
+            )
+            where = (_at(buf), len(buf), first, last, column, *batch)
             for kind in np.unique(kinds[kinds >= BYTES]).tolist():
                 total = int(counts[kinds == kind].sum())
                 if kind == INT64:
                     values = np.empty(total, dtype=np.int64)
-                    gather = _gather_int64
+                    self._c.gather_int64(
+                        *where, _at(offsets), len(offsets), _at(values), total
+                    )
                 elif kind == FLOAT:
                     values = np.empty(total, dtype=np.uint32)
-                    gather = _gather_float
-                if kind != BYTES:
-                    gather(
-                        buf,
-                        first,
-                        last,
-                        column,
-                        self._kinds,
-                        self._spans,
-                        offsets,
-                        values,
+                    self._c.gather_float(
+                        *where, _at(offsets), len(offsets), _at(values), total
                     )
-                    values = values.view(np.float32) if kind == FLOAT else values
+                    values = values.view(np.float32)
                 else:
-                    size = _bytes_size(
-                        buf, first, last, column, self._kinds, self._spans
-                    )
+                    size = self._c.bytes_size(*where)
                     value_ends = np.zeros(total + 1, dtype=np.int64)
                     data = np.empty(size, dtype=np.uint8)
-                    _gather_bytes(
-                        buf,
-                        first,
-                        last,
-                        column,
-                        self._kinds,
-                        self._spans,
-                        offsets,
-                        value_ends,
-                        data,
+                    self._c.gather_bytes(
+                        *where,
+                        _at(offsets),
+                        len(offsets),
+                        _at(value_ends),
+                        len(value_ends),
+                        _at(data),
+                        size,
                     )
                     values = (value_ends, data)
             pieces.append(Piece(kinds, offsets, values))
@@ -877,5 +1286,6 @@ def _message(field: int, payload: bytes) -> bytes:
 
 
 def _masked_crc(data: bytes) -> int:
-    buf = np.frombuffer(data, dtype=np.uint8)
-    return int(_masked(_crc32c(buf, 0, len(buf), _TABLES)))
+    from classgate.io import compression
+
+    return compression.masked_crc(data)
