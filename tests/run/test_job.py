@@ -324,7 +324,8 @@ def test_tfdv_says_so_when_a_feature_changes_type(mixed, tmp_path):
 @pytest.mark.parametrize("runner", [[], ["--runner=DirectRunner"], ["--runner=direct"]])
 def test_the_direct_runner_never_hands_the_job_to_prism(monkeypatch, runner):
     """Beam 2.68's DirectRunner would download Prism (into ~/.apache_beam) and run
-    the job there; classgate's keeps it on the FnApiRunner, and the job still runs."""
+    the job there; classgate's keeps it on the FnApiRunner, and the job still runs,
+    without a round trip through its proto (which Beam spares its own)."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability import prism_runner
@@ -337,12 +338,20 @@ def test_the_direct_runner_never_hands_the_job_to_prism(monkeypatch, runner):
         raise RuntimeError("Prism was tried")
 
     monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", refused)
+    # nor through a round trip of its proto, as Beam spares its own DirectRunner
+    rebuilt = []
+    from_proto = beam.Pipeline.from_runner_api
+    monkeypatch.setattr(
+        beam.Pipeline,
+        "from_runner_api",
+        staticmethod(lambda *a, **k: rebuilt.append(1) or from_proto(*a, **k)),
+    )
     root = job.pipeline(PipelineOptions(runner))
     assert_that(
         root | beam.Create([1, 2, 3]) | beam.Map(lambda x: x * 2), equal_to([2, 4, 6])
     )
     assert root.run().wait_until_finish() == "DONE"
-    assert tried == []
+    assert tried == [] and rebuilt == []
 
 
 def test_prism_asked_for_by_name_is_prism():

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.runners.direct.direct_runner import SwitchingDirectRunner
+from apache_beam.runners.direct import direct_runner
 
 from classgate.io import batches, files
 from classgate.run import partials, staging, transforms
@@ -37,7 +37,7 @@ def pipeline(options) -> beam.Pipeline:
     allocate gigabytes. Without the timer the buffer is flushed by the bundle's
     thread alone, at element boundaries, which is how the multi_processing mode,
     the portable runner's workers and Dataflow's run by default. The DirectRunner
-    stays on its FnApiRunner (`DirectRunner`).
+    stays on its FnApiRunner (`SwitchingDirectRunner`).
     """
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
     from apache_beam.runners.runner import create_runner
@@ -47,12 +47,12 @@ def pipeline(options) -> beam.Pipeline:
 
         worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0  # size-based flushes only
     runner = create_runner(options.view_as(StandardOptions).runner or "DirectRunner")
-    if type(runner) is SwitchingDirectRunner:
-        runner = DirectRunner()
+    if type(runner) is direct_runner.SwitchingDirectRunner:
+        runner = SwitchingDirectRunner()
     return beam.Pipeline(runner=runner, options=options)
 
 
-class DirectRunner(SwitchingDirectRunner):
+class SwitchingDirectRunner(direct_runner.SwitchingDirectRunner):
     """Beam's DirectRunner, kept on its in-process FnApiRunner, never on Prism.
 
     Beam 2.68's DirectRunner hands a batch pipeline it judges fit to the
@@ -62,6 +62,10 @@ class DirectRunner(SwitchingDirectRunner):
     runs the job on a runner classgate is not tested on. Beam offers one switch
     that keeps it off Prism: the runner marked interactive, which changes nothing
     else in it. `--runner=PrismRunner` still runs on Prism, for a user who asks.
+
+    It bears the name of Beam's class: Beam's Pipeline.run knows that runner by
+    its name, and spares it a round trip of the whole pipeline through its proto
+    (about 0.2 s) that another name would cost.
     """
 
     _is_interactive = True
