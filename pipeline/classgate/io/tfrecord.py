@@ -450,10 +450,12 @@ class DecodeTFRecordFile(beam.DoFn):
     With `features` (labels-only mode) and the compiled scan (`scan_mode` and
     `compiled_scan_chosen`, where the job is built, so workers follow the launching
     machine), only those
-    features are read, by `scan_batches`. Otherwise framing is Python and holds
-    the GIL; tfx_bsl's decoder releases it. So each batch is decoded on a helper
-    thread while the next ones are framed: two cores at work on one file, at most
-    DECODE_AHEAD batches in flight, and every batch still yielded from the
+    features are read, by `scan_batches`, on a helper thread while the bundle's
+    thread tallies the batches before (`_scanned_ahead`). Otherwise framing is
+    Python and holds the GIL; tfx_bsl's decoder releases it. So each batch is
+    decoded on the helper thread while the next ones are framed
+    (`_decoded_ahead`). Either way two cores work on one file, at most
+    DECODE_AHEAD batches are in flight, and every batch is still yielded from the
     bundle's own thread, in order.
     """
 
@@ -485,24 +487,53 @@ class DecodeTFRecordFile(beam.DoFn):
 
     def process(self, element: tuple[str, int]):
         path, size = element
-        first, found = 0, []
+        found = []
         self._features = set()
-        with concurrent.futures.ThreadPoolExecutor(1) as decoding:
-            pending = collections.deque()
-            for records in self._batches(path, found):
-                pending.append(decoding.submit(self._decode, path, first, records))
-                first += len(records)
-                if len(pending) > DECODE_AHEAD:
-                    yield self._done(pending.popleft())
-            while pending:
-                yield self._done(pending.popleft())
+        with concurrent.futures.ThreadPoolExecutor(1) as helper:
+            ahead = self._scanned_ahead if self._scan else self._decoded_ahead
+            yield from ahead(path, found, helper)
         self._progress.file_done(size)
         note = {"compression": found[0], "features": files.listed(self._features)}
         yield beam.pvalue.TaggedOutput(files.NOTES, (path, note))
 
-    def _done(self, decoded: concurrent.futures.Future) -> batches.LocatedBatch:
+    def _decoded_ahead(self, path: str, found: list, helper) -> Iterator:
+        """Frames on this thread (Python holds the GIL), decodes on the helper."""
+        first, pending = 0, collections.deque()
+        for records in self._batches(path, found):
+            pending.append(helper.submit(self._decode, path, first, records))
+            first += len(records)
+            if len(pending) > DECODE_AHEAD:
+                yield self._done(pending.popleft())
+        while pending:
+            yield self._done(pending.popleft())
+
+    def _scanned_ahead(self, path: str, found: list, helper) -> Iterator:
+        """The compiled scan itself runs on the helper, DECODE_AHEAD batches ahead.
+
+        Its inflating and its kernels release the GIL, so the file is read while
+        this thread tallies the batches before. The helper's one thread takes the
+        steps one after the other, in order.
+        """
+        scanned, first = self._batches(path, found), 0
+
+        def step() -> batches.LocatedBatch | None:
+            nonlocal first
+            records = next(scanned, None)
+            if records is None:
+                return None
+            at, first = first, first + len(records)
+            return self._decode(path, at, records)
+
+        pending = collections.deque(helper.submit(step) for _ in range(DECODE_AHEAD))
+        while (batch := self._done(pending.popleft())) is not None:
+            pending.append(helper.submit(step))
+            yield batch
+
+    def _done(self, decoded: concurrent.futures.Future) -> batches.LocatedBatch | None:
         # Counted here, on the bundle's thread: Beam's counters are per thread.
         batch = decoded.result()
+        if batch is None:  # the end of a scan
+            return None
         self._progress.examples(batch.records.num_rows)
         self._features.update(batch.records.schema.names)
         return batch
