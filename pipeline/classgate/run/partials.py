@@ -59,7 +59,9 @@ VERSION = PARTIALS_VERSION
 # filesystem's granularity (a scheduler tick, or a whole second on filesystems
 # that keep seconds): a second write right after the listing could land in the
 # same tick and keep the change time the listing saw. A write after the listing
-# is stamped at least this much after any change time older than this.
+# is stamped at least this much after any change time older than this, provided
+# the clock that stamps the file (a file server's) does not lag the driver's,
+# which takes `listed`, by as much (docs/guide/drift-and-headroom.md).
 RACY_S = 1.0
 _KIND = "partial"
 # zlib's level for a partial: the fastest. Sorted class ids and small counts shrink
