@@ -360,3 +360,15 @@ def test_prism_asked_for_by_name_is_prism():
 
     root = job.pipeline(PipelineOptions(["--runner=PrismRunner"]))
     assert isinstance(root.runner, prism_runner.PrismRunner)
+
+
+def test_no_list_of_the_submitting_machines_packages_is_staged(tmp_path):
+    """Beam's stager would run `pip freeze` (half a second) for every portable or
+    Dataflow job, to stage the list beside it."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.portability import stager
+
+    root = job.pipeline(PipelineOptions(["--runner=PortableRunner"]))
+    staged = stager.Stager.create_job_resources(root._options, str(tmp_path))
+    assert not any(stager.SUBMISSION_ENV_DEPENDENCIES_FILE in str(a) for a in staged)
+    assert not (tmp_path / stager.SUBMISSION_ENV_DEPENDENCIES_FILE).exists()

@@ -37,10 +37,21 @@ def pipeline(options) -> beam.Pipeline:
     allocate gigabytes. Without the timer the buffer is flushed by the bundle's
     thread alone, at element boundaries, which is how the multi_processing mode,
     the portable runner's workers and Dataflow's run by default. The DirectRunner
-    stays on its FnApiRunner (`SwitchingDirectRunner`).
+    stays on its FnApiRunner (`SwitchingDirectRunner`). Beam's stager does not run
+    `pip freeze` to stage a list of the submitting machine's packages with each
+    portable or Dataflow job (half a second a job, for a mismatch warning; the
+    workers' packages are the image's).
     """
-    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+    from apache_beam.options.pipeline_options import (
+        DebugOptions,
+        DirectOptions,
+        StandardOptions,
+    )
     from apache_beam.runners.runner import create_runner
+
+    options.view_as(DebugOptions).add_experiment(
+        "disable_logging_submission_environment"
+    )
 
     if options.view_as(DirectOptions).direct_running_mode == "multi_threading":
         from apache_beam.runners.portability.fn_api_runner import worker_handlers
