@@ -614,21 +614,3 @@ def test_the_symbols_an_object_needs_are_read_from_its_symbol_table(cached):
         assert all(llvm.address_of_symbol(name) for name in needs)
     with pytest.raises(ValueError):
         wire._undefined_symbols(b"\xcf\xfa\xed\xfe" + good[4:])  # Mach-O
-
-
-@pytest.mark.parametrize("kind", ["plain", "gzip", "zlib"])
-def test_a_scan_left_midway_stops_its_read_ahead(tmp_path, monkeypatch, kind):
-    """The thread that reads ahead ends with the scan, read to its end or not."""
-    import threading
-
-    monkeypatch.setattr(tfrecord, "CHUNK_SIZE", 61)
-    records = [field(1, 2, field(1, 2, field(1, 2, b"label") + field(2, 2, b"")))] * 200
-    path = write(tmp_path / "d", records, kind)
-    before = threading.active_count()
-    scan = tfrecord.scan_batches(path, READ, 3)
-    next(scan)
-    assert threading.active_count() == before + 1
-    scan.close()
-    assert threading.active_count() == before
-    assert sum(b.num_rows for b in tfrecord.scan_batches(path, READ, 3)) == 200
-    assert threading.active_count() == before

@@ -20,9 +20,7 @@ import contextlib
 import gzip
 import logging
 import os
-import queue
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 
@@ -171,7 +169,7 @@ def scan_batches(
     done = 0  # records in the batches yielded
     left = False
     try:
-        with _records_stream(path, found) as opened, _ReadAhead(opened) as stream:
+        with _records_stream(path, found) as stream:
             if stream is None:  # an empty file: no records
                 return
             data, at = b"", 0
@@ -238,67 +236,6 @@ def _records_stream(path: str, found: list | None):
             return
         raw.seek(0)
         yield _decompressed(raw, judged)
-
-
-class _ReadAhead:
-    """A stream's CHUNK_SIZE reads, made on a thread of their own, AHEAD ahead.
-
-    Inflating (gzip, zlib) and reading release the GIL, so the next chunks are
-    inflated while the scan's kernels walk this one. Only that thread reads the
-    stream; what it raised is raised by the `read` that reaches it. Leaving the
-    `with` stops the thread (and waits for it) before the stream is closed. A
-    None stream (an empty file) stays None.
-    """
-
-    AHEAD = 2
-
-    def __init__(self, stream):
-        self._stream = stream
-        self._chunks = queue.Queue(self.AHEAD)
-        self._stop = threading.Event()
-        self._ended = False
-        self._thread = threading.Thread(target=self._read_all, daemon=True)
-
-    def __enter__(self):
-        if self._stream is None:
-            return None
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        if self._thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                while True:  # room for a put the thread may be waiting on
-                    self._chunks.get_nowait()
-            self._thread.join()
-
-    def _read_all(self):
-        try:
-            while not self._stop.is_set():
-                chunk = self._stream.read(CHUNK_SIZE)
-                self._put((chunk, None))
-                if not chunk:
-                    return
-        except BaseException as e:  # raised to the reader, in its turn
-            self._put((b"", e))
-
-    def _put(self, item) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(queue.Full):
-                self._chunks.put(item, timeout=0.1)
-                return
-
-    def read(self, size: int) -> bytes:
-        """The next chunk (`size` is CHUNK_SIZE: the thread reads that much)."""
-        if self._ended:
-            return b""
-        chunk, error = self._chunks.get()
-        if error is not None:
-            self._ended = True
-            raise error
-        self._ended = not chunk
-        return chunk
 
 
 def _gathered_at_least(stream, data: bytes, needed: int) -> bytes:
