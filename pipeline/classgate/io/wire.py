@@ -41,6 +41,7 @@ import pathlib
 import platform
 import struct
 import sys
+import threading
 from typing import NamedTuple
 
 import numba
@@ -858,15 +859,18 @@ class Kernels(NamedTuple):
 
 
 _loaded: Kernels | None = None
-# The code the entry points run lives as long as the engines holding it.
-_engines: list = []
+_loading = threading.Lock()
+# The code the entry points run lives as long as what holds it: the engines
+# that linked a cache file's code, numba's C functions for a compile.
+_holders: list = []
 
 
 def kernels() -> Kernels:
-    """This process's entry points, loaded (or compiled) on first use."""
+    """This process's entry points, loaded (or compiled) on first use, once."""
     global _loaded
-    if _loaded is None:
-        _loaded = _load(_cache_folder())
+    with _loading:
+        if _loaded is None:
+            _loaded = _load(_cache_folder())
     return _loaded
 
 
@@ -891,6 +895,7 @@ def _load(folder: pathlib.Path | None) -> Kernels:
     if path is not None:  # a cache that cannot be written is no error
         with contextlib.suppress(OSError, ValueError, struct.error, IndexError):
             _write_cache(path, compiled)
+    _holders.extend(compiled.values())
     return _kernels_at({n: f.address for n, f in compiled.items()}, "compiled")
 
 
@@ -1032,7 +1037,7 @@ def _from_cache(data: bytes) -> Kernels:
         engines.append(engine)
     if at != len(data):
         raise ValueError("bytes after the last entry point")
-    _engines.extend(engines)
+    _holders.extend(engines)
     return _kernels_at(addresses, "cache")
 
 
