@@ -684,15 +684,15 @@ _INT64, _UINT8, _UINT32, _UINT64 = (
 _ENTRY_POINTS: dict[str, tuple] = {}
 
 
-def _entry_point(*arguments, returns=numba.types.void):
-    """Marks a function as an entry point of these C argument types."""
+def _entry_point(name: str, *arguments, returns=numba.types.void):
+    """Marks a function as the entry point `name` (a field of `Kernels`).
+
+    Its arguments are of these C types (pointers pass as ints), its result of
+    `returns`.
+    """
 
     def marked(function):
-        _ENTRY_POINTS[function.__name__.strip("_").removesuffix("_c")] = (
-            function,
-            arguments,
-            returns,
-        )
+        _ENTRY_POINTS[name] = (function, arguments, returns)
         return function
 
     return marked
@@ -704,6 +704,7 @@ _BATCH = (_P(_UINT8), _P(_INT64), _INT64, _INT64)  # kinds, spans, rows, feature
 
 
 @_entry_point(
+    "scan",
     *_BUFFER,
     _INT64,  # at
     _INT64,  # rows
@@ -755,7 +756,16 @@ def _scan_c(
 
 
 @_entry_point(
-    *_BUFFER, _INT64, _INT64, _INT64, *_BATCH, _P(_INT64), _INT64, _P(_INT64), _INT64
+    "gather_int64",
+    *_BUFFER,
+    _INT64,
+    _INT64,
+    _INT64,
+    *_BATCH,
+    _P(_INT64),
+    _INT64,
+    _P(_INT64),
+    _INT64,
 )
 def _gather_int64_c(
     buf, size, first, last, column, kinds, spans, rows, features,
@@ -774,7 +784,16 @@ def _gather_int64_c(
 
 
 @_entry_point(
-    *_BUFFER, _INT64, _INT64, _INT64, *_BATCH, _P(_INT64), _INT64, _P(_UINT32), _INT64
+    "gather_float",
+    *_BUFFER,
+    _INT64,
+    _INT64,
+    _INT64,
+    *_BATCH,
+    _P(_INT64),
+    _INT64,
+    _P(_UINT32),
+    _INT64,
 )
 def _gather_float_c(
     buf, size, first, last, column, kinds, spans, rows, features,
@@ -792,7 +811,7 @@ def _gather_float_c(
     )
 
 
-@_entry_point(*_BUFFER, _INT64, _INT64, _INT64, *_BATCH, returns=_INT64)
+@_entry_point("bytes_size", *_BUFFER, _INT64, _INT64, _INT64, *_BATCH, returns=_INT64)
 def _bytes_size_c(buf, size, first, last, column, kinds, spans, rows, features):
     return _bytes_size(
         numba.carray(buf, (size,)),
@@ -805,6 +824,7 @@ def _bytes_size_c(buf, size, first, last, column, kinds, spans, rows, features):
 
 
 @_entry_point(
+    "gather_bytes",
     *_BUFFER,
     _INT64,
     _INT64,
