@@ -48,6 +48,8 @@ import numba
 import numpy as np
 import pyarrow as pa
 
+from classgate.io import compression
+
 # A record walk's outcome.
 TAKEN, MALFORMED, UNSUPPORTED = 0, 1, 2
 # What a row holds of a feature: no entry, a Feature of no kind, or a list (whose
@@ -755,60 +757,35 @@ def _scan_c(
         result[k] = found[k]
 
 
-@_entry_point(
-    "gather_int64",
-    *_BUFFER,
-    _INT64,
-    _INT64,
-    _INT64,
-    *_BATCH,
-    _P(_INT64),
-    _INT64,
-    _P(_INT64),
-    _INT64,
-)
-def _gather_int64_c(
-    buf, size, first, last, column, kinds, spans, rows, features,
-    offsets, offsets_size, values, values_size,
-):  # fmt: skip
-    _gather_int64(
-        numba.carray(buf, (size,)),
-        first,
-        last,
-        column,
-        numba.carray(kinds, (rows, features)),
-        numba.carray(spans, (rows, features, 2)),
-        numba.carray(offsets, (offsets_size,)),
-        numba.carray(values, (values_size,)),
-    )
+def _gathering(gather):
+    """The entry point of a gather of fixed-width values.
+
+    `_gather_int64` and `_gather_float` take the same arguments; only their
+    values' type differs.
+    """
+
+    def entry(
+        buf, size, first, last, column, kinds, spans, rows, features,
+        offsets, offsets_size, values, values_size,
+    ):  # fmt: skip
+        gather(
+            numba.carray(buf, (size,)),
+            first,
+            last,
+            column,
+            numba.carray(kinds, (rows, features)),
+            numba.carray(spans, (rows, features, 2)),
+            numba.carray(offsets, (offsets_size,)),
+            numba.carray(values, (values_size,)),
+        )
+
+    return entry
 
 
-@_entry_point(
-    "gather_float",
-    *_BUFFER,
-    _INT64,
-    _INT64,
-    _INT64,
-    *_BATCH,
-    _P(_INT64),
-    _INT64,
-    _P(_UINT32),
-    _INT64,
-)
-def _gather_float_c(
-    buf, size, first, last, column, kinds, spans, rows, features,
-    offsets, offsets_size, values, values_size,
-):  # fmt: skip
-    _gather_float(
-        numba.carray(buf, (size,)),
-        first,
-        last,
-        column,
-        numba.carray(kinds, (rows, features)),
-        numba.carray(spans, (rows, features, 2)),
-        numba.carray(offsets, (offsets_size,)),
-        numba.carray(values, (values_size,)),
-    )
+# buf, first, last, column, the batch, offsets; then the values and their size
+_GATHER = (*_BUFFER, _INT64, _INT64, _INT64, *_BATCH, _P(_INT64), _INT64)
+_entry_point("gather_int64", *_GATHER, _P(_INT64), _INT64)(_gathering(_gather_int64))
+_entry_point("gather_float", *_GATHER, _P(_UINT32), _INT64)(_gathering(_gather_float))
 
 
 @_entry_point("bytes_size", *_BUFFER, _INT64, _INT64, _INT64, *_BATCH, returns=_INT64)
@@ -1293,9 +1270,9 @@ def warm_up() -> None:
     header = len(record).to_bytes(8, "little")
     frame = (
         header
-        + _masked_crc(header).to_bytes(4, "little")
+        + compression.masked_crc(header).to_bytes(4, "little")
         + record
-        + _masked_crc(record).to_bytes(4, "little")
+        + compression.masked_crc(record).to_bytes(4, "little")
     )
     buf = np.frombuffer(frame, dtype=np.uint8)
     scanner = Scanner(("i", "f", "b"), 1)
@@ -1308,9 +1285,3 @@ def warm_up() -> None:
 def _message(field: int, payload: bytes) -> bytes:
     """A length-delimited field of a message (payloads under 128 bytes)."""
     return bytes([field << 3 | _LEN, len(payload)]) + payload
-
-
-def _masked_crc(data: bytes) -> int:
-    from classgate.io import compression
-
-    return compression.masked_crc(data)
