@@ -480,6 +480,24 @@ def test_a_kernel_that_cannot_be_cached_is_compiled_uncached():
     assert wire._jit(scope["twice"])(21) == 42
 
 
+@QUICK
+@given(data=st.binary(max_size=300), cut=st.data())
+def test_both_crc32c_kernels_agree_with_google_crc32c(data, cut):
+    """The table kernel (any CPU) and SSE 4.2's instruction, over any span."""
+    import google_crc32c
+
+    from classgate.io import wire
+
+    start = cut.draw(st.integers(0, len(data)))
+    end = cut.draw(st.integers(start, len(data)))
+    buf = np.frombuffer(data, dtype=np.uint8)
+    expected = google_crc32c.value(data[start:end])
+    assert wire._crc32c_sliced(buf, start, end, wire._TABLES) == expected
+    if wire._has_crc32c_instruction():
+        assert wire._crc32c_hardware(buf, start, end, wire._TABLES) == expected
+        assert wire._crc32c is wire._crc32c_hardware
+
+
 def test_thousands_of_feature_names_are_all_noted(tmp_path):
     """More names than the scan's first key table holds: it grows, mid-batch."""
     records = []

@@ -90,15 +90,20 @@ _TABLES = _crc32c_tables()
 def _jit(function=None, *, inline: bool = False):
     """`function` compiled by numba, cached on disk where a cache folder is writable.
 
-    `inline` for the small helpers: numba inlines them into their callers, where
-    a call would count references to each array argument (atomics, per field).
-    Inlining the tag and varint readers and the entry cursor halves the scan's
-    cost (0.44 to 0.26 us per record); inlining the larger walks too saves a
-    little more but doubles the first compile, so they stay calls.
+    Compiled without numba's reference counting (`_nrt`): the kernels allocate
+    nothing, and counting the references of each array passed to a call cost
+    more than the walk itself (two calls into numba's runtime per field). They
+    take the TFRecord bytes as a raw pointer (`buf`, with their size), not an
+    array: an array index is signed, and numba adds a branch for negative ones
+    to every byte read, which also keeps LLVM from reading a word at once.
+
+    `inline` for the small helpers (tag, varint, entry cursor), which numba
+    inlines into their callers; inlining the larger walks too saves a little
+    more but doubles the first compile, so they stay calls.
     """
     if function is None:
         return lambda function: _jit(function, inline=inline)
-    options = {"nogil": True, "inline": "always" if inline else "never"}
+    options = {"nogil": True, "_nrt": False, "inline": "always" if inline else "never"}
     try:
         return numba.njit(cache=True, **options)(function)
     except RuntimeError:  # "no locator available": a read-only install, no home
@@ -108,8 +113,17 @@ def _jit(function=None, *, inline: bool = False):
 # Checksums ---------------------------------------------------------------------
 
 
+@_jit(inline=True)
+def _uint64_at(buf, at):
+    value = np.uint64(0)
+    for k in range(8):
+        value |= np.uint64(buf[at + k]) << np.uint64(8 * k)
+    return value
+
+
 @_jit
-def _crc32c(buf, start, end, tables):
+def _crc32c_sliced(buf, start, end, tables):
+    """CRC-32C by tables, slicing by 8 bytes: any CPU."""
     crc = np.uint32(0xFFFFFFFF)
     at = start
     while at + 8 <= end:
@@ -138,6 +152,48 @@ def _crc32c(buf, start, end, tables):
     return crc ^ np.uint32(0xFFFFFFFF)
 
 
+def _has_crc32c_instruction() -> bool:
+    """Whether this CPU has SSE 4.2's CRC32 instruction (x86-64; LLVM's view)."""
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features()
+    return platform.machine().lower() in ("x86_64", "amd64") and bool(
+        features.get("sse4.2")
+    )
+
+
+@numba.extending.intrinsic
+def _crc32c_step(typingctx, crc, word):
+    """SSE 4.2's CRC32 of a uint64 word, on a running (unfinished) CRC."""
+    from llvmlite import ir
+
+    def codegen(context, builder, signature, arguments):
+        i64 = ir.IntType(64)
+        function = builder.module.declare_intrinsic(
+            "llvm.x86.sse42.crc32.64.64", fnty=ir.FunctionType(i64, [i64, i64])
+        )
+        return builder.call(function, arguments)
+
+    return numba.types.uint64(numba.types.uint64, numba.types.uint64), codegen
+
+
+@_jit
+def _crc32c_hardware(buf, start, end, tables):
+    """CRC-32C by SSE 4.2's instruction, 8 bytes a step; the tail by table."""
+    crc = np.uint64(0xFFFFFFFF)
+    at = start
+    while at + 8 <= end:
+        crc = _crc32c_step(crc, _uint64_at(buf, at))
+        at += 8
+    low = np.uint32(crc)
+    while at < end:
+        low = tables[0, (low ^ np.uint32(buf[at])) & np.uint32(0xFF)] ^ (
+            low >> np.uint32(8)
+        )
+        at += 1
+    return low ^ np.uint32(0xFFFFFFFF)
+
+
 @_jit(inline=True)
 def _masked(crc):
     # numba widens uint32 shifts: cut back to 32 bits, as the format's arithmetic
@@ -155,12 +211,9 @@ def _uint32_at(buf, at):
     )
 
 
-@_jit(inline=True)
-def _uint64_at(buf, at):
-    value = np.uint64(0)
-    for k in range(8):
-        value |= np.uint64(buf[at + k]) << np.uint64(8 * k)
-    return value
+# The CPU's own instruction where it has one: the cache key holds the CPU's
+# features, so its code never runs on a CPU without it.
+_crc32c = _crc32c_hardware if _has_crc32c_instruction() else _crc32c_sliced
 
 
 # Varints and fields ------------------------------------------------------------
@@ -451,6 +504,7 @@ def _next_entry(buf, at, end, features_end):
 @_jit
 def _scan(
     buf,
+    size,
     at,
     rows,
     row,
@@ -475,11 +529,9 @@ def _scan(
     damage of the frame at the position, KEYS_FULL when `new_keys` is full before
     the record at the position is walked again (with more room).
 
-    One function holds every loop that writes to an array: numba counts the
-    references of each array passed to a call it does not inline, which cost
-    more than the walk itself; the helpers it calls read `buf` alone.
+    `buf` is a pointer to `size` bytes. One function holds every loop that
+    writes to an array; the helpers it calls read `buf` alone.
     """
-    size = len(buf)
     found = 0
     key_slots = len(keys) - 1
     features = len(name_ends)
@@ -656,8 +708,9 @@ def _gather_bytes(buf, first, last, column, kinds, spans, offsets, value_ends, d
                 field, wire, at = _tag(buf, at, end)
                 if field == 1 and wire == _LEN:
                     payload, after = _length(buf, at, end)
-                    data[used : used + after - payload] = buf[payload:after]
-                    used += after - payload
+                    for k in range(payload, after):
+                        data[used] = buf[k]
+                        used += 1
                     out += 1
                     value_ends[out] = used
                     at = after
@@ -735,7 +788,8 @@ def _scan_c(
     new_keys, new_keys_rows, out,
 ):  # fmt: skip
     found = _scan(
-        numba.carray(buf, (size,)),
+        buf,
+        size,
         at,
         rows,
         row,
@@ -769,7 +823,7 @@ def _gathering(gather):
         offsets, offsets_size, values, values_size,
     ):  # fmt: skip
         gather(
-            numba.carray(buf, (size,)),
+            buf,
             first,
             last,
             column,
@@ -791,7 +845,7 @@ _entry_point("gather_float", *_GATHER, _P(_UINT32), _INT64)(_gathering(_gather_f
 @_entry_point("bytes_size", *_BUFFER, _INT64, _INT64, _INT64, *_BATCH, returns=_INT64)
 def _bytes_size_c(buf, size, first, last, column, kinds, spans, rows, features):
     return _bytes_size(
-        numba.carray(buf, (size,)),
+        buf,
         first,
         last,
         column,
@@ -811,15 +865,14 @@ def _bytes_size_c(buf, size, first, last, column, kinds, spans, rows, features):
     _INT64,
     _P(_INT64),
     _INT64,
-    _P(_UINT8),
-    _INT64,
+    _P(_UINT8),  # data: room for bytes_size bytes
 )
 def _gather_bytes_c(
     buf, size, first, last, column, kinds, spans, rows, features,
-    offsets, offsets_size, value_ends, value_ends_size, data, data_size,
+    offsets, offsets_size, value_ends, value_ends_size, data,
 ):  # fmt: skip
     _gather_bytes(
-        numba.carray(buf, (size,)),
+        buf,
         first,
         last,
         column,
@@ -827,7 +880,7 @@ def _gather_bytes_c(
         numba.carray(spans, (rows, features, 2)),
         numba.carray(offsets, (offsets_size,)),
         numba.carray(value_ends, (value_ends_size,)),
-        numba.carray(data, (data_size,)),
+        data,  # a pointer, as buf: each byte written without a sign check
     )
 
 
@@ -1201,7 +1254,6 @@ class Scanner:
                         _at(value_ends),
                         len(value_ends),
                         _at(data),
-                        size,
                     )
                     values = (value_ends, data)
             pieces.append(Piece(kinds, offsets, values))
