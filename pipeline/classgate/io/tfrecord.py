@@ -34,8 +34,10 @@ from classgate import errors
 from classgate.io import batches, compression, files, progress
 
 # Bytes read from the (decompressed) stream at a time: large enough that Python's
-# per-read cost vanishes, small enough to stay flat in memory whatever the file size.
-CHUNK_SIZE = 8 << 20
+# per-read cost vanishes, small enough to stay flat in memory whatever the file size
+# and in the CPU's cache while the compiled scan walks them (uncompressed, 1M bench
+# records: 235 ns a record in 8 MiB pieces, 163 ns in 1 MiB).
+CHUNK_SIZE = 1 << 20
 # Rows per decoded batch: large enough for numpy to pay off, small enough to keep
 # a worker's memory flat.
 BATCH_SIZE = 4096
