@@ -498,6 +498,18 @@ def test_both_crc32c_kernels_agree_with_google_crc32c(data, cut):
         assert wire._crc32c is wire._crc32c_hardware
 
 
+@pytest.mark.parametrize("variable", ["CPU_NAME", "CPU_FEATURES"])
+def test_a_cpu_chosen_for_numba_gets_the_table_crc(monkeypatch, variable):
+    """NUMBA_CPU_NAME=generic (a portable build): no SSE 4.2 instruction, which
+    LLVM could not select for that CPU."""
+    import numba
+
+    from classgate.io import wire
+
+    monkeypatch.setattr(numba.config, variable, "generic")
+    assert not wire._has_crc32c_instruction()
+
+
 def test_thousands_of_feature_names_are_all_noted(tmp_path):
     """More names than the scan's first key table holds: it grows, mid-batch."""
     records = []

@@ -153,9 +153,16 @@ def _crc32c_sliced(buf, start, end, tables):
 
 
 def _has_crc32c_instruction() -> bool:
-    """Whether this CPU has SSE 4.2's CRC32 instruction (x86-64; LLVM's view)."""
+    """Whether numba compiles for a CPU with SSE 4.2's CRC32 instruction.
+
+    This CPU, as LLVM sees it, and only when numba targets it: with
+    NUMBA_CPU_NAME or NUMBA_CPU_FEATURES set (a generic build, say), LLVM could
+    not select the instruction and would end the process, so the tables serve.
+    """
     import llvmlite.binding as llvm
 
+    if numba.config.CPU_NAME or numba.config.CPU_FEATURES:
+        return False
     features = llvm.get_host_cpu_features()
     return platform.machine().lower() in ("x86_64", "amd64") and bool(
         features.get("sse4.2")
