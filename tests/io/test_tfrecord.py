@@ -187,6 +187,27 @@ def test_any_zlib_stream_reads_as_its_records(tmp_path, records, level, window, 
     assert read == records and found == ["zlib"]
 
 
+def damaged(data: bytes, kind: str, where: int, byte: int, more: bytes) -> bytes:
+    """`data` with one damage of `kind` at `where` (modulo its length): a byte
+    flipped by `byte`, a cut, `byte` inserted or appended, zeros appended, or
+    (any other kind) `more` appended, a second stream or member."""
+    data = bytearray(data)
+    at = where % len(data)
+    if kind == "flip":
+        data[at] ^= byte
+    elif kind == "truncate":
+        del data[at:]
+    elif kind == "insert":
+        data[at:at] = bytes([byte])
+    elif kind == "append":
+        data += bytes([byte]) * (1 + where % 3)
+    elif kind == "zeros":
+        data += bytes(1 + where % 9)
+    else:
+        data += more
+    return bytes(data)
+
+
 @QUICK
 @given(
     kind=st.sampled_from(["flip", "truncate", "insert", "append", "second stream"]),
@@ -202,21 +223,9 @@ def test_damaged_zlib_is_refused_or_reads_as_tensorflow_reads_it(
     stream cut short; classgate refuses both, since what they hold is not what a
     trainer reads.
     """
-    records = examples(20)
-    data = bytearray(zlib.compress(plain_tfrecord(records)))
-    at = where % len(data)
-    if kind == "flip":
-        data[at] ^= byte
-    elif kind == "truncate":
-        del data[at:]
-    elif kind == "insert":
-        data[at:at] = bytes([byte])
-    elif kind == "append":
-        data += bytes([byte]) * (1 + where % 3)
-    else:
-        data += zlib.compress(plain_tfrecord(records))
+    stream = zlib.compress(plain_tfrecord(examples(20)))
     path = tmp_path / "damaged"
-    path.write_bytes(bytes(data))
+    path.write_bytes(damaged(stream, kind, where, byte, more=stream))
     try:
         read = list(tfrecord.read_records(str(path)))
     except errors.InputError as e:
@@ -241,23 +250,10 @@ def test_damaged_gzip_is_refused_or_reads_as_tensorflow_reads_it(
     """Never a record TensorFlow's GZIP reader would not give, nor one it would
     give left out, by the reader or the compiled scan; and what TensorFlow fails
     on (zero padding after the last member, say) is refused."""
-    records = examples(20)
-    data = bytearray(gzip.compress(plain_tfrecord(records), mtime=0))
-    at = where % len(data)
-    if kind == "flip":
-        data[at] ^= byte
-    elif kind == "truncate":
-        del data[at:]
-    elif kind == "insert":
-        data[at:at] = bytes([byte])
-    elif kind == "append":
-        data += bytes([byte]) * (1 + where % 3)
-    elif kind == "zeros":
-        data += bytes(1 + where % 9)
-    else:
-        data += gzip.compress(plain_tfrecord(examples(3)), mtime=0)
+    member = gzip.compress(plain_tfrecord(examples(20)), mtime=0)
+    second = gzip.compress(plain_tfrecord(examples(3)), mtime=0)
     path = tmp_path / "damaged.gz"
-    path.write_bytes(bytes(data))
+    path.write_bytes(damaged(member, kind, where, byte, more=second))
     import tensorflow as tf
 
     try:
