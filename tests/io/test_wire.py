@@ -7,6 +7,7 @@ reference is the reader the scan replaces: `read_batches` and tfx_bsl's decoder.
 """
 
 import gzip
+import math
 import struct
 import sys
 import zlib
@@ -271,12 +272,15 @@ LEFT = {
 }
 
 
-def decode(path: str, mode: str, monkeypatch, batch_size=3) -> tuple[list, dict]:
-    """The labels-only DoFn's batches (READ's columns) and note, in `mode`."""
+def decode(
+    path: str, mode: str, monkeypatch, batch_size=3, whole=False
+) -> tuple[list, dict]:
+    """The DoFn's batches and note, in `mode`: labels-only (READ's columns), or
+    `whole` examples as full mode decodes them (every column)."""
     from apache_beam import pvalue
 
     monkeypatch.setenv(tfrecord.SCAN_ENV, mode)
-    dofn = tfrecord.DecodeTFRecordFile(batch_size, features=READ)
+    dofn = tfrecord.DecodeTFRecordFile(batch_size, features=READ, whole=whole)
     dofn.setup()
     assert dofn._scan == (mode == tfrecord.SCAN_COMPILED)
     found, note = [], None
@@ -287,15 +291,15 @@ def decode(path: str, mode: str, monkeypatch, batch_size=3) -> tuple[list, dict]
             columns = {
                 name: item.records.column(name)
                 for name in item.records.schema.names
-                if name in READ
+                if whole or name in READ
             }
             found.append((item.first_record, item.records.num_rows, columns))
     return found, note
 
 
-def outcome(path, mode, monkeypatch):
+def outcome(path, mode, monkeypatch, whole=False):
     try:
-        return decode(path, mode, monkeypatch)
+        return decode(path, mode, monkeypatch, whole=whole)
     except errors.InputError as e:
         return e.message
 
@@ -331,12 +335,15 @@ def assert_same_outcome(got, want):
         ),
         max_size=2,
     ),
+    whole=st.booleans(),
 )
 def test_a_record_the_scan_leaves_reads_as_before(
-    tmp_path_factory, monkeypatch, records, damage
+    tmp_path_factory, monkeypatch, records, damage, whole
 ):
     """Records with what the scan leaves, or a byte flipped anywhere: the same
-    batches, note and columns as the Python reader gives, or the same error."""
+    batches, note and columns as the Python reader gives, or the same error;
+    labels-only or decoded `whole` (full mode, where the scan frames the records
+    and its columns must agree with tfx_bsl's)."""
     records = list(records)
     for index, harm in damage:
         index %= len(records)
@@ -349,8 +356,8 @@ def test_a_record_the_scan_leaves_reads_as_before(
             records[index] = bytes(data)
     path = write(tmp_path_factory.mktemp("l") / "d", records)
     assert_same_outcome(
-        outcome(path, tfrecord.SCAN_COMPILED, monkeypatch),
-        outcome(path, tfrecord.SCAN_PYTHON, monkeypatch),
+        outcome(path, tfrecord.SCAN_COMPILED, monkeypatch, whole),
+        outcome(path, tfrecord.SCAN_PYTHON, monkeypatch, whole),
     )
 
 
@@ -384,11 +391,12 @@ def damaged_files():
     }
 
 
+@pytest.mark.parametrize("whole", [False, True], ids=["labels-only", "full"])
 @pytest.mark.parametrize("mode", [tfrecord.SCAN_COMPILED, tfrecord.SCAN_PYTHON])
 @pytest.mark.parametrize("kind", ["plain", "gzip", "zlib"])
 @pytest.mark.parametrize("case", damaged_files().keys())
 def test_damage_names_the_file_and_record_in_both_modes(
-    tmp_path, monkeypatch, mode, kind, case
+    tmp_path, monkeypatch, mode, kind, case, whole
 ):
     data, problem = damaged_files()[case]
     if kind == "gzip":
@@ -398,7 +406,7 @@ def test_damage_names_the_file_and_record_in_both_modes(
     path = tmp_path / "bad"
     path.write_bytes(data)
     with pytest.raises(errors.InputError) as raised:
-        decode(str(path), mode, monkeypatch)
+        decode(str(path), mode, monkeypatch, whole=whole)
     assert raised.value.message.startswith(f"{path}: {problem}")
 
 
@@ -420,6 +428,58 @@ def test_labels_only_decoding_keeps_record_indices_and_notes(
         "compression": compression.UNCOMPRESSED,
         "features": ["label", "other"],
     }
+
+
+# Full mode: the scan's columns checked against tfx_bsl's ------------------------
+
+LIST_TYPES = {
+    "int64": (pa.large_list(pa.int64()), st.integers(-(2**63), 2**63 - 1)),
+    "float": (pa.large_list(pa.float32()), st.just(math.nan) | st.floats(width=32)),
+    "bytes": (pa.large_list(pa.large_binary()), st.binary(max_size=3)),
+}
+
+
+@st.composite
+def column_and_change(draw):
+    """A decoded column's rows, and the same rows with one change a misread makes."""
+    kind = draw(st.sampled_from(sorted(LIST_TYPES)))
+    list_type, values = LIST_TYPES[kind]
+    rows = draw(
+        st.lists(st.none() | st.lists(values, max_size=3), min_size=1, max_size=6)
+    )
+    changed = [None if row is None else list(row) for row in rows]
+    at = draw(st.integers(0, len(rows) - 1))
+    row = changed[at]
+    change = draw(st.sampled_from(["null", "value", "length", "shift"]))
+    before = changed[at - 1] if at else None
+    if change == "null" or row is None:  # a list read as missing, or the reverse
+        changed[at] = [] if row is None else None
+    elif change == "shift" and row and before is not None:  # same values, one
+        before.append(row.pop(0))  # moved to the row before
+    elif change == "value" and row:
+        # v == v: not NaN, whose bits need not differ from another NaN's
+        row[0] = draw(values.filter(lambda v, was=row[0]: v == v and v != was))
+    else:
+        row.append(draw(values))
+    return list_type, rows, changed
+
+
+@QUICK
+@given(column_and_change())
+def test_full_mode_refuses_a_scan_that_disagrees_with_tfx_bsl(case):
+    """The same rows agree (NaN with NaN); any changed row, or a column only one
+    reader has, stops the run as a defect of ours, naming file and records."""
+    list_type, rows, changed = case
+    batch = pa.RecordBatch.from_arrays([pa.array(rows, list_type)], ["label"])
+    again = pa.RecordBatch.from_arrays([pa.array(rows, list_type)], ["label"])
+    misread = pa.RecordBatch.from_arrays([pa.array(changed, list_type)], ["label"])
+    without = pa.RecordBatch.from_arrays([pa.array(rows, list_type)], ["other"])
+    tfrecord._check_agreed(batch, again, ("label", "absent"), "f", 5)
+    for scanned in (misread, without):
+        with pytest.raises(RuntimeError, match=r"^f: records 5\.\.\d+: .* 'label'"):
+            tfrecord._check_agreed(batch, scanned, ("label",), "f", 5)
+        with pytest.raises(RuntimeError):
+            tfrecord._check_agreed(scanned, batch, ("label",), "f", 5)
 
 
 # The switch ---------------------------------------------------------------------

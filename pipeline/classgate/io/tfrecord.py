@@ -10,8 +10,10 @@ whole gzip header is gzip and a valid zlib header is zlib (TFRecordOptions'
 and a record's length is bounded before anything is allocated for it. The readers
 say what they found per file, so the driver can warn where name and bytes disagree.
 Decoding uses tfx_bsl's tf.Example -> Arrow decoder, which does not import
-TensorFlow; in labels-only mode the compiled scan of `wire` reads the named
-features alone (`scan_batches`), chosen by CLASSGATE_SCAN.
+TensorFlow. The compiled scan of `wire` (`scan_batches`, chosen by CLASSGATE_SCAN)
+reads the named features alone: in labels-only mode that is all that is read; in
+full mode it also frames and checks the records that tfx_bsl then decodes whole,
+and its columns must agree with tfx_bsl's.
 """
 
 import collections
@@ -48,7 +50,7 @@ _GZIP_BITS, _ZLIB_BITS = 16 + 15, 15
 _INFLATE_INPUT = 256 << 10
 # Batches framed ahead of the one being decoded: enough to keep both busy.
 DECODE_AHEAD = 2
-# The one switch between the labels-only readers (docs/guide/validate.md).
+# The one switch between the two readers (docs/guide/validate.md).
 SCAN_ENV = "CLASSGATE_SCAN"
 SCAN_AUTO, SCAN_COMPILED, SCAN_PYTHON = "auto", "compiled", "python"
 # auto: the compiled scan for a split of at least this many listed bytes. Loading
@@ -156,7 +158,8 @@ def scan_batches(
     batch_size: int,
     found: list | None = None,
     names: set | None = None,
-) -> Iterator[pa.RecordBatch | list[bytes]]:
+    records: bool = False,
+) -> Iterator[pa.RecordBatch | list[bytes] | tuple[pa.RecordBatch, list[bytes]]]:
     """Batches of up to batch_size records: Arrow columns of `features` alone.
 
     The compiled scan (`wire.Scanner`) frames, checks and walks the decompressed
@@ -164,9 +167,10 @@ def scan_batches(
     for `features`. Damage is named as `read_batches` names it. From the first
     batch holding a record the scan leaves (see `wire`) on, the file is read again
     by `read_batches`, whose batches (lists of record bytes, the same boundaries)
-    go to tfx_bsl as before: it names what is wrong with them. The compression
-    judged is appended to `found`, and the feature names met added to `names`,
-    when given.
+    go to tfx_bsl as before: it names what is wrong with them. With `records`
+    (full mode), each batch of columns comes with its records' bytes, as
+    (columns, records). The compression judged is appended to `found`, and the
+    feature names met added to `names`, when given.
     """
     from classgate.io import wire
 
@@ -178,7 +182,7 @@ def scan_batches(
         with _records_stream(path, found) as stream:
             if stream is None:  # an empty file: no records
                 return
-            data, at = b"", 0
+            data, at, framed = b"", 0, []
             while not left:
                 buf = np.frombuffer(data, dtype=np.uint8)
                 first = scanner.rows
@@ -187,6 +191,13 @@ def scan_batches(
                 if left:
                     break
                 scanner.take(buf, first)  # before `buf` goes
+                if records:
+                    spans = zip(
+                        scanner.starts[first : scanner.rows].tolist(),
+                        scanner.ends[first : scanner.rows].tolist(),
+                        strict=True,
+                    )
+                    framed += [data[start:end] for start, end in spans]
                 if why == wire.DAMAGED:
                     index = done + scanner.rows
                     if detail == wire.TOO_LONG:
@@ -207,7 +218,9 @@ def scan_batches(
                 if columns is None:  # a feature of two kinds: tfx_bsl says so
                     left = True
                     break
-                yield _record_batch(*columns, scanner.rows)
+                batch = _record_batch(*columns, scanner.rows)
+                yield (batch, framed) if records else batch
+                framed = []
                 done += scanner.rows
                 scanner.reset()
                 if why == wire.NEED_BYTES:
@@ -423,11 +436,12 @@ def _too_long(path: str, index: int, length: int) -> errors.InputError:
 
 
 def scan_mode() -> str:
-    """The labels-only reader `CLASSGATE_SCAN` asks for.
+    """The reader `CLASSGATE_SCAN` asks for.
 
     SCAN_COMPILED: `scan_batches`, where numba runs; SCAN_PYTHON: frames cut in
-    Python, whole examples decoded by tfx_bsl; SCAN_AUTO (the default): the
-    compiled scan where the data is large enough to repay loading it.
+    Python, whole examples decoded by tfx_bsl (in labels-only mode as well);
+    SCAN_AUTO (the default): the compiled scan where the data is large enough to
+    repay loading it.
     """
     mode = os.environ.get(SCAN_ENV, SCAN_AUTO)
     if mode not in (SCAN_AUTO, SCAN_COMPILED, SCAN_PYTHON):
@@ -469,16 +483,18 @@ def compiled_scan_runs() -> bool:
 class DecodeTFRecordFile(beam.DoFn):
     """A (path, size) -> `LocatedBatch`es of the file's tf.Examples, in file order.
 
-    With `features` (labels-only mode) and the compiled scan (`scan_mode` and
-    `compiled_scan_chosen`, where the job is built, so workers follow the launching
-    machine), only those
-    features are read, by `scan_batches`, on a helper thread while the bundle's
-    thread tallies the batches before (`_scanned_ahead`). Otherwise framing is
-    Python and holds the GIL; tfx_bsl's decoder releases it. So each batch is
-    decoded on the helper thread while the next ones are framed
-    (`_decoded_ahead`). Either way two cores work on one file, at most
-    DECODE_AHEAD batches are in flight, and every batch is still yielded from the
-    bundle's own thread, in order.
+    With `features` and the compiled scan (`scan_mode` and `compiled_scan_chosen`,
+    where the job is built, so workers follow the launching machine), those
+    features are read by `scan_batches`. In labels-only mode they are all that is
+    read, on a helper thread while the bundle's thread tallies the batches before
+    (`_scanned_ahead`). Decoding examples `whole` (full mode, or without
+    `features`), the scan (or, without it, Python, which holds the GIL) frames the
+    records on the bundle's thread while the helper decodes each batch with
+    tfx_bsl, which releases the GIL (`_decoded_ahead`); the scan's columns must
+    then be read alike by tfx_bsl (`_check_agreed`), or the run stops as a defect
+    of ours. Either way two cores work on one file, at most DECODE_AHEAD batches
+    are in flight, and every batch is still yielded from the bundle's own thread,
+    in order.
     """
 
     def __init__(
@@ -486,9 +502,11 @@ class DecodeTFRecordFile(beam.DoFn):
         batch_size: int = BATCH_SIZE,
         features: tuple[str, ...] | None = None,
         data_bytes: int | None = None,
+        whole: bool = False,
     ):
         self._batch_size = batch_size
         self._only = tuple(features) if features else None
+        self._whole = whole or not self._only
         # data_bytes: the split's listed bytes, for CLASSGATE_SCAN=auto
         self._compiled = bool(self._only) and compiled_scan_chosen(data_bytes)
 
@@ -503,7 +521,12 @@ class DecodeTFRecordFile(beam.DoFn):
         """The file's batches: record bytes to decode, or columns the scan gave."""
         if self._scan:
             return scan_batches(
-                path, self._only, self._batch_size, found, self._features
+                path,
+                self._only,
+                self._batch_size,
+                found,
+                self._features,
+                records=self._whole,
             )
         return read_batches(path, self._batch_size, found)
 
@@ -512,7 +535,8 @@ class DecodeTFRecordFile(beam.DoFn):
         found = []
         self._features = set()
         with concurrent.futures.ThreadPoolExecutor(1) as helper:
-            ahead = self._scanned_ahead if self._scan else self._decoded_ahead
+            scanned = self._scan and not self._whole
+            ahead = self._scanned_ahead if scanned else self._decoded_ahead
             yield from ahead(path, found, helper)
         self._progress.file_done(size)
         note = {"compression": found[0], "features": files.listed(self._features)}
@@ -563,6 +587,14 @@ class DecodeTFRecordFile(beam.DoFn):
     def _decode(self, path, first, records):
         if isinstance(records, pa.RecordBatch):  # the compiled scan's columns
             return batches.LocatedBatch(path, first, records)
+        if isinstance(records, tuple):  # and the framed records, to decode whole
+            scanned, records = records
+            whole = self._decoded(path, first, records)
+            _check_agreed(whole, scanned, self._only, path, first)
+            return batches.LocatedBatch(path, first, whole)
+        return batches.LocatedBatch(path, first, self._decoded(path, first, records))
+
+    def _decoded(self, path, first, records) -> pa.RecordBatch:
         try:
             batch = self._decoder.DecodeBatch(records)
         except Exception as e:  # tfx_bsl raises plain RuntimeErrors on bad protos.
@@ -573,4 +605,54 @@ class DecodeTFRecordFile(beam.DoFn):
                     f"{where}: {reason}; a feature must keep one type in every example"
                 ) from e
             raise errors.InputError(f"{where} are not tf.Examples: {reason}") from e
-        return batches.LocatedBatch(path, first, batch)
+        return batch
+
+
+def _check_agreed(
+    whole: pa.RecordBatch, scanned: pa.RecordBatch, features, path: str, first: int
+) -> None:
+    """Raises (a defect of ours) unless both readers read `features` alike.
+
+    `whole` is tfx_bsl's decode of the records, `scanned` the compiled scan's
+    columns of the same records. Floats compare bit for bit (both copy them
+    from the wire), so a NaN label agrees with itself.
+    """
+    for name in features:
+        ours, theirs = _column(scanned, name), _column(whole, name)
+        if not _same_column(ours, theirs):
+            last = first + whole.num_rows - 1
+            raise RuntimeError(
+                f"{path}: records {first}..{last}: the compiled scan and tfx_bsl "
+                f"read feature {name!r} differently (CLASSGATE_SCAN=python reads "
+                "without the scan)"
+            )
+
+
+def _column(batch: pa.RecordBatch, name: str) -> pa.Array | None:
+    index = batch.schema.get_field_index(name)
+    return None if index < 0 else batch.column(index)
+
+
+def _same_column(a: pa.Array | None, b: pa.Array | None) -> bool:
+    """Whether two decoded columns hold the same rows, None being no column.
+
+    Rows compare by their lengths (a null row's length is null) and values,
+    floats by their bits.
+    """
+    if a is None or b is None:
+        return a is b
+    if a.type != b.type or len(a) != len(b):
+        return False
+    if pa.types.is_null(a.type):
+        return True
+    if not a.value_lengths().equals(b.value_lengths()):
+        return False
+    ours, theirs = a.flatten(), b.flatten()
+    if pa.types.is_floating(ours.type):  # bit for bit: NaN agrees with itself
+        ours, theirs = (_bits(v) for v in (ours, theirs))
+        return bool(np.array_equal(ours, theirs))
+    return ours.equals(theirs)
+
+
+def _bits(values: pa.Array) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False).view(np.uint32)

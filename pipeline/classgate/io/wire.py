@@ -1,6 +1,6 @@
 """TFRecord frames and tf.Example's wire format, walked in compiled code.
 
-The labels-only scan (`tfrecord.scan_batches`) hands a piece of decompressed
+The compiled scan (`tfrecord.scan_batches`) hands a piece of decompressed
 TFRecord bytes to `Scanner.scan`, which cuts its frames, checks both CRC32Cs of
 each, and walks each record's protobuf wire format for the named features only,
 in code numba compiles: no Python object per record. `Scanner.columns` then

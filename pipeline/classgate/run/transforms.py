@@ -23,9 +23,10 @@ class ReadSplit(beam.PTransform):
     """The files of a split -> `LocatedBatch`es, each file read by one worker.
 
     Parquet reads the `features` a model names (and in full mode every column,
-    as list columns, as TFDV needs); TFRecord decodes whole examples, or in
-    labels-only mode scans for the `features` alone (tfrecord.scan_batches). Returns the
-    batches (main output) and, tagged files.NOTES, what the reader found per file.
+    as list columns, as TFDV needs); TFRecord scans for the `features`
+    (tfrecord.scan_batches) and in full mode decodes whole examples as well.
+    Returns the batches (main output) and, tagged files.NOTES, what the reader
+    found per file.
     """
 
     def __init__(self, split: files.Split, features: tuple[str, ...], full: bool):
@@ -49,14 +50,15 @@ def decoder(split: files.Split, features: tuple[str, ...], full: bool) -> beam.D
     """The DoFn that reads one file of `split`: (path, size) -> LocatedBatches.
 
     Parquet reads the `features` a model names (in full mode every column);
-    TFRecord decodes whole examples, or in labels-only mode scans for the
-    `features` alone. Tagged files.NOTES: what it found in the file.
+    TFRecord scans for the `features`, and in full mode decodes whole examples
+    as well. Tagged files.NOTES: what it found in the file.
     """
     if split.format == "parquet":
         columns = None if full else list(features)
         return parquet.DecodeParquetFile(features, columns)
-    only = None if full else features
-    return tfrecord.DecodeTFRecordFile(features=only, data_bytes=split.bytes)
+    return tfrecord.DecodeTFRecordFile(
+        features=features, data_bytes=split.bytes, whole=full
+    )
 
 
 class TallyLabels(beam.DoFn):
