@@ -19,6 +19,7 @@ and its columns must agree with tfx_bsl's.
 import collections
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import os
 import struct
@@ -152,6 +153,21 @@ def read_batches(
         raise errors.InputError(f"{path}: cannot read past record {index}: {e}") from e
 
 
+@dataclasses.dataclass(frozen=True)
+class Framed:
+    """A batch the compiled scan framed, to decode whole.
+
+    Its named features' columns and its records' bytes; its length is its
+    number of records.
+    """
+
+    columns: pa.RecordBatch
+    records: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
 def scan_batches(
     path: str,
     features: tuple[str, ...],
@@ -159,7 +175,7 @@ def scan_batches(
     found: list | None = None,
     names: set | None = None,
     records: bool = False,
-) -> Iterator[pa.RecordBatch | list[bytes] | tuple[pa.RecordBatch, list[bytes]]]:
+) -> Iterator[pa.RecordBatch | list[bytes] | Framed]:
     """Batches of up to batch_size records: Arrow columns of `features` alone.
 
     The compiled scan (`wire.Scanner`) frames, checks and walks the decompressed
@@ -168,8 +184,8 @@ def scan_batches(
     batch holding a record the scan leaves (see `wire`) on, the file is read again
     by `read_batches`, whose batches (lists of record bytes, the same boundaries)
     go to tfx_bsl as before: it names what is wrong with them. With `records`
-    (full mode), each batch of columns comes with its records' bytes, as
-    (columns, records). The compression judged is appended to `found`, and the
+    (full mode), each batch of columns comes with its records' bytes, as a
+    `Framed`. The compression judged is appended to `found`, and the
     feature names met added to `names`, when given.
     """
     from classgate.io import wire
@@ -219,7 +235,7 @@ def scan_batches(
                     left = True
                     break
                 batch = _record_batch(*columns, scanner.rows)
-                yield (batch, framed) if records else batch
+                yield Framed(batch, framed) if records else batch
                 framed = []
                 done += scanner.rows
                 scanner.reset()
@@ -587,10 +603,9 @@ class DecodeTFRecordFile(beam.DoFn):
     def _decode(self, path, first, records):
         if isinstance(records, pa.RecordBatch):  # the compiled scan's columns
             return batches.LocatedBatch(path, first, records)
-        if isinstance(records, tuple):  # and the framed records, to decode whole
-            scanned, records = records
-            whole = self._decoded(path, first, records)
-            _check_agreed(whole, scanned, self._only, path, first)
+        if isinstance(records, Framed):  # and its records, to decode whole
+            whole = self._decoded(path, first, records.records)
+            _check_agreed(whole, records.columns, self._only, path, first)
             return batches.LocatedBatch(path, first, whole)
         return batches.LocatedBatch(path, first, self._decoded(path, first, records))
 
