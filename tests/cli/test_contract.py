@@ -317,6 +317,37 @@ def test_a_defect_of_ours_is_exit_3(ws, capsys, monkeypatch):
     assert not (ws.root / "o" / "report.json").exists()
 
 
+def test_a_scan_that_misreads_a_label_in_full_mode_is_exit_3(ws, capsys, monkeypatch):
+    """Full mode reads the label twice, by the compiled scan and by tfx_bsl's
+    decode: a scan that misread it (here, every label one more) stops the run as
+    a defect of ours, naming the file, records and feature, with no verdict."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from classgate.io import tfrecord
+
+    monkeypatch.setenv(tfrecord.SCAN_ENV, tfrecord.SCAN_COMPILED)
+    read = tfrecord._record_batch
+
+    def misread(names, arrays, rows):
+        arrays = list(arrays)
+        at = names.index("label")
+        arrays[at] = pa.LargeListArray.from_arrays(
+            arrays[at].offsets, pc.add(arrays[at].values, 1)
+        )
+        return read(names, arrays, rows)
+
+    monkeypatch.setattr(tfrecord, "_record_batch", misread)
+    data = ws.labels([0, 1, 1], shards=1)
+    argv = ["validate", "--data", data, "--model-config", ws.model(3)]
+    code = cli.main([*argv, "--output", str(ws.root / "o")])
+    assert code == 3
+    line = one_line(capsys.readouterr().err)
+    assert "internal error" in line and "please report" in line
+    assert "records 0..2: the compiled scan and tfx_bsl read feature 'label'" in line
+    assert not (ws.root / "o" / "report.json").exists()
+
+
 # The output folder: what a rerun and a failed run leave ----------------------------
 
 
