@@ -553,18 +553,13 @@ def test_any_damage_is_refused_or_read_as_tensorflow_reads_it(
     )
     records = example_coder.RecordBatchToExamplesEncoder().encode(batch)
     tfrecord.write_records(str(path), records, compress=compress)
-    data = bytearray(path.read_bytes())
-    at = where % len(data)
-    if kind == "flip":
-        data[at] ^= byte
-    elif kind == "truncate":
-        del data[at:]
-    elif kind == "insert":
-        data[at:at] = bytes([byte])
+    data = path.read_bytes()
+    if kind != "cut-at-record":
+        data = damaged(data, kind, where, byte, b"")
     elif not compress:  # cut at a record boundary: a shorter, valid file
         kept = where % 30
-        del data[16 * kept + sum(len(r) for r in records[:kept]) :]
-    path.write_bytes(bytes(data))
+        data = data[: 16 * kept + sum(len(r) for r in records[:kept])]
+    path.write_bytes(data)
     model = builders.model(num_classes=4)
     try:
         found = builders.results_of_files([model], {"train": [path]})
