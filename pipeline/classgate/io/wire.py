@@ -1157,8 +1157,19 @@ class Scanner:
         self._new_keys = np.zeros((KEY_TABLE // 2, 3), dtype=np.int64)
         self._out = np.zeros(5, dtype=np.int64)  # what _scan returns
         self._c = kernels()
+        self._out_at = _at(self._out)
         self.keys: set[str] = set()
+        self._point()
         self.reset()
+
+    def _point(self) -> None:
+        """The pointers `scan` passes, kept: taking one costs a microsecond or two."""
+        self._arrays = (
+            _at(self._names), len(self._names), _at(self._name_ends),
+            len(self._name_ends), _at(_TABLES), _at(self.starts), _at(self.ends),
+            _at(self.walked), _at(self._kinds), _at(self._spans), _at(self._counts),
+            _at(self._keys), _at(self._key_kinds), len(self._keys), _at(self._new_keys),
+        )  # fmt: skip
 
     def reset(self) -> None:
         self.rows = 0
@@ -1173,29 +1184,9 @@ class Scanner:
                 self._grow_keys()
                 continue
             self._c.scan(
-                _at(buf),
-                len(buf),
-                at,
-                self.batch_size,
-                self.rows,
-                _at(self._names),
-                len(self._names),
-                _at(self._name_ends),
-                len(self._name_ends),
-                _at(_TABLES),
-                _at(self.starts),
-                _at(self.ends),
-                _at(self.walked),
-                _at(self._kinds),
-                _at(self._spans),
-                _at(self._counts),
-                _at(self._keys),
-                _at(self._key_kinds),
-                len(self._keys),
-                _at(self._new_keys),
-                room,
-                _at(self._out),
-            )
+                _at(buf), len(buf), at, self.batch_size, self.rows, *self._arrays,
+                room, self._out_at,
+            )  # fmt: skip
             at, self.rows, why, detail, found = self._out.tolist()
             for start, end, _ in self._new_keys[:found].tolist():
                 self.keys.add(bytes(buf[start:end]).decode())
@@ -1218,6 +1209,7 @@ class Scanner:
                     slot = (slot + 1) & mask
                 self._keys[slot] = digest
                 self._key_kinds[slot] = kind
+        self._point()
 
     def left(self, first: int) -> bool:
         """Whether a row from `first` on is left to tfx_bsl (malformed, merged)."""
