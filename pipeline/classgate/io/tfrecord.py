@@ -205,8 +205,9 @@ def scan_batches(
         with _records_stream(path, found) as stream:
             if stream is None:  # an empty file: no records
                 return
-            data, at, framed = b"", 0, []
+            window, at, framed = _Window(stream), 0, []
             while not left:
+                data = window.data()
                 buf = np.frombuffer(data, dtype=np.uint8)
                 first = scanner.rows
                 at, why, detail = scanner.scan(buf, at)
@@ -220,7 +221,7 @@ def scan_batches(
                         scanner.ends[first : scanner.rows].tolist(),
                         strict=True,
                     )
-                    framed += [data[start:end] for start, end in spans]
+                    framed += [bytes(data[start:end]) for start, end in spans]
                 if why == wire.DAMAGED:
                     index = done + scanner.rows
                     if detail == wire.TOO_LONG:
@@ -228,11 +229,11 @@ def scan_batches(
                     problem = _PROBLEMS[detail == wire.BAD_LENGTH_CRC]
                     raise _damaged(path, index, problem)
                 if why == wire.NEED_BYTES:
-                    data = _gathered_at_least(stream, data[at:], detail)
+                    window.more(at, detail)
                     at = 0
-                    if len(data) >= detail:
+                    if window.size >= detail:
                         continue
-                    if data:  # the stream ended inside a frame
+                    if window.size:  # the stream ended inside a frame
                         part = "record header" if detail == 12 else "record"
                         raise _damaged(path, done + scanner.rows, f"truncated {part}")
                     if not scanner.rows:
@@ -281,18 +282,46 @@ def _records_stream(path: str, found: list | None):
         yield _decompressed(raw, judged)
 
 
-def _gathered_at_least(stream, data: bytes, needed: int) -> bytes:
-    """`data`, then CHUNK_SIZE reads of `stream` until `needed` bytes or its end."""
-    pieces, have = [data], len(data)
-    while True:
-        more = stream.read(CHUNK_SIZE)
-        if not more:
-            break
-        pieces.append(more)
-        have += len(more)
-        if have >= needed:
-            break
-    return b"".join(pieces)
+class _Window:
+    """A stream's bytes, read into one buffer that is reused from read to read.
+
+    `data` is the bytes read and kept; `more` keeps those from `at` on (moved to
+    the front) and reads after them until `needed` bytes are there or the stream
+    ends. Read in place, each byte is copied once: joining what is kept to each
+    new piece of CHUNK_SIZE cost about 30 ns an example, uncompressed. The
+    buffer grows, doubling, only as bytes arrive: a length that claims more than
+    the stream holds costs only the bytes that are there.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._buffer = bytearray(CHUNK_SIZE)
+        self._readinto = getattr(stream, "readinto", None)
+        self.size = 0
+
+    def data(self) -> memoryview:
+        return memoryview(self._buffer)[: self.size]
+
+    def more(self, at: int, needed: int) -> None:
+        kept = self.size - at
+        self._buffer[:kept] = self._buffer[at : self.size]
+        self.size = kept
+        while self.size < needed:
+            if self.size == len(self._buffer):  # a new one: views hold the old
+                grown = bytearray(2 * len(self._buffer))
+                grown[: self.size] = self._buffer
+                self._buffer = grown
+            read = self._read_into(memoryview(self._buffer)[self.size :])
+            if not read:
+                return
+            self.size += read
+
+    def _read_into(self, free: memoryview) -> int:
+        if self._readinto is not None:
+            return self._readinto(free) or 0
+        more = self._stream.read(len(free))  # a reader that only reads (_Inflated)
+        free[: len(more)] = more
+        return len(more)
 
 
 def _record_batch(names: list, arrays: list, rows: int) -> pa.RecordBatch:
