@@ -7,6 +7,7 @@ driver's Reporter over a real Beam read, its workers' totals summed.
 
 import os
 import pty
+import random
 import select
 import subprocess
 import sys
@@ -123,3 +124,43 @@ def test_the_reporter_sums_every_worker_and_gives_an_eta(tmp_path, mode):
         os.environ.pop(progress.ENABLED, None)
         reporter.stop()
     assert not os.path.exists(reporter.folder)
+
+
+def test_threads_of_one_process_leave_its_latest_totals(tmp_path, monkeypatch):
+    """Reading threads of one worker process finish files at once: the file the
+    driver reads must hold the sum of all of them, never an older total. Each
+    write is slowed a little, at random, as on a busy disk; before the fix about
+    one round in ten left an older total."""
+    import threading
+
+    from classgate.io import progress
+
+    monkeypatch.setenv(progress.ENABLED, str(tmp_path))
+    publish, chance = progress._publish, random.Random(0)
+
+    def slow_disk(folder, line):
+        time.sleep(chance.random() / 5000)
+        publish(folder, line)
+
+    monkeypatch.setattr(progress, "_publish", slow_disk)
+    threads, files_each = 8, 30
+    for _ in range(40):
+        monkeypatch.setattr(progress, "_totals", {})
+        monkeypatch.setattr(progress, "_written", {})
+        start = threading.Barrier(threads)
+
+        def read_files(start=start):
+            reading = progress.ReadProgress()
+            start.wait()
+            for _ in range(files_each):
+                reading.examples(3)
+                reading.file_done(10)
+
+        workers = [threading.Thread(target=read_files) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        files = threads * files_each
+        written = (tmp_path / str(os.getpid())).read_text().split()
+        assert [int(value) for value in written] == [files, 10 * files, 3 * files]

@@ -71,8 +71,9 @@ class ReadProgress:
             if not force and now - _written.get(self._folder, 0.0) < INTERVAL_S:
                 return
             _written[self._folder] = now
-            line = " ".join(map(str, totals))
-        _publish(self._folder, line)
+            # Written under the lock: two threads publishing apart could leave
+            # the older totals last (one file per process, replaced whole).
+            _publish(self._folder, " ".join(map(str, totals)))
 
 
 def _publish(folder: str, line: str) -> None:
