@@ -65,6 +65,17 @@ _THREAD_POOL = (
 )
 
 
+# The session of each running worker pool (its pid: it leads a session of its own),
+# by its address: the SDK workers it starts are in that session, and no others.
+sessions: dict[str, int] = {}
+
+
+def session_of(flags: list[str]) -> int:
+    """The session of the worker pool that `services()` flags send jobs to."""
+    (config,) = [f for f in flags if f.startswith("--environment_config=")]
+    return sessions[config.split("=", 1)[1]]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("localhost", 0))
@@ -104,6 +115,7 @@ def services(threads: bool = False):
             )
         for port in (job_port, pool_port):
             _wait_for(port, started)
+        sessions[f"localhost:{pool_port}"] = started[1].pid
         yield [
             "--runner=PortableRunner",
             f"--job_endpoint=localhost:{job_port}",
@@ -113,6 +125,7 @@ def services(threads: bool = False):
             f"--environment_config=localhost:{pool_port}",
         ]
     finally:
+        sessions.pop(f"localhost:{pool_port}", None)
         for process in started:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)

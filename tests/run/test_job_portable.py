@@ -8,6 +8,7 @@ process take more than one.
 """
 
 import json
+import os
 import pathlib
 import socket
 
@@ -91,12 +92,15 @@ def test_several_bundles_at_a_time_in_one_worker_process(seeds):
         assert found[case] == direct[case], case
 
 
-def sdk_workers() -> set[int]:
-    """Processes running an SDK harness, as the worker pool starts them."""
+def pool_processes(session: int) -> set[int]:
+    """The worker pool of `session` and the SDK harnesses it started: only those,
+    since tests in other processes of the suite run pools of their own."""
     found = set()
     for entry in pathlib.Path("/proc").iterdir():
         try:
             command = (entry / "cmdline").read_bytes()
+            if os.getsid(int(entry.name)) != session:
+                continue
         except (OSError, ValueError):
             continue
         if b"SdkHarness" in command or b"worker_pool_main" in command:
@@ -106,9 +110,9 @@ def sdk_workers() -> set[int]:
 
 def test_services_are_stopped_with_their_workers(seeds):
     ws, patterns = seeds
-    before = sdk_workers()
     with portable.services() as flags:
         port = int(flags[1].rsplit(":", 1)[1])
+        session = portable.session_of(flags)
         code, _ = ws.validate(
             "--data",
             patterns["tfrecord"],
@@ -118,10 +122,10 @@ def test_services_are_stopped_with_their_workers(seeds):
             *flags,
             output="stopped",
         )
-        assert code == 0 and sdk_workers() - before  # a pool and its workers ran
+        assert code == 0 and pool_processes(session)  # the pool ran
     with socket.socket() as probe:
         assert probe.connect_ex(("localhost", port)) != 0
-    assert not sdk_workers() - before
+    assert not pool_processes(session)
 
 
 def test_a_job_that_outlives_its_submitter_writes_its_own_verdict(seeds, capsys):

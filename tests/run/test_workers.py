@@ -38,13 +38,17 @@ def wide(tmp_path_factory):
     return ws, str(folder / "*"), config
 
 
-def sdk_workers(marker: bytes) -> list[int]:
+def sdk_workers(marker: bytes, session: int) -> list[int]:
+    """SDK workers of `session` alone: other tests of the suite, in other
+    processes, start workers of their own, which must not be killed here."""
     found = []
     for entry in pathlib.Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             command = (entry / "cmdline").read_bytes()
+            if os.getsid(int(entry.name)) != session:
+                continue
         except OSError:
             continue
         if marker in command and not command.startswith(b"/bin/sh"):
@@ -73,10 +77,11 @@ def connected(pid: int) -> bool:
     return False
 
 
-def run_and_kill(ws, pattern, config, flags, marker, moment, output, connect=False):
+def run_and_kill(
+    ws, pattern, config, flags, marker, moment, output, connect=False, session=None
+):
     """Runs classgate, kills one SDK worker `moment` s after one starts (after it
-    connects, with `connect`)."""
-    before = set(sdk_workers(marker))
+    connects, with `connect`): one of `session`, by default classgate's own."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -98,15 +103,17 @@ def run_and_kill(ws, pattern, config, flags, marker, moment, output, connect=Fal
         text=True,
         start_new_session=True,  # its SDK workers with it, should it hang
     )
+    session = process.pid if session is None else session  # it leads its own
+    before = set(sdk_workers(marker, session))  # a pool's, from an earlier job
     deadline = time.monotonic() + 120
     while process.poll() is None:
         assert time.monotonic() < deadline
-        started = sorted(set(sdk_workers(marker)) - before)
+        started = sorted(set(sdk_workers(marker, session)) - before)
         if started and (not connect or connected(started[0])):
             break
         time.sleep(0.05)
     time.sleep(moment)
-    for pid in sorted(set(sdk_workers(marker)) - before)[:1]:
+    for pid in sorted(set(sdk_workers(marker, session)) - before)[:1]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -160,6 +167,7 @@ def test_a_killed_portable_worker(wide):
                 moment,
                 output,
                 connect=True,
+                session=portable.session_of(flags),
             )
             assert_exact_or_no_verdict(ws, output, code, err)
 
