@@ -197,6 +197,9 @@ def scan_batches(
     """
     from classgate.io import wire
 
+    left_size = left_size or batch_size
+    if batch_size % left_size:  # the batches skipped below are counted in it
+        raise ValueError(f"left_size {left_size} does not divide {batch_size}")
     length_of = _LENGTH.unpack_from
     scanner = wire.Scanner(features, batch_size)
     done = 0  # records in the batches yielded
@@ -257,7 +260,6 @@ def scan_batches(
     if names is not None:
         names.update(scanner.keys)
     if left:
-        left_size = left_size or batch_size
         skipped = done // left_size  # every batch yielded was full
         for number, records in enumerate(read_batches(path, left_size)):
             if number >= skipped:
