@@ -306,7 +306,8 @@ class _Window:
 
     def more(self, at: int, needed: int) -> None:
         kept = self.size - at
-        self._buffer[:kept] = self._buffer[at : self.size]
+        if at:  # at 0 (a record longer than the buffer) nothing moves
+            self._buffer[:kept] = self._buffer[at : self.size]
         self.size = kept
         while self.size < needed:
             if self.size == len(self._buffer):  # a new one: views hold the old
