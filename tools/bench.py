@@ -420,12 +420,13 @@ def _marginal(times: dict, small: str, large: str) -> float:
     )
 
 
-def _targets(t: dict, rss: dict, args, folder: pathlib.Path, times: dict) -> list[dict]:
+def _targets(times: dict, rss: dict, args, folder: pathlib.Path) -> list[dict]:
     """Each target of issue 5 that this run measured: its figure against its limit.
 
-    `t` holds each contender's best time, `times` every round's. A figure of None
-    is one within timing noise: no verdict (holds None).
+    `times` holds every round's time of each contender; ratios of whole runs take
+    the best. A figure of None is one within timing noise: no verdict (holds None).
     """
+    t = {name: min(found) for name, found in times.items()}
     big = args.examples
     rows, few = args.rows, args.rows // 10
     # Per-example costs: differences of N and 4N examples (see _write_data).
@@ -665,7 +666,7 @@ def _measure(folder, sets, taxi, args, portable_flags, thread_flags=()) -> None:
         }
         for name, (size, _) in contenders.items()
     ]
-    targets = _targets(best, rss, args, folder, times)
+    targets = _targets(times, rss, args, folder)
     print(
         f"\n| {'contender':<54} | {'examples':>10} | {'s':>6} | {'examples/s':>10} "
         f"| {'RSS MiB':>7} |"
