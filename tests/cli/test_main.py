@@ -73,3 +73,49 @@ def test_an_exit_without_teardown_still_finishes_what_exit_does(tmp_path, code, 
     assert done.stdout == "buffered, not flushed"
     assert (tmp_path / "atexit").read_text() == "ran"
     assert (tmp_path / "thread").exists() == (thread == "thread")
+
+
+# The collector and Beam's modules ---------------------------------------------------
+
+_FROZEN = """
+import atexit, gc, sys
+from classgate import cli
+path = sys.argv[1]
+def note():
+    open(path, "w").write(f"{gc.get_freeze_count()} {gc.isenabled()}")
+atexit.register(note)
+sys.argv = ["classgate", "validate", "--data", "absent/*", "--model-config",
+            "absent.yaml", "--output", sys.argv[2]]
+cli.entry_point()
+"""
+
+
+def test_the_console_script_freezes_beams_modules_with_the_collector_back_on(
+    tmp_path,
+):
+    """In a process of its own, Beam's modules end frozen out of the collector's
+    way (hundreds of thousands of objects), and the collector runs again."""
+    note = tmp_path / "note"
+    done = subprocess.run(
+        [sys.executable, "-c", _FROZEN, str(note), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr  # absent.yaml: exit 2, after Beam
+    frozen, enabled = note.read_text().split()
+    assert int(frozen) > 100_000
+    assert enabled == "True"
+
+
+def test_a_callers_process_keeps_its_collector_as_it_was(tmp_path, capsys):
+    """main() in a caller's process freezes nothing: what a freeze holds is never
+    collected, so cyclic garbage of the caller's would stay."""
+    import gc
+
+    before = gc.get_freeze_count()
+    argv = ["validate", "--data", str(tmp_path / "d-*"), "--model-config"]
+    argv += [str(tmp_path / "absent.yaml"), "--output", str(tmp_path / "out")]
+    assert cli.main(argv) == 2
+    assert gc.get_freeze_count() == before
+    assert gc.isenabled()
