@@ -98,14 +98,15 @@ def read_batches(
 ) -> Iterator[list[bytes]]:
     """Yields lists of up to batch_size records, CRC-checked, in file order.
 
-    The file is read in CHUNK_SIZE pieces and the frames are cut out of each piece
-    by a loop of a few C calls per record; the checksums of a piece's frames are
-    compared all at once, in numpy, before the piece is let go or a batch leaves.
-    A length is trusted before its check only while it points inside the piece at
-    hand, so a damaged header never sends the reader after bytes it does not have;
-    a checked length over MAX_RECORD is refused, and a longer record is gathered
-    CHUNK_SIZE at a time, so memory follows the bytes the file holds, never the
-    length it claims. The compression judged is appended to `found`, when given.
+    The file is read into one buffer (`_Window`, as the compiled scan reads it)
+    and the frames are cut out of it by a loop of a few C calls per record; the
+    checksums of the frames read are compared all at once, in numpy, before the
+    buffer moves on or a batch leaves. A length is trusted before its check only
+    while it points inside the bytes at hand, so a damaged header never sends the
+    reader after bytes it does not have; a checked length over MAX_RECORD is
+    refused, and the buffer grows only as a longer record's bytes arrive, so
+    memory follows the bytes the file holds, never the length it claims. The
+    compression judged is appended to `found`, when given.
     """
     crc, length_of = google_crc32c.value, _LENGTH.unpack_from
     index = 0  # of the record at `at`
@@ -113,32 +114,32 @@ def read_batches(
         with _records_stream(path, found) as stream:
             if stream is None:  # an empty file: no records
                 return
-            data, at, size, batch = b"", 0, 0, []
+            # `data`: the window's bytes, copied once as bytes, whose slices (the
+            # records) and struct reads cost less per record than a view's.
+            window, at, batch, data = _Window(stream), 0, [], b""
             starts, crcs = [], []  # of the frames cut from `data`, not yet checked
             while True:
-                if size - at < 12:
+                if window.size - at < 12:
                     _check_frames(path, data, starts, crcs, index)
-                    data, at, starts, crcs = data[at:], 0, [], []
-                    while len(data) < 12:  # a stream may return short reads
-                        more = stream.read(CHUNK_SIZE)
-                        if not more:
-                            break
-                        data += more
-                    size = len(data)
-                    if not size:
+                    starts, crcs = [], []
+                    window.more(at, 12)
+                    at, data = 0, bytes(window.data())
+                    if not window.size:
                         break
-                    if size < 12:
+                    if window.size < 12:
                         raise _damaged(path, index, "truncated record header")
                 length = length_of(data, at)[0]
                 end = at + 16 + length
-                if end > size:  # the length leads out of this piece: check it first
+                if end > window.size:  # the length leads out of the window: check it
                     _check_frames(path, data, starts, crcs, index)
                     _check_frames(path, data, [at], None, index + 1)
                     starts, crcs = [], []
                     if length > MAX_RECORD:
                         raise _too_long(path, index, length)
-                    data = _gathered(stream, data[at:], end - at, path, index)
-                    end, at, size = end - at, 0, len(data)
+                    window.more(at, end - at)
+                    end, at, data = end - at, 0, bytes(window.data())
+                    if window.size < end:
+                        raise _damaged(path, index, "truncated record")
                 record = data[at + 12 : end - 4]
                 batch.append(record)
                 starts.append(at)
@@ -287,12 +288,13 @@ def _records_stream(path: str, found: list | None):
 class _Window:
     """A stream's bytes, read into one buffer that is reused from read to read.
 
-    `data` is the bytes read and kept; `more` keeps those from `at` on (moved to
-    the front) and reads after them until `needed` bytes are there or the stream
-    ends. Read in place, each byte is copied once: joining what is kept to each
-    new piece of CHUNK_SIZE cost about 30 ns an example, uncompressed. The
-    buffer grows, doubling, only as bytes arrive: a length that claims more than
-    the stream holds costs only the bytes that are there.
+    Both readers read through it (`scan_batches`, `read_batches`). `data` is the
+    bytes read and kept; `more` keeps those from `at` on (moved to the front) and
+    reads after them until `needed` bytes are there or the stream ends. Read in
+    place, each byte is copied once: joining what is kept to each new piece of
+    CHUNK_SIZE cost about 30 ns an example, uncompressed. The buffer grows,
+    doubling, only as bytes arrive: a length that claims more than the stream
+    holds costs only the bytes that are there.
     """
 
     def __init__(self, stream):
@@ -339,22 +341,6 @@ def _decompressed(raw, judged: str):
     if judged in (compression.GZIP, compression.ZLIB):
         return _Inflated(raw, gzip=judged == compression.GZIP)
     return raw
-
-
-def _gathered(stream, data: bytes, needed: int, path: str, index: int) -> bytes:
-    """`data` and what follows it in `stream`, at least `needed` bytes in all.
-
-    Read CHUNK_SIZE at a time and joined once: a length that claims more than the
-    stream holds costs only the bytes that are there before it is "truncated".
-    """
-    pieces, have = [data], len(data)
-    while have < needed:
-        more = stream.read(CHUNK_SIZE)
-        if not more:
-            raise _damaged(path, index, "truncated record")
-        pieces.append(more)
-        have += len(more)
-    return b"".join(pieces)
 
 
 class _Inflated:
