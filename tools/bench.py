@@ -411,7 +411,7 @@ def _revalidation(folder: pathlib.Path, paths: list, config: str) -> dict:
     }
 
 
-def _marginal(times: dict, small: str, large: str) -> float:
+def _marginal(times: dict, small: str, large: str) -> float | None:
     """The cost of `large` over `small`: the median of their differences per round.
 
     Each round runs both, minutes apart at most, so a round's difference is
@@ -450,7 +450,7 @@ def _targets(times: dict, rss: dict, args, folder: pathlib.Path) -> list[dict]:
     # Per-example costs: differences of N and _MANY N examples (see _write_data).
     many = _MANY * big
 
-    def cost(name: str, small, large) -> float:
+    def cost(name: str, small, large) -> float | None:
         return _marginal(times, name.format(small), name.format(large))
 
     marginal = cost("classgate labels-only {}, compiled", big, many)
