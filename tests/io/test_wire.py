@@ -650,6 +650,151 @@ def test_thousands_of_feature_names_are_all_noted(tmp_path):
     assert_reads_as_reference(write(tmp_path / "many", records), 4)
 
 
+# Entry shapes: the scan's fast path ---------------------------------------------
+
+
+def scanned(records: list[bytes], batch_size: int, shapes: bool) -> dict:
+    """All a Scanner gives for these records, batch by batch, with its shapes
+    (`_scan`'s fast path) or walking every entry."""
+    from classgate.io import wire
+
+    buf = np.frombuffer(b"".join(frame(r) for r in records), dtype=np.uint8)
+    scanner = wire.Scanner(READ, batch_size, shapes=shapes)
+    batches, at = [], 0
+    while True:
+        at, why, _ = scanner.scan(buf, at)
+        rows = scanner.rows
+        batch = {
+            "rows": rows,
+            "walked": scanner.walked[:rows].tolist(),
+            "kinds": scanner._kinds[:rows].tolist(),
+            "spans": scanner._spans[:rows].tolist(),
+            "counts": scanner._counts[:rows].tolist(),
+        }
+        if rows and not scanner.left(0):
+            scanner.take(buf, 0)
+            columns = scanner.columns()
+            batch["columns"] = columns and (
+                columns[0],
+                [column.to_pylist() for column in columns[1]],
+            )
+        batches.append(batch)
+        scanner.reset()
+        if why == wire.NEED_BYTES:
+            assert at == len(buf)
+            return {"batches": batches, "keys": scanner.keys, "shaped": scanner.shaped}
+
+
+def one_byte_changed(record: bytes, at: int, value: int) -> bytes:
+    if not record:
+        return record
+    changed = bytearray(record)
+    changed[at % len(record)] = value
+    return bytes(changed)
+
+
+@st.composite
+def shaped_streams(draw) -> list[bytes]:
+    """Records drawn from a few examples, some with a byte set anywhere: mostly
+    entries whose shape the scan keeps, and entries that match one but for a
+    structure byte, or whose varints end elsewhere."""
+    kinds = draw(
+        st.one_of(
+            st.none(),
+            st.fixed_dictionaries({n: st.sampled_from([1, 2, 3]) for n in NAMES}),
+        )
+    )
+    templates = draw(st.lists(example(kinds), min_size=1, max_size=3))
+    changes = st.lists(
+        st.tuples(
+            st.integers(0, 10**6),
+            st.one_of(
+                st.sampled_from([0x00, 0x01, 0x7F, 0x80, 0x81, 0xFF]),
+                st.integers(0, 255),
+            ),
+        ),
+        max_size=2,
+    )
+    records = []
+    for _ in range(draw(st.integers(1, 30))):
+        record = draw(st.sampled_from(templates))
+        for at, value in draw(changes):
+            record = one_byte_changed(record, at, value)
+        records.append(record)
+    return records
+
+
+@settings(QUICK, max_examples=150)
+@given(records=shaped_streams(), batch_size=st.integers(1, 8))
+def test_entries_read_by_their_shape_read_as_entries_walked(records, batch_size):
+    """Every row, kind, list span, value count, column and key name is the same
+    with the scan's entry shapes as with every entry walked: for records that
+    match a kept shape, that match it but for one byte, left records, and
+    features of two kinds."""
+    assert scanned(records, batch_size, True) | {"shaped": 0} == scanned(
+        records, batch_size, False
+    )
+
+
+@pytest.mark.parametrize("chunk", [61, 1 << 20])
+@pytest.mark.parametrize("packed", [True, False], ids=["packed", "unpacked"])
+def test_labels_of_every_varint_length_are_read_by_their_shape(
+    tmp_path, monkeypatch, packed, chunk
+):
+    """Records as TensorFlow writes them but for the label's encoding: 1- to
+    10-byte varints and negatives, one and two values. Most entries are read by
+    their shape, and the columns are tfx_bsl's, read from chunks of any size
+    (a shape outlives the bytes it was kept from)."""
+    values = [0, 1, 127, 128, 300, 1 << 20, 1 << 40, -1, -(1 << 62), (1 << 63) - 1]
+    records = []
+    for r in range(400):
+        label = [values[r % len(values)]] + (
+            [values[r // 7 % len(values)]] if r % 3 else []
+        )
+        if packed:
+            int64s = field(1, 2, b"".join(varint(v) for v in label))
+        else:
+            int64s = b"".join(field(1, 0, varint(v)) for v in label)
+        entries = [
+            (b"label", field(3, 2, int64s)),
+            (b"ctx", field(3, 2, field(1, 2, varint(r % 5)))),
+            (b"x", field(2, 2, field(1, 2, struct.pack("<f", r / 3)))),
+        ]
+        body = b"".join(
+            field(1, 2, field(1, 2, key) + field(2, 2, value))
+            for key, value in entries[r % 3 :] + entries[: r % 3]  # map order varies
+        )
+        records.append(field(1, 2, body))
+    assert scanned(records, 64, True)["shaped"] > 600  # of 1,200 entries
+    monkeypatch.setattr(tfrecord, "CHUNK_SIZE", chunk)
+    assert_reads_as_reference(write(tmp_path / "labels", records), 64)
+
+
+def test_a_record_whose_names_fill_the_key_table_notes_them_all_when_walked_again():
+    """A record's first entry is kept as a shape; a later entry of the same
+    record finds the key table full, so the record is walked again with a larger
+    one. The first entry's name must be noted then, not read by its shape."""
+    from classgate.io import wire
+
+    names = ["label"] + [f"n{i}" for i in range(wire.KEY_TABLE)]
+    record = field(
+        1,
+        2,
+        b"".join(
+            field(
+                1,
+                2,
+                field(1, 2, n.encode())
+                + field(2, 2, field(3, 2, field(1, 2, b"\x01"))),
+            )
+            for n in names
+        ),
+    )
+    got = scanned([record], 1, True)
+    assert got["keys"] == set(names)
+    assert got == scanned([record], 1, False) | {"shaped": got["shaped"]}
+
+
 # The entry points' cache file ----------------------------------------------------
 
 

@@ -27,8 +27,14 @@ what tfx_bsl would not give alike.
 Python calls the kernels through C functions (`_ENTRY_POINTS`), whose machine
 code numba compiles once and `kernels` keeps in a cache file of its own beside
 this module (or in NUMBA_CACHE_DIR; with neither writable, each process compiles
-anew). A first compile takes about 14 s on one core; loading the cache file about
+anew). A first compile takes about 20 s on one core; loading the cache file about
 10 ms, after `import numba`'s 0.1 s. The kernels release the GIL.
+
+Most map entries are not walked at all: an entry whose bytes match one walked
+earlier in the batch in all but its values reads as that one did (entry shapes,
+below). The scan then takes about half the time: 47 against 94 ns a bench record
+(72 bytes, 3 features), 417 against 957 ns a record of TFX's taxi data (519
+bytes, 18 features).
 """
 
 import builtins
@@ -65,6 +71,17 @@ MAX_RECORD = (1 << 31) - 1
 # size bounds the distinct names one scan call can meet before Python grows it.
 KEY_TABLE = 1 << 12
 
+# Entry shapes (`_scan`'s fast path): slots, the longest map entry kept, the varint
+# runs one may hold, and the misses of other entries of its slot before it is
+# replaced.
+SHAPE_SLOTS, SHAPE_MAX, SHAPE_RUNS, SHAPE_MISSES = 256, 128, 8, 16
+# A shape's row of `shape_info`: the entry's length (-1: none), misses, the named
+# feature its key is (-1: none), its kind, its list's start and end, its values less
+# those of packed runs, its varint runs; then per run (start, end, 1 when packed).
+# Positions are from the entry's start.
+_LENGTH, _MISSES, _NAMED, _KIND, _LIST_START, _LIST_END, _COUNT, _RUNS = range(8)
+SHAPE_WIDTH = _RUNS + 1 + 3 * SHAPE_RUNS
+_SHAPE_SEED = np.uint64(0x9E3779B97F4A7C15)
 _VARINT, _I64, _LEN, _START_GROUP, _END_GROUP, _I32 = 0, 1, 2, 3, 4, 5
 _MASK_DELTA = np.uint32(0xA282EAD8)
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -505,6 +522,140 @@ def _next_entry(buf, at, end, features_end):
             return _skipped_status(at), 0, 0, at, features_end
 
 
+# Entry shapes --------------------------------------------------------------------
+#
+# The entries of a file's records mostly differ in their values alone: the same
+# key, kind and list, each tag and length where it was (their order in a record
+# varies: protobuf's maps are unordered). An entry taken is kept as a shape: its
+# bytes, a mask of those that are not values, and its varint runs. A later entry
+# whose bytes match a shape's under the mask, and whose varint runs are each well
+# formed with their last byte where the shape's is, parses as the shape did:
+# protobuf finds its way by tags, lengths and keys alone, and a varint's length by
+# its own bytes. Its key, kind and list are the shape's; packed varints are
+# counted anew. A shape holds for one batch (its kind was checked in it).
+
+
+@_jit(inline=True)
+def _shape_slot(buf, entry, size, slots):
+    """The slot of an entry: from its length and its first 8 bytes (key's start)."""
+    word = np.uint64(size)
+    if size >= 8:
+        word ^= _uint64_at(buf, entry) * _SHAPE_SEED
+    word = (word ^ (word >> np.uint64(29))) * _SHAPE_SEED
+    return np.int64(word >> np.uint64(40)) & (slots - 1)
+
+
+@_jit(inline=True)
+def _same_shape(buf, entry, size, shapes, slot):
+    """Whether the entry's bytes match the shape's at every byte not a value."""
+    exemplar = slot * 2 * SHAPE_MAX
+    mask = exemplar + SHAPE_MAX
+    k = 0
+    while k + 8 <= size:
+        if (
+            (_uint64_at(buf, entry + k) ^ _uint64_at(shapes, exemplar + k))
+            & _uint64_at(shapes, mask + k)
+        ) != np.uint64(0):
+            return False
+        k += 8
+    while k < size:
+        if (buf[entry + k] ^ shapes[exemplar + k]) & shapes[mask + k]:
+            return False
+        k += 1
+    return True
+
+
+@_jit
+def _shaped_count(buf, entry, info, slot):
+    """The entry's values if its varint runs are well formed as the shape's; else -1.
+
+    An unpacked varint must end at its last byte; a packed run must end there too,
+    with no varint over 10 bytes (as `_list_values` reads them).
+    """
+    count = info[slot, _COUNT]
+    for run in range(info[slot, _RUNS]):
+        at = _RUNS + 1 + 3 * run
+        low = entry + info[slot, at]
+        high = entry + info[slot, at + 1]
+        if buf[high - 1] >= 0x80:
+            return -1
+        if info[slot, at + 2]:  # packed: count its varints
+            continued = 0
+            for k in range(low, high):
+                if buf[k] < 0x80:
+                    count += 1
+                    continued = 0
+                else:
+                    continued += 1
+                    if continued == 10:
+                        return -1
+        else:
+            for k in range(low, high - 1):
+                if buf[k] < 0x80:
+                    return -1
+    return count
+
+
+@_jit
+def _keep_shape(buf, entry, end, named, kind, list_start, list_end, count, info, slot,
+                shapes):  # fmt: skip
+    """The entry at `entry..end`, taken with this key, kind and list, as a shape."""
+    exemplar = slot * 2 * SHAPE_MAX
+    mask = exemplar + SHAPE_MAX
+    for k in range(end - entry):
+        shapes[exemplar + k] = buf[entry + k]
+        shapes[mask + k] = 0xFF
+    runs = 0
+    at = list_start
+    while at < list_end:  # as _list_values walks it
+        field, wire, at = _tag(buf, at, list_end)
+        if at < 0:
+            info[slot, _LENGTH] = -1
+            return
+        low, high, packed = at, at, 0
+        if field == 1 and kind == INT64 and wire == _VARINT:
+            _, high = _varint(buf, at, list_end)
+        elif field == 1 and kind >= BYTES and wire == _LEN:
+            low, high = _length(buf, at, list_end)
+            packed = 1
+        elif field == 1 and kind == FLOAT and wire == _I32:
+            high = at + 4
+        else:
+            at = _skip(buf, at, list_end, wire)
+            if at < 0:
+                info[slot, _LENGTH] = -1
+                return
+            continue
+        if low < 0 or high < 0:
+            info[slot, _LENGTH] = -1
+            return
+        for k in range(low, high):  # values: any bytes of this length
+            shapes[mask + k - entry] = 0
+        if kind == INT64 and high > low:  # varints: checked, packed ones counted
+            if runs == SHAPE_RUNS:
+                info[slot, _LENGTH] = -1
+                return
+            row = _RUNS + 1 + 3 * runs
+            info[slot, row] = low - entry
+            info[slot, row + 1] = high - entry
+            info[slot, row + 2] = packed
+            runs += 1
+            if packed:
+                for k in range(low, high):
+                    if buf[k] < 0x80:
+                        count -= 1
+        at = high
+    info[slot, _MISSES] = 0
+    info[slot, _NAMED] = named
+    info[slot, _KIND] = kind
+    base = entry if kind >= BYTES else 0  # a Feature of no kind has no list
+    info[slot, _LIST_START] = list_start - base
+    info[slot, _LIST_END] = list_end - base
+    info[slot, _COUNT] = count
+    info[slot, _RUNS] = runs
+    info[slot, _LENGTH] = end - entry
+
+
 # Frames ------------------------------------------------------------------------
 
 
@@ -527,6 +678,9 @@ def _scan(
     keys,
     key_kinds,
     new_keys,
+    info,
+    shapes,
+    shaped,
 ):
     """Frames, checks and walks records from `at` until rows `row..rows` are full.
 
@@ -537,7 +691,10 @@ def _scan(
     the record at the position is walked again (with more room).
 
     `buf` is a pointer to `size` bytes. One function holds every loop that
-    writes to an array; the helpers it calls read `buf` alone.
+    writes to an array of rows; the helpers it calls read `buf` alone, but for
+    `_keep_shape`, which writes an entry's shape to `info` and `shapes`. An entry
+    that matches a shape of this batch is read from it, not walked (`shaped`
+    counts them).
     """
     found = 0
     key_slots = len(keys) - 1
@@ -571,6 +728,26 @@ def _scan(
             if step != TAKEN:
                 status = TAKEN if step == -1 else step
                 break
+            size_e = entry_end - entry
+            shape = -1
+            if len(info) and size_e <= SHAPE_MAX:
+                shape = _shape_slot(buf, entry, size_e, len(info))
+                if info[shape, _LENGTH] == size_e and _same_shape(
+                    buf, entry, size_e, shapes, shape
+                ):
+                    count = _shaped_count(buf, entry, info, shape)
+                    if count >= 0:
+                        named = info[shape, _NAMED]
+                        if named >= 0:
+                            kind = info[shape, _KIND]
+                            kinds[row, named] = kind
+                            base = entry if kind >= BYTES else 0  # no list: 0, 0
+                            spans[row, named, 0] = base + info[shape, _LIST_START]
+                            spans[row, named, 1] = base + info[shape, _LIST_END]
+                            counts[row, named] = count
+                        shaped[0] += 1
+                        continue
+                info[shape, _MISSES] += 1
             step, key_start, key_end, digest, kind, list_start, list_end, count = (
                 _entry(buf, entry, entry_end)
             )
@@ -589,6 +766,9 @@ def _scan(
                     for k in range(noted - 1, found - 1, -1):
                         keys[new_keys[k, 2]] = np.uint64(0)
                         key_kinds[new_keys[k, 2]] = ABSENT
+                    # and no shape stands for them: walked again, they are noted
+                    for k in range(len(info)):
+                        info[k, _LENGTH] = -1
                     return at, row, KEYS_FULL, 0, found
                 keys[slot] = digest
                 new_keys[noted, 0] = key_start
@@ -605,6 +785,7 @@ def _scan(
             # A named feature: this entry replaces any earlier one of its key.
             key_size = key_end - key_start
             name_start = 0
+            named = -1
             for index in range(features):
                 name_end = name_ends[index]
                 if name_end - name_start == key_size:
@@ -614,11 +795,21 @@ def _scan(
                             same = False
                             break
                     if same:
+                        named = index if named == -1 else -2  # a name twice: walked
                         kinds[row, index] = kind
                         spans[row, index, 0] = list_start
                         spans[row, index, 1] = list_end
                         counts[row, index] = count
                 name_start = name_end
+            if (
+                shape >= 0
+                and named != -2
+                and (info[shape, _LENGTH] < 0 or info[shape, _MISSES] >= SHAPE_MISSES)
+            ):
+                _keep_shape(
+                    buf, entry, entry_end, named, kind, list_start, list_end,
+                    count, info, shape, shapes,
+                )  # fmt: skip
         found = noted
         starts[row] = at + 12
         ends[row] = data_end
@@ -787,12 +978,15 @@ _BATCH = (_P(_UINT8), _P(_INT64), _INT64, _INT64)  # kinds, spans, rows, feature
     _INT64,
     _P(_INT64),  # new_keys (rows of 3)
     _INT64,
+    _P(_INT64),  # shape_info (shape slots of SHAPE_WIDTH)
+    _INT64,
+    _P(_UINT8),  # shapes (shape slots of 2 SHAPE_MAX)
     _P(_INT64),  # out: what _scan returns
 )
 def _scan_c(
     buf, size, at, rows, row, names, names_size, name_ends, features, tables,
     starts, ends, walked, kinds, spans, counts, keys, key_kinds, key_slots,
-    new_keys, new_keys_rows, out,
+    new_keys, new_keys_rows, info, shape_slots, shapes, out,
 ):  # fmt: skip
     found = _scan(
         buf,
@@ -812,8 +1006,11 @@ def _scan_c(
         numba.carray(keys, (key_slots,)),
         numba.carray(key_kinds, (key_slots,)),
         numba.carray(new_keys, (new_keys_rows, 3)),
+        numba.carray(info, (shape_slots, SHAPE_WIDTH)),
+        shapes,  # a pointer, as buf: read a word at a time
+        numba.carray(out, (6,))[5:],  # entries read by their shape, counted on
     )
-    result = numba.carray(out, (5,))
+    result = numba.carray(out, (6,))
     for k in range(5):
         result[k] = found[k]
 
@@ -1136,10 +1333,11 @@ class Scanner:
     `scan` fills the batch's rows from a buffer of TFRecord bytes; `take`
     gathers the rows scanned from that buffer into values (before the buffer
     goes); `columns` makes the batch's Arrow columns; `reset` starts the next
-    batch. `keys` collects every feature name met in records taken.
+    batch. `keys` collects every feature name met in records taken. Without
+    `shapes`, every map entry is walked (the fast path off, for comparison).
     """
 
-    def __init__(self, features: tuple[str, ...], batch_size: int):
+    def __init__(self, features: tuple[str, ...], batch_size: int, shapes: bool = True):
         encoded = [name.encode() for name in features]
         self.features = tuple(features)
         self.batch_size = batch_size
@@ -1155,7 +1353,11 @@ class Scanner:
         self._keys = np.zeros(KEY_TABLE, dtype=np.uint64)
         self._key_kinds = np.zeros(KEY_TABLE, dtype=np.uint8)  # in this batch
         self._new_keys = np.zeros((KEY_TABLE // 2, 3), dtype=np.int64)
-        self._out = np.zeros(5, dtype=np.int64)  # what _scan returns
+        # Entry shapes (none: every entry walked); they hold for one batch.
+        slots = SHAPE_SLOTS if shapes else 0
+        self._shape_info = np.full((slots, SHAPE_WIDTH), -1, dtype=np.int64)
+        self._shapes = np.zeros(max(slots, 1) * 2 * SHAPE_MAX, dtype=np.uint8)
+        self._out = np.zeros(6, dtype=np.int64)  # what _scan returns; shaped
         self._c = kernels()
         self._out_at = _at(self._out)
         self.keys: set[str] = set()
@@ -1170,10 +1372,21 @@ class Scanner:
             _at(self.walked), _at(self._kinds), _at(self._spans), _at(self._counts),
             _at(self._keys), _at(self._key_kinds), len(self._keys), _at(self._new_keys),
         )  # fmt: skip
+        self._shaping = (
+            _at(self._shape_info),
+            len(self._shape_info),
+            _at(self._shapes),
+        )
+
+    @property
+    def shaped(self) -> int:
+        """Map entries read from their shape, not walked, so far."""
+        return int(self._out[5])
 
     def reset(self) -> None:
         self.rows = 0
         self._key_kinds[:] = ABSENT
+        self._shape_info[:, _LENGTH] = -1  # a shape's kind was checked in its batch
         self._pieces: list[list[Piece]] = [[] for _ in self.features]
 
     def scan(self, buf: np.ndarray, at: int) -> tuple[int, int, int]:
@@ -1185,9 +1398,9 @@ class Scanner:
                 continue
             self._c.scan(
                 _at(buf), len(buf), at, self.batch_size, self.rows, *self._arrays,
-                room, self._out_at,
+                room, *self._shaping, self._out_at,
             )  # fmt: skip
-            at, self.rows, why, detail, found = self._out.tolist()
+            at, self.rows, why, detail, found, _ = self._out.tolist()
             for start, end, _ in self._new_keys[:found].tolist():
                 self.keys.add(bytes(buf[start:end]).decode())
             if why != KEYS_FULL:
