@@ -676,13 +676,28 @@ def scanned(records: list[bytes], batch_size: int, shapes: bool) -> dict:
             columns = scanner.columns()
             batch["columns"] = columns and (
                 columns[0],
-                [column.to_pylist() for column in columns[1]],
+                [as_compared(column) for column in columns[1]],
             )
         batches.append(batch)
         scanner.reset()
         if why == wire.NEED_BYTES:
             assert at == len(buf)
             return {"batches": batches, "keys": scanner.keys, "shaped": scanner.shaped}
+
+
+def as_compared(column: pa.Array) -> tuple:
+    """A column as plain values, floats by their bits (NaN equals itself)."""
+    if pa.types.is_null(column.type):
+        return str(column.type), len(column)
+    values = column.flatten()
+    if pa.types.is_floating(values.type):
+        values = np.asarray(values).view(np.uint32)
+    return (
+        str(column.type),
+        column.is_null().to_pylist(),
+        column.value_lengths().to_pylist(),
+        values.tolist(),
+    )
 
 
 def one_byte_changed(record: bytes, at: int, value: int) -> bytes:
