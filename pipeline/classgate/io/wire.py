@@ -75,12 +75,14 @@ KEY_TABLE = 1 << 12
 # runs one may hold, and the misses of other entries of its slot before it is
 # replaced.
 SHAPE_SLOTS, SHAPE_MAX, SHAPE_RUNS, SHAPE_MISSES = 256, 128, 8, 16
-# A shape's row of `shape_info`: the entry's length (-1: none), misses, the named
+# A shape's row of `shape_info`: the entry's length (-1: none; _UNSHAPED: an entry
+# it could not hold, tried again after SHAPE_MISSES misses), misses, the named
 # feature its key is (-1: none), its kind, its list's start and end, its values less
 # those of packed runs, its varint runs; then per run (start, end, 1 when packed).
 # Positions are from the entry's start.
 _LENGTH, _MISSES, _NAMED, _KIND, _LIST_START, _LIST_END, _COUNT, _RUNS = range(8)
 SHAPE_WIDTH = _RUNS + 1 + 3 * SHAPE_RUNS
+_UNSHAPED = -2
 _SHAPE_SEED = np.uint64(0x9E3779B97F4A7C15)
 _VARINT, _I64, _LEN, _START_GROUP, _END_GROUP, _I32 = 0, 1, 2, 3, 4, 5
 _MASK_DELTA = np.uint32(0xA282EAD8)
@@ -603,7 +605,13 @@ def _shaped_count(buf, entry, info, slot):
 @_jit
 def _keep_shape(buf, entry, end, named, kind, list_start, list_end, count, info, slot,
                 shapes):  # fmt: skip
-    """The entry at `entry..end`, taken with this key, kind and list, as a shape."""
+    """The entry at `entry..end`, taken with this key, kind and list, as a shape.
+
+    One it cannot hold (more than SHAPE_RUNS varint runs) leaves the slot
+    `_UNSHAPED`, so that its like is not copied again at every meeting.
+    """
+    info[slot, _MISSES] = 0
+    info[slot, _LENGTH] = _UNSHAPED  # until the shape is whole
     exemplar = slot * 2 * SHAPE_MAX
     mask = exemplar + SHAPE_MAX
     for k in range(end - entry):
@@ -614,7 +622,6 @@ def _keep_shape(buf, entry, end, named, kind, list_start, list_end, count, info,
     while at < list_end:  # as _list_values walks it
         field, wire, at = _tag(buf, at, list_end)
         if at < 0:
-            info[slot, _LENGTH] = -1
             return
         low, high, packed = at, at, 0
         if field == 1 and kind == INT64 and wire == _VARINT:
@@ -627,17 +634,14 @@ def _keep_shape(buf, entry, end, named, kind, list_start, list_end, count, info,
         else:
             at = _skip(buf, at, list_end, wire)
             if at < 0:
-                info[slot, _LENGTH] = -1
                 return
             continue
         if low < 0 or high < 0:
-            info[slot, _LENGTH] = -1
             return
         for k in range(low, high):  # values: any bytes of this length
             shapes[mask + k - entry] = 0
         if kind == INT64 and high > low:  # varints: checked, packed ones counted
             if runs == SHAPE_RUNS:
-                info[slot, _LENGTH] = -1
                 return
             row = _RUNS + 1 + 3 * runs
             info[slot, row] = low - entry
@@ -647,7 +651,6 @@ def _keep_shape(buf, entry, end, named, kind, list_start, list_end, count, info,
             if packed:
                 count -= _packed_varints(buf, low, high)
         at = high
-    info[slot, _MISSES] = 0
     info[slot, _NAMED] = named
     info[slot, _KIND] = kind
     base = entry if kind >= BYTES else 0  # a Feature of no kind has no list
@@ -806,7 +809,7 @@ def _scan(
             if (
                 shape >= 0
                 and named != -2
-                and (info[shape, _LENGTH] < 0 or info[shape, _MISSES] >= SHAPE_MISSES)
+                and (info[shape, _LENGTH] == -1 or info[shape, _MISSES] >= SHAPE_MISSES)
             ):
                 _keep_shape(
                     buf, entry, entry_end, named, kind, list_start, list_end,
