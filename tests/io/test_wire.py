@@ -664,22 +664,26 @@ def scanned(records: list[bytes], batch_size: int, shapes: bool) -> dict:
     while True:
         at, why, _ = scanner.scan(buf, at)
         rows = scanner.rows
+        walked = scanner.walked[:rows].tolist()
+        left = scanner.left(0)
+        got = scanner.finish()
+        lists = [
+            [bytes(got.arena[start:end]) for start, end in row]
+            for row in np.where(got.kinds[..., None] >= wire.BYTES, got.spans, 0)
+        ]
         batch = {
             "rows": rows,
-            "walked": scanner.walked[:rows].tolist(),
-            "kinds": scanner._kinds[:rows].tolist(),
-            "spans": scanner._spans[:rows].tolist(),
-            "counts": scanner._counts[:rows].tolist(),
+            "walked": walked,
+            "kinds": got.kinds.tolist(),
+            "lists": lists,
+            "counts": got.counts.tolist(),
         }
-        if rows and not scanner.left(0):
-            scanner.take(buf, 0)
-            columns = scanner.columns()
-            batch["columns"] = columns and (
-                columns[0],
-                [as_compared(column) for column in columns[1]],
+        if rows and not left:
+            batch["columns"] = got.one_kind() and (
+                got.columns()[0],
+                [as_compared(column) for column in got.columns()[1]],
             )
         batches.append(batch)
-        scanner.reset()
         if why == wire.NEED_BYTES:
             assert at == len(buf)
             return {"batches": batches, "keys": scanner.keys, "shaped": scanner.shaped}

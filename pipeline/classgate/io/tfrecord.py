@@ -24,6 +24,7 @@ import logging
 import os
 import struct
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import apache_beam as beam
 import google_crc32c
@@ -36,6 +37,9 @@ from isal import isal_zlib
 from classgate import errors
 from classgate.io import batches, compression, files, progress
 
+if TYPE_CHECKING:  # numba's import is paid where the compiled scan runs
+    from classgate.io import wire
+
 # Bytes read from the (decompressed) stream at a time: large enough that Python's
 # per-read cost vanishes, small enough to stay flat in memory whatever the file size
 # and in the CPU's cache while the compiled scan walks them (uncompressed, 1M bench
@@ -47,8 +51,10 @@ BATCH_SIZE = 4096
 # Decoded batches per batch of the labels-only scan, whose rows hold the named
 # features alone: Python's cost per batch then falls by a third (scan and tally of
 # 4M uncompressed records, one process: CPU 1.0 s in batches of 4,096, 0.7 s in
-# 16,384). A file the scan leaves is decoded whole in batches of BATCH_SIZE.
-SCAN_BATCHES = 4
+# 16,384), and by a sixteenth again in 65,536 (16M: 82 against 88 ns an
+# example, scan and tally, medians of 5). A file the scan leaves is decoded whole
+# in batches of BATCH_SIZE.
+SCAN_BATCHES = 16
 # Window bits of gzip (a header and a trailer) and zlib streams, as TensorFlow's
 # reader inflates them; and the compressed bytes read at a time, which inflate to
 # a few MiB: larger pieces were slower (each capped call copies what is left).
@@ -182,7 +188,8 @@ def scan_batches(
     names: set | None = None,
     records: bool = False,
     left_size: int | None = None,
-) -> Iterator[pa.RecordBatch | list[bytes] | Framed]:
+    scanned: bool = False,
+) -> Iterator["pa.RecordBatch | wire.Scanned | list[bytes] | Framed"]:
     """Batches of up to batch_size records: Arrow columns of `features` alone.
 
     The compiled scan (`wire.Scanner`) frames, checks and walks the decompressed
@@ -193,8 +200,10 @@ def scan_batches(
     divisor of batch_size, by default batch_size itself) go to tfx_bsl as before:
     it names what is wrong with them. With `records`
     (full mode), each batch of columns comes with its records' bytes, as a
-    `Framed`. The compression judged is appended to `found`, and the
-    feature names met added to `names`, when given.
+    `Framed`. With `scanned` (and not `records`), each batch comes as the
+    scan left it, a `wire.Scanned`: whoever takes it makes its columns
+    (`record_batch`), on its own thread. The compression judged is appended to
+    `found`, and the feature names met added to `names`, when given.
     """
     from classgate.io import wire
 
@@ -218,7 +227,6 @@ def scan_batches(
                 left = scanner.left(first)
                 if left:
                     break
-                scanner.take(buf, first)  # before `buf` goes
                 if records:
                     spans = zip(
                         scanner.starts[first : scanner.rows].tolist(),
@@ -242,15 +250,16 @@ def scan_batches(
                         raise _damaged(path, done + scanner.rows, f"truncated {part}")
                     if not scanner.rows:
                         break
-                columns = scanner.columns()
-                if columns is None:  # a feature of two kinds: tfx_bsl says so
+                batch = scanner.finish()
+                if not batch.one_kind():  # a feature of two kinds: tfx_bsl says so
                     left = True
                     break
-                batch = _record_batch(*columns, scanner.rows)
-                yield Framed(batch, framed) if records else batch
+                if records:
+                    yield Framed(record_batch(batch), framed)
+                else:
+                    yield batch if scanned else record_batch(batch)
                 framed = []
-                done += scanner.rows
-                scanner.reset()
+                done += batch.num_rows
                 if why == wire.NEED_BYTES:
                     break  # the end of the stream
     except errors.InputError:
@@ -329,10 +338,13 @@ class _Window:
         return len(more)
 
 
-def _record_batch(names: list, arrays: list, rows: int) -> pa.RecordBatch:
+def record_batch(scanned: "wire.Scanned") -> pa.RecordBatch:
+    """The Arrow batch of a batch the compiled scan walked, as tfx_bsl gives it."""
+    names, arrays = scanned.columns()
     if arrays:
         return pa.RecordBatch.from_arrays(arrays, names)
     # no column, as tfx_bsl gives it for examples without the features: still rows
+    rows = scanned.num_rows
     return pa.RecordBatch.from_struct_array(pa.array([{}] * rows, pa.struct([])))
 
 
@@ -571,6 +583,7 @@ class DecodeTFRecordFile(beam.DoFn):
                 self._features,
                 records=self._whole,
                 left_size=self._batch_size,
+                scanned=True,
             )
         return read_batches(path, self._batch_size, found)
 
@@ -601,36 +614,42 @@ class DecodeTFRecordFile(beam.DoFn):
         """The compiled scan itself runs on the helper, DECODE_AHEAD batches ahead.
 
         Its inflating and its kernels release the GIL, so the file is read while
-        this thread tallies the batches before. The helper's one thread takes the
-        steps one after the other, in order.
+        this thread makes the columns of the batches before (`record_batch`) and
+        tallies them. The helper's one thread takes the steps one after the
+        other, in order; records the scan leaves are decoded there by tfx_bsl.
         """
         scanned, first = self._batches(path, found), 0
 
-        def step() -> batches.LocatedBatch | None:
+        def step() -> tuple[int, object] | None:
             nonlocal first
             records = next(scanned, None)
             if records is None:
                 return None
-            at, first = first, first + len(records)
-            return self._decode(path, at, records)
+            at = first
+            if isinstance(records, list):  # left by the scan: decoded whole
+                first += len(records)
+                return at, self._decoded(path, at, records)
+            first += records.num_rows
+            return at, records
 
         pending = collections.deque(helper.submit(step) for _ in range(DECODE_AHEAD))
-        while (batch := self._done(pending.popleft())) is not None:
+        while (done := pending.popleft().result()) is not None:
             pending.append(helper.submit(step))
-            yield batch
+            at, records = done
+            if not isinstance(records, pa.RecordBatch):
+                records = record_batch(records)
+            yield self._counted(batches.LocatedBatch(path, at, records))
 
-    def _done(self, decoded: concurrent.futures.Future) -> batches.LocatedBatch | None:
+    def _done(self, decoded: concurrent.futures.Future) -> batches.LocatedBatch:
+        return self._counted(decoded.result())
+
+    def _counted(self, batch: batches.LocatedBatch) -> batches.LocatedBatch:
         # Counted here, on the bundle's thread: Beam's counters are per thread.
-        batch = decoded.result()
-        if batch is None:  # the end of a scan
-            return None
         self._progress.examples(batch.records.num_rows)
         self._features.update(batch.records.schema.names)
         return batch
 
     def _decode(self, path, first, records):
-        if isinstance(records, pa.RecordBatch):  # the compiled scan's columns
-            return batches.LocatedBatch(path, first, records)
         if isinstance(records, Framed):  # and its records, to decode whole
             whole = self._decoded(path, first, records.records)
             _check_agreed(whole, records.columns, self._only, path, first)

@@ -3,8 +3,10 @@
 The compiled scan (`tfrecord.scan_batches`) hands a piece of decompressed
 TFRecord bytes to `Scanner.scan`, which cuts its frames, checks both CRC32Cs of
 each, and walks each record's protobuf wire format for the named features only,
-in code numba compiles: no Python object per record. `Scanner.columns` then
-gathers the values of those features into Arrow columns exactly as tfx_bsl's
+in code numba compiles: no Python object per record. It copies those features'
+lists out as it goes, so a batch it hands over (`Scanned`) outlives the bytes,
+and `Scanned.columns`, on whatever thread takes it, then gathers their values
+into Arrow columns exactly as tfx_bsl's
 decoder gives them (`large_list<int64>`, `large_list<float>`,
 `large_list<large_binary>`; a row without the feature, or whose Feature has no
 kind, is null; a batch where no row holds it has no column; one where rows hold
@@ -661,6 +663,16 @@ def _keep_shape(buf, entry, end, named, kind, list_start, list_end, count, info,
     info[slot, _LENGTH] = end - entry
 
 
+@_jit(inline=True)
+def _to_arena(buf, start, end, arena, state):
+    """Copies buf[start:end] to the arena from `state[1]` on: the copy's span."""
+    used = state[1]
+    for k in range(end - start):
+        arena[used + k] = buf[start + k]
+    state[1] = used + (end - start)
+    return used, used + (end - start)
+
+
 # Frames ------------------------------------------------------------------------
 
 
@@ -685,7 +697,8 @@ def _scan(
     new_keys,
     info,
     shapes,
-    shaped,
+    arena,
+    state,
 ):
     """Frames, checks and walks records from `at` until rows `row..rows` are full.
 
@@ -697,9 +710,12 @@ def _scan(
 
     `buf` is a pointer to `size` bytes. One function holds every loop that
     writes to an array of rows; the helpers it calls read `buf` alone, but for
-    `_keep_shape`, which writes an entry's shape to `info` and `shapes`. An entry
-    that matches a shape of this batch is read from it, not walked (`shaped`
-    counts them).
+    `_keep_shape`, which writes an entry's shape to `info` and `shapes`, and
+    `_to_arena`. An entry that matches a shape of this batch is read from it, not
+    walked (`state[0]` counts them). The list of each named feature is copied to
+    `arena` from `state[1]` on (the caller leaves room for `size - at` bytes), and
+    its span is the copy's: the batch is gathered from the arena, once `buf` is
+    gone.
     """
     found = 0
     key_slots = len(keys) - 1
@@ -746,11 +762,16 @@ def _scan(
                         if named >= 0:
                             kind = info[shape, _KIND]
                             kinds[row, named] = kind
-                            base = entry if kind >= BYTES else 0  # no list: 0, 0
-                            spans[row, named, 0] = base + info[shape, _LIST_START]
-                            spans[row, named, 1] = base + info[shape, _LIST_END]
+                            if kind >= BYTES:
+                                spans[row, named, 0], spans[row, named, 1] = _to_arena(
+                                    buf,
+                                    entry + info[shape, _LIST_START],
+                                    entry + info[shape, _LIST_END],
+                                    arena,
+                                    state,
+                                )
                             counts[row, named] = count
-                        shaped[0] += 1
+                        state[0] += 1
                         continue
                 info[shape, _MISSES] += 1
             step, key_start, key_end, digest, kind, list_start, list_end, count = (
@@ -802,8 +823,10 @@ def _scan(
                     if same:
                         named = index if named == -1 else -2  # a name twice: walked
                         kinds[row, index] = kind
-                        spans[row, index, 0] = list_start
-                        spans[row, index, 1] = list_end
+                        if kind >= BYTES:
+                            spans[row, index, 0], spans[row, index, 1] = _to_arena(
+                                buf, list_start, list_end, arena, state
+                            )
                         counts[row, index] = count
                 name_start = name_end
             if (
@@ -957,6 +980,8 @@ def _entry_point(name: str, *arguments, returns=numba.types.void):
 
 
 # buf, its size; rows of the batch, features (the shape of kinds, spans, counts)
+# scan's out: position, row, why, detail, keys noted; entries shaped, arena used
+_OUT = 7
 _BUFFER = (_P(_UINT8), _INT64)
 _BATCH = (_P(_UINT8), _P(_INT64), _INT64, _INT64)  # kinds, spans, rows, features
 
@@ -986,12 +1011,14 @@ _BATCH = (_P(_UINT8), _P(_INT64), _INT64, _INT64)  # kinds, spans, rows, feature
     _P(_INT64),  # shape_info (shape slots of SHAPE_WIDTH)
     _INT64,
     _P(_UINT8),  # shapes (shape slots of 2 SHAPE_MAX)
-    _P(_INT64),  # out: what _scan returns
+    _P(_UINT8),  # arena
+    _INT64,
+    _P(_INT64),  # out: what _scan returns, then its state (_OUT long)
 )
 def _scan_c(
     buf, size, at, rows, row, names, names_size, name_ends, features, tables,
     starts, ends, walked, kinds, spans, counts, keys, key_kinds, key_slots,
-    new_keys, new_keys_rows, info, shape_slots, shapes, out,
+    new_keys, new_keys_rows, info, shape_slots, shapes, arena, arena_size, out,
 ):  # fmt: skip
     found = _scan(
         buf,
@@ -1013,9 +1040,10 @@ def _scan_c(
         numba.carray(new_keys, (new_keys_rows, 3)),
         numba.carray(info, (shape_slots, SHAPE_WIDTH)),
         shapes,  # a pointer, as buf: read a word at a time
-        numba.carray(out, (6,))[5:],  # entries read by their shape, counted on
+        arena,  # a pointer, as buf: no check of a negative index per byte
+        numba.carray(out, (_OUT,))[5:],  # shaped entries, arena used: counted on
     )
-    result = numba.carray(out, (6,))
+    result = numba.carray(out, (_OUT,))
     for k in range(5):
         result[k] = found[k]
 
@@ -1324,22 +1352,86 @@ def _install_numba_symbols() -> None:
 # The Python face ---------------------------------------------------------------
 
 
-class Piece(NamedTuple):
-    """One feature's values over the rows of a batch scanned from one buffer."""
+class Scanned(NamedTuple):
+    """A batch the scan walked, its columns not yet made (`columns`).
 
-    kinds: np.ndarray  # per row: ABSENT, KINDLESS, BYTES, FLOAT or INT64
-    offsets: np.ndarray  # int64, rows + 1, from 0
-    values: object  # int64 or float32 values; (value ends, data) for bytes; None
+    Per row and feature: its kind, its list's span in `arena` (a copy of the
+    named features' lists, made as the rows were walked) and its values. It owns
+    its arrays, so any thread may make its columns while the scan goes on.
+    """
+
+    features: tuple[str, ...]
+    kinds: np.ndarray  # rows x features: ABSENT, KINDLESS, BYTES, FLOAT or INT64
+    spans: np.ndarray  # rows x features x 2: the list's start and end in arena
+    counts: np.ndarray  # rows x features: the list's values
+    arena: np.ndarray
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.kinds)
+
+    def one_kind(self) -> bool:
+        """Whether each feature holds one list kind over the rows, as tfx_bsl asks."""
+        return all(
+            len(_list_kinds(self.kinds[:, column])) <= 1
+            for column in range(len(self.features))
+        )
+
+    def columns(self) -> tuple[list[str], list[pa.Array]]:
+        """The (names, Arrow columns) of a `one_kind` batch, as tfx_bsl makes them."""
+        names, arrays = [], []
+        for column, name in enumerate(self.features):
+            kinds = self.kinds[:, column]
+            typed = _list_kinds(kinds)
+            if typed:
+                names.append(name)
+                arrays.append(self._column(column, typed[0], kinds))
+            elif (kinds == KINDLESS).any():  # only Features of no kind
+                names.append(name)
+                arrays.append(pa.nulls(len(kinds)))
+        return names, arrays
+
+    def _column(self, column: int, kind: int, kinds: np.ndarray) -> pa.Array:
+        """One feature's values, gathered from the arena: a large_list column."""
+        c = kernels()
+        rows = self.num_rows
+        total = int(self.counts[:, column][kinds == kind].sum())
+        offsets = np.zeros(rows + 1, dtype=np.int64)
+        where = (
+            _at(self.arena), len(self.arena), 0, rows, column,
+            _at(self.kinds), _at(self.spans), rows, len(self.features),
+            _at(offsets), len(offsets),
+        )  # fmt: skip
+        if kind == INT64:
+            values = np.empty(total, dtype=np.int64)
+            c.gather_int64(*where, _at(values), total)
+            values = pa.array(values, type=pa.int64())
+        elif kind == FLOAT:
+            bits = np.empty(total, dtype=np.uint32)
+            c.gather_float(*where, _at(bits), total)
+            values = pa.array(bits.view(np.float32), type=pa.float32())
+        else:
+            data = np.empty(c.bytes_size(*where[:-2]), dtype=np.uint8)
+            value_ends = np.zeros(total + 1, dtype=np.int64)
+            c.gather_bytes(*where, _at(value_ends), len(value_ends), _at(data))
+            values = pa.Array.from_buffers(
+                pa.large_binary(),
+                total,
+                [None, pa.py_buffer(value_ends), pa.py_buffer(data)],
+            )
+        valid = kinds >= BYTES
+        mask = None if valid.all() else pa.array(~valid)
+        return pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=mask)
 
 
 class Scanner:
-    """One file's scan for `features`: buffers reused from batch to batch.
+    """One file's scan for `features`: its tables reused from batch to batch.
 
-    `scan` fills the batch's rows from a buffer of TFRecord bytes; `take`
-    gathers the rows scanned from that buffer into values (before the buffer
-    goes); `columns` makes the batch's Arrow columns; `reset` starts the next
-    batch. `keys` collects every feature name met in records taken. Without
-    `shapes`, every map entry is walked (the fast path off, for comparison).
+    `scan` fills the batch's rows from a buffer of TFRecord bytes, copying the
+    named features' lists out of it; `finish` hands the batch over (`Scanned`)
+    and starts the next. `keys` collects every feature name met in records
+    taken. Without `shapes`, every map entry is walked (the fast path off, for
+    comparison).
     """
 
     def __init__(self, features: tuple[str, ...], batch_size: int, shapes: bool = True):
@@ -1348,13 +1440,9 @@ class Scanner:
         self.batch_size = batch_size
         self._names = np.frombuffer(b"".join(encoded) + b"\0", dtype=np.uint8)
         self._name_ends = np.cumsum([len(name) for name in encoded], dtype=np.int64)
-        shape = (batch_size, len(features))
         self.starts = np.zeros(batch_size, dtype=np.int64)
         self.ends = np.zeros(batch_size, dtype=np.int64)
         self.walked = np.zeros(batch_size, dtype=np.uint8)
-        self._kinds = np.zeros(shape, dtype=np.uint8)
-        self._spans = np.zeros((*shape, 2), dtype=np.int64)
-        self._counts = np.zeros(shape, dtype=np.int64)
         self._keys = np.zeros(KEY_TABLE, dtype=np.uint64)
         self._key_kinds = np.zeros(KEY_TABLE, dtype=np.uint8)  # in this batch
         self._new_keys = np.zeros((KEY_TABLE // 2, 3), dtype=np.int64)
@@ -1362,7 +1450,7 @@ class Scanner:
         slots = SHAPE_SLOTS if shapes else 0
         self._shape_info = np.full((slots, SHAPE_WIDTH), -1, dtype=np.int64)
         self._shapes = np.zeros(max(slots, 1) * 2 * SHAPE_MAX, dtype=np.uint8)
-        self._out = np.zeros(6, dtype=np.int64)  # what _scan returns; shaped
+        self._out = np.zeros(_OUT, dtype=np.int64)  # what _scan returns; its state
         self._c = kernels()
         self._out_at = _at(self._out)
         self.keys: set[str] = set()
@@ -1371,10 +1459,12 @@ class Scanner:
 
     def _point(self) -> None:
         """The pointers `scan` passes, kept: taking one costs a microsecond or two."""
-        self._arrays = (
+        self._head = (
             _at(self._names), len(self._names), _at(self._name_ends),
             len(self._name_ends), _at(_TABLES), _at(self.starts), _at(self.ends),
-            _at(self.walked), _at(self._kinds), _at(self._spans), _at(self._counts),
+            _at(self.walked),
+        )  # fmt: skip
+        self._tail = (
             _at(self._keys), _at(self._key_kinds), len(self._keys), _at(self._new_keys),
         )  # fmt: skip
         self._shaping = (
@@ -1389,10 +1479,30 @@ class Scanner:
         return int(self._out[5])
 
     def reset(self) -> None:
+        """Starts a batch, in arrays of its own (the last one's were handed over)."""
         self.rows = 0
         self._key_kinds[:] = ABSENT
         self._shape_info[:, _LENGTH] = -1  # a shape's kind was checked in its batch
-        self._pieces: list[list[Piece]] = [[] for _ in self.features]
+        shape = (self.batch_size, len(self.features))
+        self._kinds = np.empty(shape, dtype=np.uint8)
+        self._spans = np.empty((*shape, 2), dtype=np.int64)
+        self._counts = np.empty(shape, dtype=np.int64)
+        self._rows_at = (_at(self._kinds), _at(self._spans), _at(self._counts))
+        self._arena = _NO_ARENA
+        self._out[6] = 0  # the arena's bytes used
+
+    def finish(self) -> Scanned:
+        """The rows scanned since `reset`, handed over; then `reset`."""
+        rows = self.rows
+        scanned = Scanned(
+            self.features,
+            self._kinds[:rows],
+            self._spans[:rows],
+            self._counts[:rows],
+            self._arena[: self._out[6]],
+        )
+        self.reset()
+        return scanned
 
     def scan(self, buf: np.ndarray, at: int) -> tuple[int, int, int]:
         """Scans from `at`: (position, why it stopped, detail); see `_scan`."""
@@ -1401,11 +1511,18 @@ class Scanner:
             if room < len(self._keys) // 8:
                 self._grow_keys()
                 continue
+            # The lists copied in one call lie in buf[at:], each once.
+            needed = int(self._out[6]) + len(buf) - at
+            if len(self._arena) < needed:
+                grown = np.empty(max(needed, 2 * len(self._arena)), dtype=np.uint8)
+                grown[: self._out[6]] = self._arena[: self._out[6]]
+                self._arena = grown
             self._c.scan(
-                _at(buf), len(buf), at, self.batch_size, self.rows, *self._arrays,
-                room, *self._shaping, self._out_at,
+                _at(buf), len(buf), at, self.batch_size, self.rows, *self._head,
+                *self._rows_at, *self._tail, room, *self._shaping,
+                _at(self._arena), len(self._arena), self._out_at,
             )  # fmt: skip
-            at, self.rows, why, detail, found, _ = self._out.tolist()
+            at, self.rows, why, detail, found = self._out[:5].tolist()
             for start, end, _ in self._new_keys[:found].tolist():
                 self.keys.add(bytes(buf[start:end]).decode())
             if why != KEYS_FULL:
@@ -1433,63 +1550,9 @@ class Scanner:
         """Whether a row from `first` on is left to tfx_bsl (malformed, merged)."""
         return bool(self.walked[first : self.rows].any())
 
-    def take(self, buf: np.ndarray, first: int) -> None:
-        """Gathers rows first..rows-1, scanned from `buf`, into values per feature."""
-        last = self.rows
-        for column, pieces in enumerate(self._pieces):
-            kinds = self._kinds[first:last, column].copy()
-            offsets = np.zeros(last - first + 1, dtype=np.int64)
-            values = None
-            counts = self._counts[first:last, column]
-            batch = (
-                _at(self._kinds),
-                _at(self._spans),
-                *self._kinds.shape,
-            )
-            where = (_at(buf), len(buf), first, last, column, *batch)
-            for kind in _list_kinds(kinds):
-                total = int(counts[kinds == kind].sum())
-                if kind == INT64:
-                    values = np.empty(total, dtype=np.int64)
-                    self._c.gather_int64(
-                        *where, _at(offsets), len(offsets), _at(values), total
-                    )
-                elif kind == FLOAT:
-                    values = np.empty(total, dtype=np.uint32)
-                    self._c.gather_float(
-                        *where, _at(offsets), len(offsets), _at(values), total
-                    )
-                    values = values.view(np.float32)
-                else:
-                    size = self._c.bytes_size(*where)
-                    value_ends = np.zeros(total + 1, dtype=np.int64)
-                    data = np.empty(size, dtype=np.uint8)
-                    self._c.gather_bytes(
-                        *where,
-                        _at(offsets),
-                        len(offsets),
-                        _at(value_ends),
-                        len(value_ends),
-                        _at(data),
-                    )
-                    values = (value_ends, data)
-            pieces.append(Piece(kinds, offsets, values))
 
-    def columns(self) -> tuple[list[str], list[pa.Array]] | None:
-        """The batch's (names, Arrow columns); None when a feature has two kinds."""
-        names, arrays = [], []
-        for name, pieces in zip(self.features, self._pieces, strict=True):
-            kinds = np.concatenate([piece.kinds for piece in pieces])
-            typed = _list_kinds(kinds)
-            if len(typed) > 1:
-                return None  # tfx_bsl refuses it, and says so
-            if len(typed):
-                names.append(name)
-                arrays.append(_list_column(int(typed[0]), pieces, kinds))
-            elif (kinds == KINDLESS).any():  # only Features of no kind
-                names.append(name)
-                arrays.append(pa.nulls(len(kinds)))
-        return names, arrays
+# A batch's arena before its first scan: none (`scan` makes one of the room needed).
+_NO_ARENA = np.empty(0, dtype=np.uint8)
 
 
 def _list_kinds(kinds: np.ndarray) -> list[int]:
@@ -1499,37 +1562,6 @@ def _list_kinds(kinds: np.ndarray) -> list[int]:
     """
     present = np.bincount(kinds, minlength=INT64 + 1)[BYTES:]
     return [BYTES + k for k in np.flatnonzero(present).tolist()]
-
-
-def _list_column(kind: int, pieces: list[Piece], kinds: np.ndarray) -> pa.Array:
-    """One feature's pieces, joined as the large_list column tfx_bsl makes."""
-    offsets, parts, base = [np.zeros(1, dtype=np.int64)], [], 0
-    for piece in pieces:
-        offsets.append(piece.offsets[1:] + base)
-        base += int(piece.offsets[-1])
-        if piece.values is not None:
-            parts.append(piece.values)
-    if kind == INT64:
-        values = pa.array(np.concatenate(parts), type=pa.int64())
-    elif kind == FLOAT:
-        values = pa.array(np.concatenate(parts), type=pa.float32())
-    else:
-        ends, data, used = [np.zeros(1, dtype=np.int64)], [], 0
-        for value_ends, piece_data in parts:
-            ends.append(value_ends[1:] + used)
-            used += len(piece_data)
-            data.append(piece_data)
-        ends = np.concatenate(ends)
-        values = pa.Array.from_buffers(
-            pa.large_binary(),
-            len(ends) - 1,
-            [None, pa.py_buffer(ends), pa.py_buffer(np.concatenate(data))],
-        )
-    valid = kinds >= BYTES
-    mask = None if valid.all() else pa.array(~valid)
-    return pa.LargeListArray.from_arrays(
-        pa.array(np.concatenate(offsets)), values, mask=mask
-    )
 
 
 def warm_up() -> None:
@@ -1555,8 +1587,7 @@ def warm_up() -> None:
     buf = np.frombuffer(frame, dtype=np.uint8)
     scanner = Scanner(("i", "f", "b"), 1)
     scanner.scan(buf, 0)
-    scanner.take(buf, 0)
-    if scanner.columns()[1][0].to_pylist() != [[7]]:
+    if scanner.finish().columns()[1][0].to_pylist() != [[7]]:
         raise RuntimeError("the compiled scan misreads a tf.Example")
 
 
