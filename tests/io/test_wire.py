@@ -686,7 +686,12 @@ def scanned(records: list[bytes], batch_size: int, shapes: bool) -> dict:
         batches.append(batch)
         if why == wire.NEED_BYTES:
             assert at == len(buf)
-            return {"batches": batches, "keys": scanner.keys, "shaped": scanner.shaped}
+            return {
+                "batches": batches,
+                "keys": scanner.keys,
+                "shaped": scanner.shaped,
+                "records_shaped": scanner.records_shaped,
+            }
 
 
 def as_compared(column: pa.Array) -> tuple:
@@ -750,7 +755,8 @@ def test_entries_read_by_their_shape_read_as_entries_walked(records, batch_size)
     with the scan's entry shapes as with every entry walked: for records that
     match a kept shape, that match it but for one byte, left records, and
     features of two kinds."""
-    assert scanned(records, batch_size, True) | {"shaped": 0} == scanned(
+    unshaped = {"shaped": 0, "records_shaped": 0}
+    assert scanned(records, batch_size, True) | unshaped == scanned(
         records, batch_size, False
     )
 
@@ -784,9 +790,59 @@ def test_labels_of_every_varint_length_are_read_by_their_shape(
             for key, value in entries[r % 3 :] + entries[: r % 3]  # map order varies
         )
         records.append(field(1, 2, body))
-    assert scanned(records, 64, True)["shaped"] > 600  # of 1,200 entries
+    got = scanned(records, 64, True)
+    assert got["shaped"] > 600  # of 1,200 entries
+    assert got["records_shaped"] > 100  # of 400 records
     monkeypatch.setattr(tfrecord, "CHUNK_SIZE", chunk)
     assert_reads_as_reference(write(tmp_path / "labels", records), 64)
+
+
+def varint_templates() -> list[bytes]:
+    """Records of multi-byte varints, unpacked and packed, named and not, in two
+    entry orders: a record shape of each holds several varint runs."""
+    label = b"".join(field(1, 0, varint(v)) for v in (300, 1 << 40))  # unpacked
+    ctx = field(1, 2, varint(300) + varint(5) + varint(1 << 20))  # packed
+    other = field(1, 0, varint(128))  # an int64 feature no model names
+    entries = [
+        (b"label", field(3, 2, label)),
+        (b"ctx", field(3, 2, ctx)),
+        (b"y", field(3, 2, other)),
+        (b"x", field(2, 2, field(1, 2, struct.pack("<f", 0.5)))),
+    ]
+    return [
+        field(
+            1,
+            2,
+            b"".join(
+                field(1, 2, field(1, 2, key) + field(2, 2, value))
+                for key, value in order
+            ),
+        )
+        for order in (entries, entries[::-1])
+    ]
+
+
+@pytest.mark.parametrize("template", range(2))
+def test_a_record_that_matches_a_record_shape_but_for_one_bit_reads_as_walked(
+    template,
+):
+    """Every byte of a record, with its continuation bit set and cleared, after
+    two copies of it (the second read by its record shape): each such record
+    reads as walked. A varint that runs on past the shape's end, or ends before
+    it, must be walked (or left), never read by the shape."""
+    record = varint_templates()[template]
+    streams = []
+    for at in range(len(record)):
+        for changed in (record[at] | 0x80, record[at] & 0x7F):
+            if changed != record[at]:
+                streams.append([record, record, one_byte_changed(record, at, changed)])
+    for records in streams:
+        got = scanned(records, 4, True)
+        assert got["records_shaped"] >= 1
+        assert got == scanned(records, 4, False) | {
+            "shaped": got["shaped"],
+            "records_shaped": got["records_shaped"],
+        }
 
 
 def test_a_record_whose_names_fill_the_key_table_notes_them_all_when_walked_again():
@@ -811,7 +867,10 @@ def test_a_record_whose_names_fill_the_key_table_notes_them_all_when_walked_agai
     )
     got = scanned([record], 1, True)
     assert got["keys"] == set(names)
-    assert got == scanned([record], 1, False) | {"shaped": got["shaped"]}
+    assert got == scanned([record], 1, False) | {
+        "shaped": got["shaped"],
+        "records_shaped": got["records_shaped"],
+    }
 
 
 # The entry points' cache file ----------------------------------------------------

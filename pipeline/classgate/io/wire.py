@@ -80,11 +80,26 @@ SHAPE_SLOTS, SHAPE_MAX, SHAPE_RUNS, SHAPE_MISSES = 256, 128, 8, 16
 # A shape's row of `shape_info`: the entry's length (-1: none; _UNSHAPED: an entry
 # it could not hold, tried again after SHAPE_MISSES misses), misses, the named
 # feature its key is (-1: none), its kind, its list's start and end, its values less
-# those of packed runs, its varint runs; then per run (start, end, 1 when packed).
-# Positions are from the entry's start.
+# those of packed runs, its varint runs; then per run (start, end, 1 when packed,
+# the named feature or -1: as a record shape's). Positions are from the entry's
+# start.
 _LENGTH, _MISSES, _NAMED, _KIND, _LIST_START, _LIST_END, _COUNT, _RUNS = range(8)
-SHAPE_WIDTH = _RUNS + 1 + 3 * SHAPE_RUNS
+_RUN_WIDTH = 4  # columns of a varint run, in an entry's shape and a record's
+SHAPE_WIDTH = _RUNS + 1 + _RUN_WIDTH * SHAPE_RUNS
 _UNSHAPED = -2
+# Record shapes (the faster path, for small records): slots, the shortest and
+# longest record kept, the varint runs and named features one may hold.
+RECORD_SLOTS, RECORD_MIN, RECORD_MAX = 64, 16, 256
+RECORD_RUNS, RECORD_NAMED = 8, 4
+# A record shape's row of `record_info`: the record's length (-1: none; _UNSHAPED),
+# misses, its map entries, its varint runs, its named features; then per run
+# (start, end, 1 when packed, the named feature whose values it holds or -1), then
+# per named feature (its index, kind, list start and end, values less those of
+# packed runs). Positions are from the record's start.
+_R_LENGTH, _R_MISSES, _R_ENTRIES, _R_RUNS, _R_NAMED = range(5)
+_R_RUN = _R_NAMED + 1
+_R_NAME = _R_RUN + _RUN_WIDTH * RECORD_RUNS
+RECORD_WIDTH = _R_NAME + 5 * RECORD_NAMED
 _SHAPE_SEED = np.uint64(0x9E3779B97F4A7C15)
 _VARINT, _I64, _LEN, _START_GROUP, _END_GROUP, _I32 = 0, 1, 2, 3, 4, 5
 _MASK_DELTA = np.uint32(0xA282EAD8)
@@ -559,10 +574,13 @@ def _shape_slot(buf, entry, size, slots):
 
 
 @_jit(inline=True)
-def _same_shape(buf, entry, size, shapes, slot):
-    """Whether the entry's bytes match the shape's at every byte not a value."""
-    exemplar = slot * 2 * SHAPE_MAX
-    mask = exemplar + SHAPE_MAX
+def _same_shape(buf, entry, size, shapes, slot, width):
+    """Whether the bytes match the shape's at every byte not a value.
+
+    Each slot of `shapes` holds `width` bytes of exemplar, then `width` of mask.
+    """
+    exemplar = slot * 2 * width
+    mask = exemplar + width
     k = 0
     while k + 8 <= size:
         if (
@@ -587,7 +605,7 @@ def _shaped_count(buf, entry, info, slot):
     """
     count = info[slot, _COUNT]
     for run in range(info[slot, _RUNS]):
-        at = _RUNS + 1 + 3 * run
+        at = _RUNS + 1 + _RUN_WIDTH * run
         low = entry + info[slot, at]
         high = entry + info[slot, at + 1]
         if info[slot, at + 2]:  # packed: count its varints
@@ -615,16 +633,43 @@ def _keep_shape(buf, entry, end, named, kind, list_start, list_end, count, info,
     info[slot, _MISSES] = 0
     info[slot, _LENGTH] = _UNSHAPED  # until the shape is whole
     exemplar = slot * 2 * SHAPE_MAX
-    mask = exemplar + SHAPE_MAX
     for k in range(end - entry):
         shapes[exemplar + k] = buf[entry + k]
-        shapes[mask + k] = 0xFF
-    runs = 0
+        shapes[exemplar + SHAPE_MAX + k] = 0xFF
+    runs, packed = _keep_runs(
+        buf, kind, list_start, list_end, entry, shapes, exemplar + SHAPE_MAX,
+        info, slot, _RUNS + 1, 0, SHAPE_RUNS, named,
+    )  # fmt: skip
+    if runs < 0:
+        return
+    info[slot, _NAMED] = named
+    info[slot, _KIND] = kind
+    base = entry if kind >= BYTES else 0  # a Feature of no kind has no list
+    info[slot, _LIST_START] = list_start - base
+    info[slot, _LIST_END] = list_end - base
+    info[slot, _COUNT] = count - packed
+    info[slot, _RUNS] = runs
+    info[slot, _LENGTH] = end - entry
+
+
+@_jit
+def _keep_runs(buf, kind, list_start, list_end, origin, shapes, mask, info, slot,
+               column, runs, most, feature):  # fmt: skip
+    """Marks a list's values in a shape's mask, and notes its varint runs.
+
+    Walks the list at `list_start..list_end` as `_list_values` does. The bytes of
+    each value, from `origin` on, become 0 in the mask at `mask` (any bytes of
+    that length parse alike); each run of int64 varints is noted in `info[slot]`,
+    _RUN_WIDTH columns from `column` on after the `runs` there: (start, end, 1
+    when packed, `feature`). Returns (runs, values in packed runs), or (-1, 0)
+    for a list it cannot walk or more than `most` runs.
+    """
+    packed_values = 0
     at = list_start
-    while at < list_end:  # as _list_values walks it
+    while at < list_end:
         field, wire, at = _tag(buf, at, list_end)
         if at < 0:
-            return
+            return -1, 0
         low, high, packed = at, at, 0
         if field == 1 and kind == INT64 and wire == _VARINT:
             _, high = _varint(buf, at, list_end)
@@ -636,31 +681,167 @@ def _keep_shape(buf, entry, end, named, kind, list_start, list_end, count, info,
         else:
             at = _skip(buf, at, list_end, wire)
             if at < 0:
-                return
+                return -1, 0
             continue
         if low < 0 or high < 0:
-            return
+            return -1, 0
         for k in range(low, high):  # values: any bytes of this length
-            shapes[mask + k - entry] = 0
+            shapes[mask + k - origin] = 0
         if kind == INT64 and high > low:  # varints: checked, packed ones counted
-            if runs == SHAPE_RUNS:
-                return
-            row = _RUNS + 1 + 3 * runs
-            info[slot, row] = low - entry
-            info[slot, row + 1] = high - entry
+            if runs == most:
+                return -1, 0
+            row = column + _RUN_WIDTH * runs
+            info[slot, row] = low - origin
+            info[slot, row + 1] = high - origin
             info[slot, row + 2] = packed
+            info[slot, row + 3] = feature
             runs += 1
             if packed:
-                count -= _packed_varints(buf, low, high)
+                packed_values += _packed_varints(buf, low, high)
         at = high
-    info[slot, _NAMED] = named
-    info[slot, _KIND] = kind
-    base = entry if kind >= BYTES else 0  # a Feature of no kind has no list
-    info[slot, _LIST_START] = list_start - base
-    info[slot, _LIST_END] = list_end - base
-    info[slot, _COUNT] = count
-    info[slot, _RUNS] = runs
-    info[slot, _LENGTH] = end - entry
+    return runs, packed_values
+
+
+# Record shapes -------------------------------------------------------------------
+#
+# A small record whose every entry has a shape mostly repeats one of a few whole
+# records but for its values (one per order of its entries and length of its
+# varints). A record taken is kept as a record shape, as an entry is: its bytes, a
+# mask of those that are not values, its varint runs, and where its named features'
+# lists lie. A later record that matches one, under the same conditions as an
+# entry, parses as it did, and is read from it without walking any of its entries.
+# Its keys and kinds are those of a record taken in the same batch: noted, and
+# checked against the batch's.
+
+
+@_jit(inline=True)
+def _record_slot(buf, start, size, slots):
+    """A record's slot: from its length and two words that are not values.
+
+    Its first 8 bytes (Features, the first entry's length and key) and the 8 where
+    a second entry would start (its key).
+    """
+    word = np.uint64(size) ^ (_uint64_at(buf, start) * _SHAPE_SEED)
+    second = start + 4 + np.int64(buf[start + 3])
+    if second + 8 <= start + size:
+        word ^= (_uint64_at(buf, second) * _SHAPE_SEED) >> np.uint64(17)
+    word = (word ^ (word >> np.uint64(29))) * _SHAPE_SEED
+    return np.int64(word >> np.uint64(40)) & (slots - 1)
+
+
+@_jit
+def _name_index(buf, key_start, key_end, names, name_ends):
+    """The named feature a key is: its index, -1 for none, -2 for a name twice."""
+    key_size = key_end - key_start
+    name_start = 0
+    named = -1
+    for index in range(len(name_ends)):
+        name_end = name_ends[index]
+        if name_end - name_start == key_size:
+            same = True
+            for k in range(key_size):
+                if buf[key_start + k] != names[name_start + k]:
+                    same = False
+                    break
+            if same:
+                named = index if named == -1 else -2
+        name_start = name_end
+    return named
+
+
+@_jit
+def _keep_record(buf, start, end, names, name_ends, info, slot, shapes):
+    """The record at `start..end`, taken, as a record shape.
+
+    One it cannot hold (over RECORD_RUNS runs or RECORD_NAMED named features, a
+    named feature twice) leaves the slot `_UNSHAPED`.
+    """
+    info[slot, _R_MISSES] = 0
+    info[slot, _R_LENGTH] = _UNSHAPED  # until the shape is whole
+    exemplar = slot * 2 * RECORD_MAX
+    for k in range(end - start):
+        shapes[exemplar + k] = buf[start + k]
+        shapes[exemplar + RECORD_MAX + k] = 0xFF
+    runs = 0
+    named = 0
+    entries = 0
+    position = start
+    features_end = start
+    while True:
+        step, entry, entry_end, position, features_end = _entry_after(
+            buf, position, end, features_end
+        )
+        if step == -1:
+            break
+        if step != TAKEN:
+            return
+        entries += 1
+        step, key_start, key_end, _, kind, list_start, list_end, count = _entry(
+            buf, entry, entry_end
+        )
+        if step != TAKEN:
+            return
+        feature = _name_index(buf, key_start, key_end, names, name_ends)
+        if feature == -2:
+            return
+        runs, packed = _keep_runs(
+            buf, kind, list_start, list_end, start, shapes, exemplar + RECORD_MAX,
+            info, slot, _R_RUN, runs, RECORD_RUNS, feature,
+        )  # fmt: skip
+        if runs < 0:
+            return
+        if feature >= 0:
+            for n in range(named):
+                if info[slot, _R_NAME + 5 * n] == feature:
+                    return  # a key twice: the last entry wins
+            if named == RECORD_NAMED:
+                return
+            row = _R_NAME + 5 * named
+            named += 1
+            info[slot, row] = feature
+            info[slot, row + 1] = kind
+            info[slot, row + 2] = list_start - start
+            info[slot, row + 3] = list_end - start
+            info[slot, row + 4] = count - packed
+    info[slot, _R_ENTRIES] = entries
+    info[slot, _R_RUNS] = runs
+    info[slot, _R_NAMED] = named
+    info[slot, _R_LENGTH] = end - start
+
+
+@_jit
+def _record_counts(buf, record, info, slot, counts, row):
+    """Whether a record that matches a record shape has its varint runs as the shape's.
+
+    Each well formed, ending where the shape's does (as `_shaped_count` asks of
+    an entry); each named feature's values are then in `counts[row]`.
+    """
+    for n in range(info[slot, _R_NAMED]):
+        column = _R_NAME + 5 * n
+        counts[row, info[slot, column]] = info[slot, column + 4]
+    for run in range(info[slot, _R_RUNS]):
+        column = _R_RUN + _RUN_WIDTH * run
+        low = record + info[slot, column]
+        high = record + info[slot, column + 1]
+        if info[slot, column + 2]:  # packed: counted
+            values = _packed_varints(buf, low, high)
+            if values < 0:
+                return False
+            if info[slot, column + 3] >= 0:
+                counts[row, info[slot, column + 3]] += values
+        else:  # one varint: every byte but its last continues it
+            if buf[high - 1] >= 0x80:
+                return False
+            for k in range(low, high - 1):
+                if buf[k] < 0x80:
+                    return False
+    return True
+
+
+@_jit
+def _entry_after(buf, at, end, features_end):
+    """`_next_entry`, as a call: inlined once here, not into each keeper."""
+    return _next_entry(buf, at, end, features_end)
 
 
 @_jit(inline=True)
@@ -697,6 +878,8 @@ def _scan(
     new_keys,
     info,
     shapes,
+    record_info,
+    record_shapes,
     arena,
     state,
 ):
@@ -711,11 +894,12 @@ def _scan(
     `buf` is a pointer to `size` bytes. One function holds every loop that
     writes to an array of rows; the helpers it calls read `buf` alone, but for
     `_keep_shape`, which writes an entry's shape to `info` and `shapes`, and
-    `_to_arena`. An entry that matches a shape of this batch is read from it, not
-    walked (`state[0]` counts them). The list of each named feature is copied to
-    `arena` from `state[1]` on (the caller leaves room for `size - at` bytes), and
-    its span is the copy's: the batch is gathered from the arena, once `buf` is
-    gone.
+    `_to_arena` (and `_keep_record`, which writes a record's shape). A record that
+    matches a record shape of this batch, or else an entry that matches a shape,
+    is read from it, not walked (`state[0]` counts the entries so read). The list
+    of each named feature is copied to `arena` from `state[1]` on (the caller
+    leaves room for `size - at` bytes), and its span is the copy's: the batch is
+    gathered from the arena, once `buf` is gone.
     """
     found = 0
     key_slots = len(keys) - 1
@@ -738,6 +922,40 @@ def _scan(
         for index in range(features):
             kinds[row, index] = ABSENT
             counts[row, index] = 0
+        record = at + 12
+        size_r = data_end - record
+        record_slot = -1
+        if len(record_info) and RECORD_MIN <= size_r <= RECORD_MAX:
+            record_slot = _record_slot(buf, record, size_r, len(record_info))
+            if record_info[record_slot, _R_LENGTH] == size_r and _same_shape(
+                buf, record, size_r, record_shapes, record_slot, RECORD_MAX
+            ):
+                if _record_counts(buf, record, record_info, record_slot, counts, row):
+                    named = record_info[record_slot, _R_NAMED]
+                    for n in range(named):
+                        column = _R_NAME + 5 * n
+                        feature = record_info[record_slot, column]
+                        kind = record_info[record_slot, column + 1]
+                        kinds[row, feature] = kind
+                        if kind >= BYTES:
+                            spans[row, feature, 0], spans[row, feature, 1] = _to_arena(
+                                buf,
+                                record + record_info[record_slot, column + 2],
+                                record + record_info[record_slot, column + 3],
+                                arena,
+                                state,
+                            )
+                    state[0] += record_info[record_slot, _R_ENTRIES]
+                    state[2] += 1
+                    starts[row] = record
+                    ends[row] = data_end
+                    walked[row] = TAKEN
+                    at = data_end + 4
+                    row += 1
+                    continue
+                for index in range(features):
+                    counts[row, index] = 0
+            record_info[record_slot, _R_MISSES] += 1
         noted = found
         status = TAKEN
         position = at + 12
@@ -754,7 +972,7 @@ def _scan(
             if len(info) and size_e <= SHAPE_MAX:
                 shape = _shape_slot(buf, entry, size_e, len(info))
                 if info[shape, _LENGTH] == size_e and _same_shape(
-                    buf, entry, size_e, shapes, shape
+                    buf, entry, size_e, shapes, shape, SHAPE_MAX
                 ):
                     count = _shaped_count(buf, entry, info, shape)
                     if count >= 0:
@@ -795,6 +1013,8 @@ def _scan(
                     # and no shape stands for them: walked again, they are noted
                     for k in range(len(info)):
                         info[k, _LENGTH] = -1
+                    for k in range(len(record_info)):
+                        record_info[k, _R_LENGTH] = -1
                     return at, row, KEYS_FULL, 0, found
                 keys[slot] = digest
                 new_keys[noted, 0] = key_start
@@ -838,6 +1058,18 @@ def _scan(
                     buf, entry, entry_end, named, kind, list_start, list_end,
                     count, info, shape, shapes,
                 )  # fmt: skip
+        if (
+            record_slot >= 0
+            and status == TAKEN
+            and (
+                record_info[record_slot, _R_LENGTH] == -1
+                or record_info[record_slot, _R_MISSES] >= SHAPE_MISSES
+            )
+        ):
+            _keep_record(
+                buf, record, data_end, names, name_ends, record_info, record_slot,
+                record_shapes,
+            )  # fmt: skip
         found = noted
         starts[row] = at + 12
         ends[row] = data_end
@@ -980,8 +1212,9 @@ def _entry_point(name: str, *arguments, returns=numba.types.void):
 
 
 # buf, its size; rows of the batch, features (the shape of kinds, spans, counts)
-# scan's out: position, row, why, detail, keys noted; entries shaped, arena used
-_OUT = 7
+# scan's out: position, row, why, detail, keys noted; then its state: entries read
+# by a shape, the arena's bytes used, records read by a record shape
+_OUT = 8
 _BUFFER = (_P(_UINT8), _INT64)
 _BATCH = (_P(_UINT8), _P(_INT64), _INT64, _INT64)  # kinds, spans, rows, features
 
@@ -1011,6 +1244,9 @@ _BATCH = (_P(_UINT8), _P(_INT64), _INT64, _INT64)  # kinds, spans, rows, feature
     _P(_INT64),  # shape_info (shape slots of SHAPE_WIDTH)
     _INT64,
     _P(_UINT8),  # shapes (shape slots of 2 SHAPE_MAX)
+    _P(_INT64),  # record_info (record slots of RECORD_WIDTH)
+    _INT64,
+    _P(_UINT8),  # record_shapes (record slots of 2 RECORD_MAX)
     _P(_UINT8),  # arena
     _INT64,
     _P(_INT64),  # out: what _scan returns, then its state (_OUT long)
@@ -1018,7 +1254,8 @@ _BATCH = (_P(_UINT8), _P(_INT64), _INT64, _INT64)  # kinds, spans, rows, feature
 def _scan_c(
     buf, size, at, rows, row, names, names_size, name_ends, features, tables,
     starts, ends, walked, kinds, spans, counts, keys, key_kinds, key_slots,
-    new_keys, new_keys_rows, info, shape_slots, shapes, arena, arena_size, out,
+    new_keys, new_keys_rows, info, shape_slots, shapes, record_info, record_slots,
+    record_shapes, arena, arena_size, out,
 ):  # fmt: skip
     found = _scan(
         buf,
@@ -1040,8 +1277,10 @@ def _scan_c(
         numba.carray(new_keys, (new_keys_rows, 3)),
         numba.carray(info, (shape_slots, SHAPE_WIDTH)),
         shapes,  # a pointer, as buf: read a word at a time
+        numba.carray(record_info, (record_slots, RECORD_WIDTH)),
+        record_shapes,
         arena,  # a pointer, as buf: no check of a negative index per byte
-        numba.carray(out, (_OUT,))[5:],  # shaped entries, arena used: counted on
+        numba.carray(out, (_OUT,))[5:],  # counted on from call to call
     )
     result = numba.carray(out, (_OUT,))
     for k in range(5):
@@ -1450,6 +1689,9 @@ class Scanner:
         slots = SHAPE_SLOTS if shapes else 0
         self._shape_info = np.full((slots, SHAPE_WIDTH), -1, dtype=np.int64)
         self._shapes = np.zeros(max(slots, 1) * 2 * SHAPE_MAX, dtype=np.uint8)
+        slots = RECORD_SLOTS if shapes else 0
+        self._record_info = np.full((slots, RECORD_WIDTH), -1, dtype=np.int64)
+        self._record_shapes = np.zeros(max(slots, 1) * 2 * RECORD_MAX, np.uint8)
         self._out = np.zeros(_OUT, dtype=np.int64)  # what _scan returns; its state
         self._c = kernels()
         self._out_at = _at(self._out)
@@ -1471,18 +1713,27 @@ class Scanner:
             _at(self._shape_info),
             len(self._shape_info),
             _at(self._shapes),
+            _at(self._record_info),
+            len(self._record_info),
+            _at(self._record_shapes),
         )
 
     @property
     def shaped(self) -> int:
-        """Map entries read from their shape, not walked, so far."""
+        """Map entries read from a shape (theirs or their record's), so far."""
         return int(self._out[5])
+
+    @property
+    def records_shaped(self) -> int:
+        """Records read from a record shape, none of their entries walked, so far."""
+        return int(self._out[7])
 
     def reset(self) -> None:
         """Starts a batch, in arrays of its own (the last one's were handed over)."""
         self.rows = 0
         self._key_kinds[:] = ABSENT
         self._shape_info[:, _LENGTH] = -1  # a shape's kind was checked in its batch
+        self._record_info[:, _R_LENGTH] = -1
         shape = (self.batch_size, len(self.features))
         self._kinds = np.empty(shape, dtype=np.uint8)
         self._spans = np.empty((*shape, 2), dtype=np.int64)
