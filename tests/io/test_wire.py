@@ -984,3 +984,12 @@ def test_the_symbols_an_object_needs_are_read_from_its_symbol_table(cached):
         assert all(llvm.address_of_symbol(name) for name in needs)
     with pytest.raises(ValueError):
         wire._undefined_symbols(b"\xcf\xfa\xed\xfe" + good[4:])  # Mach-O
+
+
+def test_a_scanner_refuses_a_feature_named_twice():
+    """Each list is copied to the batch's arena once: the room the scan is given
+    for it counts on every name being there once (the job names each once)."""
+    from classgate.io import wire
+
+    with pytest.raises(ValueError, match="named twice"):
+        wire.Scanner(("label", "ctx", "label"), 4)

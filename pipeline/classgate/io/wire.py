@@ -29,14 +29,16 @@ what tfx_bsl would not give alike.
 Python calls the kernels through C functions (`_ENTRY_POINTS`), whose machine
 code numba compiles once and `kernels` keeps in a cache file of its own beside
 this module (or in NUMBA_CACHE_DIR; with neither writable, each process compiles
-anew). A first compile takes about 20 s on one core; loading the cache file about
+anew). A first compile takes about 30 s on one core; loading the cache file about
 10 ms, after `import numba`'s 0.1 s. The kernels release the GIL.
 
 Most map entries are not walked at all: an entry whose bytes match one walked
 earlier in the batch in all but its values reads as that one did (entry shapes,
 below). The scan then takes about half the time: 47 against 94 ns a bench record
 (56 bytes, 3 features), 417 against 957 ns a record of TFX's taxi data (503
-bytes, 18 features).
+bytes, 18 features). A small record (16 to 256 bytes) that matches one taken
+earlier in the batch, the same way, is read from it whole (record shapes): no
+entry of it is walked.
 """
 
 import builtins
@@ -220,9 +222,24 @@ def _crc32c_step(typingctx, crc, word):
     return numba.types.uint64(numba.types.uint64, numba.types.uint64), codegen
 
 
+@numba.extending.intrinsic
+def _crc32c_byte(typingctx, crc, byte):
+    """SSE 4.2's CRC32 of one byte, on a running (unfinished) CRC."""
+    from llvmlite import ir
+
+    def codegen(context, builder, signature, arguments):
+        i32, i8 = ir.IntType(32), ir.IntType(8)
+        function = builder.module.declare_intrinsic(
+            "llvm.x86.sse42.crc32.32.8", fnty=ir.FunctionType(i32, [i32, i8])
+        )
+        return builder.call(function, arguments)
+
+    return numba.types.uint32(numba.types.uint32, numba.types.uint8), codegen
+
+
 @_jit
 def _crc32c_hardware(buf, start, end, tables):
-    """CRC-32C by SSE 4.2's instruction, 8 bytes a step; the tail by table."""
+    """CRC-32C by SSE 4.2's instruction, 8 bytes a step, then a byte a step."""
     crc = np.uint64(0xFFFFFFFF)
     at = start
     while at + 8 <= end:
@@ -230,9 +247,7 @@ def _crc32c_hardware(buf, start, end, tables):
         at += 8
     low = np.uint32(crc)
     while at < end:
-        low = tables[0, (low ^ np.uint32(buf[at])) & np.uint32(0xFF)] ^ (
-            low >> np.uint32(8)
-        )
+        low = _crc32c_byte(low, buf[at])
         at += 1
     return low ^ np.uint32(0xFFFFFFFF)
 
@@ -809,7 +824,7 @@ def _keep_record(buf, start, end, names, name_ends, info, slot, shapes):
     info[slot, _R_LENGTH] = end - start
 
 
-@_jit
+@_jit(inline=True)
 def _record_counts(buf, record, info, slot, counts, row):
     """Whether a record that matches a record shape has its varint runs as the shape's.
 
@@ -845,11 +860,22 @@ def _entry_after(buf, at, end, features_end):
 
 
 @_jit(inline=True)
-def _to_arena(buf, start, end, arena, state):
-    """Copies buf[start:end] to the arena from `state[1]` on: the copy's span."""
+def _to_arena(buf, start, end, size, arena, state):
+    """Copies buf[start:end] to the arena from `state[1]` on: the copy's span.
+
+    A list of up to 8 bytes with 8 bytes of `buf` from its start (`size` long) is
+    copied as one word (a label's list is a few bytes: no call to memcpy). The
+    word's bytes past the list land in the arena's room: the room `_scan` is
+    given holds the rest of `buf` from its position, which holds those 8 bytes.
+    """
     used = state[1]
-    for k in range(end - start):
-        arena[used + k] = buf[start + k]
+    if end - start <= 8 and start + 8 <= size:
+        word = _uint64_at(buf, start)
+        for k in range(8):
+            arena[used + k] = np.uint8((word >> np.uint64(8 * k)) & np.uint64(0xFF))
+    else:
+        for k in range(end - start):
+            arena[used + k] = buf[start + k]
     state[1] = used + (end - start)
     return used, used + (end - start)
 
@@ -942,6 +968,7 @@ def _scan(
                                 buf,
                                 record + record_info[record_slot, column + 2],
                                 record + record_info[record_slot, column + 3],
+                                size,
                                 arena,
                                 state,
                             )
@@ -985,6 +1012,7 @@ def _scan(
                                     buf,
                                     entry + info[shape, _LIST_START],
                                     entry + info[shape, _LIST_END],
+                                    size,
                                     arena,
                                     state,
                                 )
@@ -1045,7 +1073,7 @@ def _scan(
                         kinds[row, index] = kind
                         if kind >= BYTES:
                             spans[row, index, 0], spans[row, index, 1] = _to_arena(
-                                buf, list_start, list_end, arena, state
+                                buf, list_start, list_end, size, arena, state
                             )
                         counts[row, index] = count
                 name_start = name_end
@@ -1674,6 +1702,8 @@ class Scanner:
     """
 
     def __init__(self, features: tuple[str, ...], batch_size: int, shapes: bool = True):
+        if len(set(features)) != len(features):  # the arena's room counts on it
+            raise ValueError(f"a feature named twice: {features}")
         encoded = [name.encode() for name in features]
         self.features = tuple(features)
         self.batch_size = batch_size
