@@ -29,7 +29,7 @@ what tfx_bsl would not give alike.
 Python calls the kernels through C functions (`_ENTRY_POINTS`), whose machine
 code numba compiles once and `kernels` keeps in a cache file of its own beside
 this module (or in NUMBA_CACHE_DIR; with neither writable, each process compiles
-anew). A first compile takes about 30 s on one core; loading the cache file about
+anew). A first compile takes about 37 s on one core; loading the cache file about
 10 ms, after `import numba`'s 0.1 s. The kernels release the GIL.
 
 Most map entries are not walked at all: an entry whose bytes match one walked
