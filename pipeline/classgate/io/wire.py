@@ -611,6 +611,17 @@ def _same_shape(buf, entry, size, shapes, slot, width):
     return True
 
 
+@_jit(inline=True)
+def _one_varint(buf, low, high):
+    """Whether low..high is one varint: every byte but its last continues it."""
+    if buf[high - 1] >= 0x80:
+        return False
+    for k in range(low, high - 1):
+        if buf[k] < 0x80:
+            return False
+    return True
+
+
 @_jit
 def _shaped_count(buf, entry, info, slot):
     """The entry's values if its varint runs are well formed as the shape's; else -1.
@@ -628,12 +639,8 @@ def _shaped_count(buf, entry, info, slot):
             if values < 0:
                 return -1
             count += values
-        else:  # one varint: every byte but its last continues it
-            if buf[high - 1] >= 0x80:
-                return -1
-            for k in range(low, high - 1):
-                if buf[k] < 0x80:
-                    return -1
+        elif not _one_varint(buf, low, high):
+            return -1
     return count
 
 
@@ -647,13 +654,10 @@ def _keep_shape(buf, entry, end, named, kind, list_start, list_end, count, info,
     """
     info[slot, _MISSES] = 0
     info[slot, _LENGTH] = _UNSHAPED  # until the shape is whole
-    exemplar = slot * 2 * SHAPE_MAX
-    for k in range(end - entry):
-        shapes[exemplar + k] = buf[entry + k]
-        shapes[exemplar + SHAPE_MAX + k] = 0xFF
+    mask = _exemplar(buf, entry, end, shapes, slot, SHAPE_MAX)
     runs, packed = _keep_runs(
-        buf, kind, list_start, list_end, entry, shapes, exemplar + SHAPE_MAX,
-        info, slot, _RUNS + 1, 0, SHAPE_RUNS, named,
+        buf, kind, list_start, list_end, entry, shapes, mask, info, slot,
+        _RUNS + 1, 0, SHAPE_RUNS, named,
     )  # fmt: skip
     if runs < 0:
         return
@@ -665,6 +669,19 @@ def _keep_shape(buf, entry, end, named, kind, list_start, list_end, count, info,
     info[slot, _COUNT] = count - packed
     info[slot, _RUNS] = runs
     info[slot, _LENGTH] = end - entry
+
+
+@_jit(inline=True)
+def _exemplar(buf, start, end, shapes, slot, width):
+    """Copies buf[start:end] to a slot of `shapes`, its mask all set.
+
+    Returns where the mask starts: values are cleared from it as they are found.
+    """
+    exemplar = slot * 2 * width
+    for k in range(end - start):
+        shapes[exemplar + k] = buf[start + k]
+        shapes[exemplar + width + k] = 0xFF
+    return exemplar + width
 
 
 @_jit
@@ -746,7 +763,10 @@ def _record_slot(buf, start, size, slots):
 
 @_jit
 def _name_index(buf, key_start, key_end, names, name_ends):
-    """The named feature a key is: its index, -1 for none, -2 for a name twice."""
+    """The named feature a key is: its index, or -1 for none.
+
+    -2 for a name twice, which `Scanner` refuses (no shape is kept of it).
+    """
     key_size = key_end - key_start
     name_start = 0
     named = -1
@@ -773,10 +793,7 @@ def _keep_record(buf, start, end, names, name_ends, info, slot, shapes):
     """
     info[slot, _R_MISSES] = 0
     info[slot, _R_LENGTH] = _UNSHAPED  # until the shape is whole
-    exemplar = slot * 2 * RECORD_MAX
-    for k in range(end - start):
-        shapes[exemplar + k] = buf[start + k]
-        shapes[exemplar + RECORD_MAX + k] = 0xFF
+    mask = _exemplar(buf, start, end, shapes, slot, RECORD_MAX)
     runs = 0
     named = 0
     entries = 0
@@ -800,8 +817,8 @@ def _keep_record(buf, start, end, names, name_ends, info, slot, shapes):
         if feature == -2:
             return
         runs, packed = _keep_runs(
-            buf, kind, list_start, list_end, start, shapes, exemplar + RECORD_MAX,
-            info, slot, _R_RUN, runs, RECORD_RUNS, feature,
+            buf, kind, list_start, list_end, start, shapes, mask, info, slot,
+            _R_RUN, runs, RECORD_RUNS, feature,
         )  # fmt: skip
         if runs < 0:
             return
@@ -844,12 +861,8 @@ def _record_counts(buf, record, info, slot, counts, row):
                 return False
             if info[slot, column + 3] >= 0:
                 counts[row, info[slot, column + 3]] += values
-        else:  # one varint: every byte but its last continues it
-            if buf[high - 1] >= 0x80:
-                return False
-            for k in range(low, high - 1):
-                if buf[k] < 0x80:
-                    return False
+        elif not _one_varint(buf, low, high):
+            return False
     return True
 
 
@@ -1057,26 +1070,14 @@ def _scan(
                     break
                 key_kinds[slot] = kind
             # A named feature: this entry replaces any earlier one of its key.
-            key_size = key_end - key_start
-            name_start = 0
-            named = -1
-            for index in range(features):
-                name_end = name_ends[index]
-                if name_end - name_start == key_size:
-                    same = True
-                    for k in range(key_size):
-                        if buf[key_start + k] != names[name_start + k]:
-                            same = False
-                            break
-                    if same:
-                        named = index if named == -1 else -2  # a name twice: walked
-                        kinds[row, index] = kind
-                        if kind >= BYTES:
-                            spans[row, index, 0], spans[row, index, 1] = _to_arena(
-                                buf, list_start, list_end, size, arena, state
-                            )
-                        counts[row, index] = count
-                name_start = name_end
+            named = _name_index(buf, key_start, key_end, names, name_ends)
+            if named >= 0:
+                kinds[row, named] = kind
+                if kind >= BYTES:
+                    spans[row, named, 0], spans[row, named, 1] = _to_arena(
+                        buf, list_start, list_end, size, arena, state
+                    )
+                counts[row, named] = count
             if (
                 shape >= 0
                 and named != -2
