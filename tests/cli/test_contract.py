@@ -327,17 +327,18 @@ def test_a_scan_that_misreads_a_label_in_full_mode_is_exit_3(ws, capsys, monkeyp
     from classgate.io import tfrecord
 
     monkeypatch.setenv(tfrecord.SCAN_ENV, tfrecord.SCAN_COMPILED)
-    read = tfrecord._record_batch
+    read = tfrecord.record_batch
 
-    def misread(names, arrays, rows):
-        arrays = list(arrays)
+    def misread(scanned):
+        batch = read(scanned)
+        arrays, names = batch.columns, batch.schema.names
         at = names.index("label")
         arrays[at] = pa.LargeListArray.from_arrays(
             arrays[at].offsets, pc.add(arrays[at].values, 1)
         )
-        return read(names, arrays, rows)
+        return pa.RecordBatch.from_arrays(arrays, names)
 
-    monkeypatch.setattr(tfrecord, "_record_batch", misread)
+    monkeypatch.setattr(tfrecord, "record_batch", misread)
     data = ws.labels([0, 1, 1], shards=1)
     argv = ["validate", "--data", data, "--model-config", ws.model(3)]
     code = cli.main([*argv, "--output", str(ws.root / "o")])
