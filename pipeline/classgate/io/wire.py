@@ -931,14 +931,15 @@ def _scan(
     the record at the position is walked again (with more room).
 
     `buf` is a pointer to `size` bytes. One function holds every loop that
-    writes to an array of rows; the helpers it calls read `buf` alone, but for
-    `_keep_shape`, which writes an entry's shape to `info` and `shapes`, and
-    `_to_arena` (and `_keep_record`, which writes a record's shape). A record that
-    matches a record shape of this batch, or else an entry that matches a shape,
-    is read from it, not walked (`state[0]` counts the entries so read). The list
-    of each named feature is copied to `arena` from `state[1]` on (the caller
-    leaves room for `size - at` bytes), and its span is the copy's: the batch is
-    gathered from the arena, once `buf` is gone.
+    writes to an array of rows, but for `_record_counts` (a row's counts, which
+    the row's walk writes anew when the record does not match). The other
+    helpers read `buf` alone, but for `_keep_shape` and `_keep_record`, which
+    write a shape, and `_to_arena`. A record that matches a record shape of
+    this batch, or else an entry that matches a shape, is read from it, not
+    walked (`state[0]` counts the entries so read). The list of each named
+    feature is copied to `arena` from `state[1]` on (the caller leaves room for
+    `size - at` bytes), and its span is the copy's: the batch is gathered from
+    the arena, once `buf` is gone.
     """
     found = 0
     key_slots = len(keys) - 1
@@ -1624,8 +1625,9 @@ class Scanned(NamedTuple):
     """A batch the scan walked, its columns not yet made (`columns`).
 
     Per row and feature: its kind, its list's span in `arena` (a copy of the
-    named features' lists, made as the rows were walked) and its values. It owns
-    its arrays, so any thread may make its columns while the scan goes on.
+    named features' lists, made as the rows were walked) and its values; per
+    feature, its rows of each kind (`present`, counted once, in `Scanner.finish`).
+    It owns its arrays, so any thread may make its columns while the scan goes on.
     """
 
     features: tuple[str, ...]
@@ -1633,6 +1635,7 @@ class Scanned(NamedTuple):
     spans: np.ndarray  # rows x features x 2: the list's start and end in arena
     counts: np.ndarray  # rows x features: the list's values
     arena: np.ndarray
+    present: np.ndarray  # features x (INT64 + 1): rows of each kind
 
     @property
     def num_rows(self) -> int:
@@ -1640,29 +1643,27 @@ class Scanned(NamedTuple):
 
     def one_kind(self) -> bool:
         """Whether each feature holds one list kind over the rows, as tfx_bsl asks."""
-        return all(
-            len(_list_kinds(self.kinds[:, column])) <= 1
-            for column in range(len(self.features))
-        )
+        return bool((np.count_nonzero(self.present[:, BYTES:], axis=1) <= 1).all())
 
     def columns(self) -> tuple[list[str], list[pa.Array]]:
         """The (names, Arrow columns) of a `one_kind` batch, as tfx_bsl makes them."""
         names, arrays = [], []
         for column, name in enumerate(self.features):
-            kinds = self.kinds[:, column]
-            typed = _list_kinds(kinds)
-            if typed:
+            present = self.present[column]
+            typed = np.flatnonzero(present[BYTES:])
+            if typed.size:
                 names.append(name)
-                arrays.append(self._column(column, typed[0], kinds))
-            elif (kinds == KINDLESS).any():  # only Features of no kind
+                arrays.append(self._column(column, BYTES + int(typed[0])))
+            elif present[KINDLESS]:  # only Features of no kind
                 names.append(name)
-                arrays.append(pa.nulls(len(kinds)))
+                arrays.append(pa.nulls(self.num_rows))
         return names, arrays
 
-    def _column(self, column: int, kind: int, kinds: np.ndarray) -> pa.Array:
+    def _column(self, column: int, kind: int) -> pa.Array:
         """One feature's values, gathered from the arena: a large_list column."""
         c = kernels()
         rows = self.num_rows
+        kinds = self.kinds[:, column]
         total = int(self.counts[:, column][kinds == kind].sum())
         offsets = np.zeros(rows + 1, dtype=np.int64)
         where = (
@@ -1687,8 +1688,8 @@ class Scanned(NamedTuple):
                 total,
                 [None, pa.py_buffer(value_ends), pa.py_buffer(data)],
             )
-        valid = kinds >= BYTES
-        mask = None if valid.all() else pa.array(~valid)
+        null = self.present[column, ABSENT] or self.present[column, KINDLESS]
+        mask = pa.array(kinds < BYTES) if null else None
         return pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=mask)
 
 
@@ -1776,12 +1777,19 @@ class Scanner:
     def finish(self) -> Scanned:
         """The rows scanned since `reset`, handed over; then `reset`."""
         rows = self.rows
+        kinds = self._kinds[:rows]
         scanned = Scanned(
             self.features,
-            self._kinds[:rows],
+            kinds,
             self._spans[:rows],
             self._counts[:rows],
             self._arena[: self._out[6]],
+            np.array(
+                [
+                    np.bincount(kinds[:, column], minlength=INT64 + 1)
+                    for column in range(len(self.features))
+                ]
+            ).reshape(len(self.features), INT64 + 1),
         )
         self.reset()
         return scanned
@@ -1835,15 +1843,6 @@ class Scanner:
 
 # A batch's arena before its first scan: none (`scan` makes one of the room needed).
 _NO_ARENA = np.empty(0, dtype=np.uint8)
-
-
-def _list_kinds(kinds: np.ndarray) -> list[int]:
-    """The list kinds (BYTES, FLOAT, INT64) among rows' kinds, in that order.
-
-    Counted, not sorted: np.unique sorted every row of each batch.
-    """
-    present = np.bincount(kinds, minlength=INT64 + 1)[BYTES:]
-    return [BYTES + k for k in np.flatnonzero(present).tolist()]
 
 
 def warm_up() -> None:
