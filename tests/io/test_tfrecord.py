@@ -592,3 +592,37 @@ def test_any_damage_is_refused_or_read_as_tensorflow_reads_it(
     assert dict(zip(ids.tolist(), counts.tolist(), strict=True)) == {
         i: int(n) for i, n in enumerate(expected) if n
     }
+
+
+def read_ahead_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "classgate-read-ahead"]
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("end", ["read whole", "closed early", "damaged"])
+def test_the_read_ahead_thread_ends_with_the_scan(tmp_path, monkeypatch, compress, end):
+    """However the compiled scan ends, its reading thread has ended with it.
+
+    Pieces of 64 bytes: the thread is READ_AHEAD pieces ahead, waiting for room,
+    when the scan stops after its first batch.
+    """
+    wire.warm_up()
+    labels = pa.array([[i] for i in range(300)], pa.list_(pa.int64()))
+    path = write_examples(tmp_path / "d", {"label": labels}, compress=compress)
+    if end == "damaged":
+        data = bytearray(open(path, "rb").read())
+        data[len(data) // 2] ^= 0x10
+        open(path, "wb").write(bytes(data))
+    monkeypatch.setattr(tfrecord, "CHUNK_SIZE", 64)
+    scan = tfrecord.scan_batches(path, ("label",), 8)
+    if end == "read whole":
+        assert sum(b.num_rows for b in scan) == 300
+    elif end == "closed early":
+        assert next(scan).num_rows == 8
+        scan.close()
+    else:
+        with pytest.raises(errors.InputError, match=r"d: .*record"):
+            list(scan)
+    assert read_ahead_threads() == []

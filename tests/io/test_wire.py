@@ -225,13 +225,19 @@ def examples(draw, max_size: int) -> list[bytes]:
     batch_size=st.integers(1, 5),
     kind=st.sampled_from(["plain", "gzip", "zlib"]),
     chunk=st.sampled_from([7, 61, 1 << 20]),
+    room=st.sampled_from([0, 5, 1 << 16]),
 )
 def test_any_example_is_read_as_tfx_bsl_reads_it(
-    tmp_path_factory, monkeypatch, records, batch_size, kind, chunk
+    tmp_path_factory, monkeypatch, records, batch_size, kind, chunk, room
 ):
-    """Taken by the scan (no fallback), with tfx_bsl's columns, from any chunks."""
+    """Taken by the scan (no fallback), with tfx_bsl's columns, from any chunks.
+
+    With any room before each piece read ahead: a record cut in two is put
+    there, or joined to the piece after where it does not fit.
+    """
     path = write(tmp_path_factory.mktemp("w") / "d", records, kind)
     monkeypatch.setattr(tfrecord, "CHUNK_SIZE", chunk)
+    monkeypatch.setattr(tfrecord, "_KEPT_ROOM", room)
     assert_reads_as_reference(path, batch_size)
 
 

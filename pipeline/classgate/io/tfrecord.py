@@ -22,7 +22,9 @@ import contextlib
 import dataclasses
 import logging
 import os
+import queue
 import struct
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -62,6 +64,11 @@ _GZIP_BITS, _ZLIB_BITS = 16 + 15, 15
 _INFLATE_INPUT = 256 << 10
 # Batches framed ahead of the one being decoded: enough to keep both busy.
 DECODE_AHEAD = 2
+# The compiled scan's pieces of CHUNK_SIZE read (and inflated) ahead of the one it
+# walks, on a thread of their own (`_ReadAhead`); and the room before each piece
+# for the end of the one before (a record cut in two): one longer is joined.
+READ_AHEAD = 2
+_KEPT_ROOM = 64 << 10
 # The one switch between the two readers (docs/guide/validate.md).
 SCAN_ENV = "CLASSGATE_SCAN"
 SCAN_AUTO, SCAN_COMPILED, SCAN_PYTHON = "auto", "compiled", "python"
@@ -104,7 +111,7 @@ def read_batches(
 ) -> Iterator[list[bytes]]:
     """Yields lists of up to batch_size records, CRC-checked, in file order.
 
-    The file is read into one buffer (`_Window`, as the compiled scan reads it)
+    The file is read into one buffer (`_Window`; the compiled scan's reads ahead)
     and the frames are cut out of it by a loop of a few C calls per record; the
     checksums of the frames read are compared all at once, in numpy, before the
     buffer moves on or a batch leaves. A length is trusted before its check only
@@ -193,7 +200,8 @@ def scan_batches(
     """Batches of up to batch_size records: Arrow columns of `features` alone.
 
     The compiled scan (`wire.Scanner`) frames, checks and walks the decompressed
-    bytes CHUNK_SIZE at a time, and gives the columns tfx_bsl's decoder would give
+    bytes CHUNK_SIZE at a time, read (and inflated) ahead on a thread of their
+    own (`_ReadAhead`), and gives the columns tfx_bsl's decoder would give
     for `features`. Damage is named as `read_batches` names it. From the first
     batch holding a record the scan leaves (see `wire`) on, the file is read again
     by `read_batches`, whose batches (lists of record bytes of `left_size`, a
@@ -215,10 +223,12 @@ def scan_batches(
     done = 0  # records in the batches yielded
     left = False
     try:
-        with _records_stream(path, found) as stream:
+        with contextlib.ExitStack() as stack:
+            stream = stack.enter_context(_records_stream(path, found))
             if stream is None:  # an empty file: no records
                 return
-            window, at, framed = _Window(stream), 0, []
+            window = stack.enter_context(_ReadAhead(stream))
+            at, framed = 0, []
             while not left:
                 data = window.data()
                 buf = np.frombuffer(data, dtype=np.uint8)
@@ -297,7 +307,8 @@ def _records_stream(path: str, found: list | None):
 class _Window:
     """A stream's bytes, read into one buffer that is reused from read to read.
 
-    Both readers read through it (`scan_batches`, `read_batches`). `data` is the
+    The Python reader reads through it (`read_batches`); the compiled scan reads
+    ahead through `_ReadAhead`, which gives the same. `data` is the
     bytes read and kept; `more` keeps those from `at` on (moved to the front) and
     reads after them until `needed` bytes are there or the stream ends. Read in
     place, each byte is copied once: joining what is kept to each new piece of
@@ -336,6 +347,100 @@ class _Window:
         more = self._stream.read(len(free))  # a reader that only reads (_Inflated)
         free[: len(more)] = more
         return len(more)
+
+
+class _ReadAhead:
+    """A stream's bytes as `_Window` gives them, read on a thread of their own.
+
+    The compiled scan's window: the thread reads (and inflates) the stream a piece
+    of CHUNK_SIZE at a time, up to READ_AHEAD pieces ahead, while the scan walks
+    the piece before, so reading no longer waits on walking, nor walking on
+    reading. Each piece is a new array, never reused: a view of an old one stays
+    valid. `more` puts the bytes kept from the piece before (the start of a record
+    cut in two) in the room before the next piece, or joins them to the pieces
+    after where they do not fit or more are needed. What the thread raises is
+    raised by `more`, where the piece it could not read was due. As a context
+    manager it stops the thread on leaving, before the stream is closed.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._readinto = getattr(stream, "readinto", None)
+        self._pieces = queue.Queue(READ_AHEAD)
+        self._stop = threading.Event()
+        self._data = np.empty(0, np.uint8)
+        self.size = 0
+        self._ended = False
+        self._reader = threading.Thread(
+            target=self._read, name="classgate-read-ahead", daemon=True
+        )
+
+    def __enter__(self) -> "_ReadAhead":
+        self._reader.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        while self._reader.is_alive():  # a put waiting for room gets it
+            with contextlib.suppress(queue.Empty):
+                self._pieces.get(timeout=0.01)
+
+    def data(self) -> memoryview:
+        return memoryview(self._data)[: self.size]
+
+    def more(self, at: int, needed: int) -> None:
+        kept = self._data[at : self.size]
+        parts, size = [kept], len(kept)
+        while size < needed and not self._ended:
+            piece, read = self._next()
+            if not read:
+                break
+            parts.append(piece[_KEPT_ROOM : _KEPT_ROOM + read])
+            size += read
+        if len(parts) == 2 and len(kept) <= _KEPT_ROOM:
+            start = _KEPT_ROOM - len(kept)
+            piece[start:_KEPT_ROOM] = kept
+            self._data = piece[start : _KEPT_ROOM + read]
+        elif len(parts) > 1:
+            self._data = np.concatenate(parts)
+        else:
+            self._data = kept
+        self.size = size
+
+    def _next(self) -> tuple[np.ndarray, int]:
+        got = self._pieces.get()
+        if isinstance(got, BaseException):
+            self._ended = True
+            raise got
+        piece, read = got
+        self._ended = read < CHUNK_SIZE
+        return piece, read
+
+    def _read(self) -> None:
+        try:
+            while not self._stop.is_set():
+                piece = np.empty(_KEPT_ROOM + CHUNK_SIZE, np.uint8)
+                read = self._fill(memoryview(piece)[_KEPT_ROOM:])
+                self._pieces.put((piece, read))
+                if read < CHUNK_SIZE:
+                    return
+        except BaseException as e:  # noqa: BLE001 -- raised again by `more`
+            self._pieces.put(e)
+
+    def _fill(self, free: memoryview) -> int:
+        """Reads into `free` until it is full or the stream ends."""
+        filled = 0
+        while filled < len(free):
+            if self._readinto is not None:
+                read = self._readinto(free[filled:]) or 0
+            else:  # a reader that only reads (_Inflated)
+                more = self._stream.read(len(free) - filled)
+                read = len(more)
+                free[filled : filled + read] = more
+            if not read:
+                break
+            filled += read
+        return filled
 
 
 def record_batch(scanned: "wire.Scanned") -> pa.RecordBatch:
@@ -546,9 +651,10 @@ class DecodeTFRecordFile(beam.DoFn):
     records on the bundle's thread while the helper decodes each batch with
     tfx_bsl, which releases the GIL (`_decoded_ahead`); the scan's columns must
     then be read alike by tfx_bsl (`_check_agreed`), or the run stops as a defect
-    of ours. Either way two cores work on one file, at most DECODE_AHEAD batches
-    are in flight, and every batch is still yielded from the bundle's own thread,
-    in order.
+    of ours. Either way two cores work on one file (with the compiled scan, a
+    third thread reads and inflates its bytes ahead), at most DECODE_AHEAD
+    batches are in flight, and every batch is still yielded from the bundle's own
+    thread, in order.
     """
 
     def __init__(
@@ -613,10 +719,12 @@ class DecodeTFRecordFile(beam.DoFn):
     def _scanned_ahead(self, path: str, found: list, helper) -> Iterator:
         """The compiled scan itself runs on the helper, DECODE_AHEAD batches ahead.
 
-        Its inflating and its kernels release the GIL, so the file is read while
-        this thread makes the columns of the batches before (`record_batch`) and
-        tallies them. The helper's one thread takes the steps one after the
-        other, in order; records the scan leaves are decoded there by tfx_bsl.
+        Its kernels release the GIL, and so do reading and inflating, on the
+        scan's own reading thread (`_ReadAhead`), so the file is read and walked
+        while this thread makes the columns of the batches before
+        (`record_batch`) and tallies them. The helper's one thread takes the
+        steps one after the other, in order; records the scan leaves are decoded
+        there by tfx_bsl.
         """
         scanned, first = self._batches(path, found), 0
 
