@@ -999,3 +999,29 @@ def test_a_scanner_refuses_a_feature_named_twice():
 
     with pytest.raises(ValueError, match="named twice"):
         wire.Scanner(("label", "ctx", "label"), 4)
+
+
+@QUICK
+@given(
+    records=examples(12),
+    row=st.integers(0, 11),
+    change=st.sampled_from([-2, -1, 1, 3]),
+)
+def test_a_miscounted_batch_is_a_defect_not_a_crash(
+    tmp_path_factory, records, row, change
+):
+    """A batch whose counts disagree with its lists (a defect of the scan) stops
+    the run as a defect of ours (exit 3); no gather writes past its array."""
+    from classgate.io import wire
+
+    path = write(tmp_path_factory.mktemp("w") / "d", records)
+    (batch,) = tfrecord.scan_batches(path, READ, len(records), scanned=True)
+    row %= batch.num_rows
+    present = np.flatnonzero(batch.kinds[row] >= wire.BYTES)  # a list of a kind
+    hypothesis.assume(present.size)
+    column = int(present[0])
+    counts = batch.counts.copy()
+    counts[row, column] = max(0, counts[row, column] + change)
+    hypothesis.assume(counts[row, column] != batch.counts[row, column])
+    with pytest.raises(RuntimeError, match=r"counted \d+ values of feature"):
+        tfrecord.record_batch(batch._replace(counts=counts))

@@ -1114,59 +1114,94 @@ def _scan(
 
 @_jit
 def _gather_int64(buf, first, last, column, kinds, spans, offsets, values):
-    """Int64List values of rows first..last-1 of one feature, into `values`."""
+    """Int64List values of rows first..last-1 of one feature, into `values`.
+
+    Returns the values gathered, or -1 where a list does not walk or holds more
+    than `values` has room for: the scan walked and counted them, so either is
+    a defect of ours, and nothing is written past `values`.
+    """
     out = 0
+    room = len(values)
     for row in range(first, last):
         if kinds[row, column] == INT64:
             end = spans[row, column, 1]
             at = spans[row, column, 0]
             while at < end:
                 field, wire, at = _tag(buf, at, end)
+                if at < 0:
+                    return -1
                 if field == 1 and wire == _VARINT:
                     value, at = _varint(buf, at, end)
+                    if at < 0 or out >= room:
+                        return -1
                     values[out] = np.int64(value)
                     out += 1
                 elif field == 1 and wire == _LEN:
                     payload, after = _length(buf, at, end)
+                    if payload < 0:
+                        return -1
                     while payload < after:
                         value, payload = _varint(buf, payload, after)
+                        if payload < 0 or out >= room:
+                            return -1
                         values[out] = np.int64(value)
                         out += 1
                     at = after
                 else:
                     at = _skip(buf, at, end, wire)
+                    if at < 0:
+                        return -1
         offsets[row - first + 1] = out
+    return out
 
 
 @_jit
 def _gather_float(buf, first, last, column, kinds, spans, offsets, values):
-    """FloatList values (their float32 bits) of rows first..last-1."""
+    """FloatList values (their float32 bits) of rows first..last-1.
+
+    Returns the values gathered, or -1, as `_gather_int64`.
+    """
     out = 0
+    room = len(values)
     for row in range(first, last):
         if kinds[row, column] == FLOAT:
             end = spans[row, column, 1]
             at = spans[row, column, 0]
             while at < end:
                 field, wire, at = _tag(buf, at, end)
+                if at < 0:
+                    return -1
                 if field == 1 and wire == _I32:
+                    if at + 4 > end or out >= room:
+                        return -1
                     values[out] = _uint32_at(buf, at)
                     out += 1
                     at += 4
                 elif field == 1 and wire == _LEN:
                     payload, after = _length(buf, at, end)
+                    if payload < 0 or (after - payload) % 4:
+                        return -1
                     while payload < after:
+                        if out >= room:
+                            return -1
                         values[out] = _uint32_at(buf, payload)
                         out += 1
                         payload += 4
                     at = after
                 else:
                     at = _skip(buf, at, end, wire)
+                    if at < 0:
+                        return -1
         offsets[row - first + 1] = out
+    return out
 
 
 @_jit
 def _bytes_size(buf, first, last, column, kinds, spans):
-    """The bytes a feature's BytesList values hold, over rows first..last-1."""
+    """The bytes a feature's BytesList values hold, over rows first..last-1.
+
+    -1 where a list does not walk: a defect of ours, since the scan walked them.
+    """
     total = 0
     for row in range(first, last):
         if kinds[row, column] == BYTES:
@@ -1174,28 +1209,46 @@ def _bytes_size(buf, first, last, column, kinds, spans):
             at = spans[row, column, 0]
             while at < end:
                 field, wire, at = _tag(buf, at, end)
+                if at < 0:
+                    return -1
                 if field == 1 and wire == _LEN:
                     payload, after = _length(buf, at, end)
+                    if payload < 0:
+                        return -1
                     total += after - payload
                     at = after
                 else:
                     at = _skip(buf, at, end, wire)
+                    if at < 0:
+                        return -1
     return total
 
 
 @_jit
-def _gather_bytes(buf, first, last, column, kinds, spans, offsets, value_ends, data):
-    """BytesList values of rows first..last-1: their bytes, where each one ends."""
+def _gather_bytes(
+    buf, first, last, column, kinds, spans, offsets, value_ends, data, data_size
+):
+    """BytesList values of rows first..last-1: their bytes, where each one ends.
+
+    Returns the values gathered, or -1 where a list does not walk, or holds
+    more values than `value_ends` or bytes than `data` (of `data_size`) has
+    room for, as `_gather_int64`.
+    """
     out = 0
     used = 0
+    room = len(value_ends) - 1
     for row in range(first, last):
         if kinds[row, column] == BYTES:
             end = spans[row, column, 1]
             at = spans[row, column, 0]
             while at < end:
                 field, wire, at = _tag(buf, at, end)
+                if at < 0:
+                    return -1
                 if field == 1 and wire == _LEN:
                     payload, after = _length(buf, at, end)
+                    if payload < 0 or out >= room or used + after - payload > data_size:
+                        return -1
                     for k in range(payload, after):
                         data[used] = buf[k]
                         used += 1
@@ -1204,7 +1257,10 @@ def _gather_bytes(buf, first, last, column, kinds, spans, offsets, value_ends, d
                     at = after
                 else:
                     at = _skip(buf, at, end, wire)
+                    if at < 0:
+                        return -1
         offsets[row - first + 1] = out
+    return out
 
 
 # Entry points ------------------------------------------------------------------
@@ -1328,7 +1384,7 @@ def _gathering(gather):
         buf, size, first, last, column, kinds, spans, rows, features,
         offsets, offsets_size, values, values_size,
     ):  # fmt: skip
-        gather(
+        return gather(
             buf,
             first,
             last,
@@ -1344,8 +1400,12 @@ def _gathering(gather):
 
 # buf, first, last, column, the batch, offsets; then the values and their size
 _GATHER = (*_BUFFER, _INT64, _INT64, _INT64, *_BATCH, _P(_INT64), _INT64)
-_entry_point("gather_int64", *_GATHER, _P(_INT64), _INT64)(_gathering(_gather_int64))
-_entry_point("gather_float", *_GATHER, _P(_UINT32), _INT64)(_gathering(_gather_float))
+_entry_point("gather_int64", *_GATHER, _P(_INT64), _INT64, returns=_INT64)(
+    _gathering(_gather_int64)
+)
+_entry_point("gather_float", *_GATHER, _P(_UINT32), _INT64, returns=_INT64)(
+    _gathering(_gather_float)
+)
 
 
 @_entry_point("bytes_size", *_BUFFER, _INT64, _INT64, _INT64, *_BATCH, returns=_INT64)
@@ -1372,12 +1432,14 @@ def _bytes_size_c(buf, size, first, last, column, kinds, spans, rows, features):
     _P(_INT64),
     _INT64,
     _P(_UINT8),  # data: room for bytes_size bytes
+    _INT64,
+    returns=_INT64,
 )
 def _gather_bytes_c(
     buf, size, first, last, column, kinds, spans, rows, features,
-    offsets, offsets_size, value_ends, value_ends_size, data,
+    offsets, offsets_size, value_ends, value_ends_size, data, data_size,
 ):  # fmt: skip
-    _gather_bytes(
+    return _gather_bytes(
         buf,
         first,
         last,
@@ -1387,6 +1449,7 @@ def _gather_bytes_c(
         numba.carray(offsets, (offsets_size,)),
         numba.carray(value_ends, (value_ends_size,)),
         data,  # a pointer, as buf: each byte written without a sign check
+        data_size,
     )
 
 
@@ -1662,7 +1725,7 @@ class Scanned(NamedTuple):
     def _column(self, column: int, kind: int) -> pa.Array:
         """One feature's values, gathered from the arena: a large_list column."""
         c = kernels()
-        rows = self.num_rows
+        rows, name = self.num_rows, self.features[column]
         kinds = self.kinds[:, column]
         total = int(self.counts[:, column][kinds == kind].sum())
         offsets = np.zeros(rows + 1, dtype=np.int64)
@@ -1673,16 +1736,19 @@ class Scanned(NamedTuple):
         )  # fmt: skip
         if kind == INT64:
             values = np.empty(total, dtype=np.int64)
-            c.gather_int64(*where, _at(values), total)
+            _gathered(c.gather_int64(*where, _at(values), total), total, name)
             values = pa.array(values, type=pa.int64())
         elif kind == FLOAT:
             bits = np.empty(total, dtype=np.uint32)
-            c.gather_float(*where, _at(bits), total)
+            _gathered(c.gather_float(*where, _at(bits), total), total, name)
             values = pa.array(bits.view(np.float32), type=pa.float32())
         else:
-            data = np.empty(c.bytes_size(*where[:-2]), dtype=np.uint8)
+            data = np.empty(max(c.bytes_size(*where[:-2]), 0), dtype=np.uint8)
             value_ends = np.zeros(total + 1, dtype=np.int64)
-            c.gather_bytes(*where, _at(value_ends), len(value_ends), _at(data))
+            gathered = c.gather_bytes(
+                *where, _at(value_ends), len(value_ends), _at(data), len(data)
+            )
+            _gathered(gathered, total, name)
             values = pa.Array.from_buffers(
                 pa.large_binary(),
                 total,
@@ -1691,6 +1757,16 @@ class Scanned(NamedTuple):
         null = self.present[column, ABSENT] or self.present[column, KINDLESS]
         mask = pa.array(kinds < BYTES) if null else None
         return pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=mask)
+
+
+def _gathered(written: int, counted: int, name: str) -> None:
+    """Raises (a defect of ours) unless a gather gave the values the scan counted."""
+    if written != counted:
+        got = "more, or a list that does not walk" if written < 0 else written
+        raise RuntimeError(
+            f"the compiled scan counted {counted} values of feature {name!r} in a "
+            f"batch and gathered {got} (CLASSGATE_SCAN=python reads without the scan)"
+        )
 
 
 class Scanner:
