@@ -554,28 +554,39 @@ def test_an_unknown_scan_mode_is_refused_naming_the_variable(monkeypatch):
         tfrecord.DecodeTFRecordFile(features=("label",))
 
 
+@pytest.mark.parametrize("cached", [True, False], ids=["cached", "not compiled"])
 @pytest.mark.parametrize("mode", [None, tfrecord.SCAN_AUTO])
-def test_auto_scans_compiled_from_a_size_on(monkeypatch, mode):
+def test_auto_scans_compiled_from_a_size_on(monkeypatch, tmp_path, mode, cached):
     """The default: the Python reader for a split too small to repay loading the
     kernels, the compiled scan from COMPILED_FROM_BYTES on and for data of no
-    known size; full mode (no features) never."""
+    known size; full mode (no features) never. Where the kernels are not compiled
+    yet (no cache file), only from COMPILE_FROM_BYTES on, which repays compiling.
+    """
+    from classgate.io import wire
+
     if mode is None:
         monkeypatch.delenv(tfrecord.SCAN_ENV, raising=False)
     else:
         monkeypatch.setenv(tfrecord.SCAN_ENV, mode)
-    limit = tfrecord.COMPILED_FROM_BYTES
+    wire.warm_up()  # a cache file in the cache folder, where one is writable
+    monkeypatch.setattr(wire, "_loaded", None)  # as in a process just started
+    if not cached:
+        monkeypatch.setattr(wire, "_cache_folder", lambda: tmp_path)
+    assert wire.kernels_cached() == cached
+    limit, compile_limit = tfrecord.COMPILED_FROM_BYTES, tfrecord.COMPILE_FROM_BYTES
     chosen = {
         size: tfrecord.DecodeTFRecordFile(features=READ, data_bytes=size)._compiled
-        for size in (0, limit - 1, limit, 10 * limit, None)
+        for size in (0, limit - 1, limit, compile_limit - 1, compile_limit, None)
     }
     assert chosen == {
         0: False,
         limit - 1: False,
-        limit: True,
-        10 * limit: True,
+        limit: cached,
+        compile_limit - 1: cached,
+        compile_limit: True,
         None: True,
     }
-    assert not tfrecord.DecodeTFRecordFile(data_bytes=limit)._compiled
+    assert not tfrecord.DecodeTFRecordFile(data_bytes=compile_limit)._compiled
 
 
 def test_without_numba_the_python_reader_reads(tmp_path, monkeypatch):

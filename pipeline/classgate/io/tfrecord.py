@@ -76,8 +76,15 @@ SCAN_AUTO, SCAN_COMPILED, SCAN_PYTHON = "auto", "compiled", "python"
 # numba and the kernels' cache file costs about 0.13 s a process (wire.kernels),
 # which the scan repays at about 1 us an example: the two readers ran alike on the
 # taxi gate's 436 KB and the compiled one ahead from 3.6 MB (250k examples) on
-# (2026-12-06). Below this, a first run on a machine skips the kernels' compile.
+# (2026-12-06).
 COMPILED_FROM_BYTES = 1 << 20
+# auto, where the kernels are not compiled yet (no cache file for this install and
+# CPU: a new virtual environment, a CI runner's fresh one): the compiled scan only
+# from this many listed bytes, about where the scan repays its first compile
+# (25-37 s here) within the run. The Python reader costs about 1.1 us an example
+# more, 76 ns a byte of the bench's gzip shards and 15 ns a byte uncompressed
+# (2026-12-07): 0.5 and 2.5 GB.
+COMPILE_FROM_BYTES = 1 << 30
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
 _MASK_DELTA = 0xA282EAD8
@@ -615,12 +622,23 @@ def compiled_scan_chosen(data_bytes: int | None) -> bool:
     """Whether CLASSGATE_SCAN picks the compiled scan for data of `data_bytes`.
 
     In auto mode, data of unknown size (None: a DoFn built outside a job) is
-    scanned compiled.
+    scanned compiled; other data from COMPILED_FROM_BYTES on where the kernels
+    are compiled already (`wire.kernels_cached`), else from COMPILE_FROM_BYTES.
     """
     mode = scan_mode()
     if mode == SCAN_AUTO:
-        return data_bytes is None or data_bytes >= COMPILED_FROM_BYTES
+        if data_bytes is None or data_bytes >= COMPILE_FROM_BYTES:
+            return True
+        return data_bytes >= COMPILED_FROM_BYTES and _kernels_cached()
     return mode == SCAN_COMPILED
+
+
+def _kernels_cached() -> bool:
+    try:
+        from classgate.io import wire
+    except Exception:  # numba missing or broken: the Python reader reads anyway
+        return False
+    return wire.kernels_cached()
 
 
 def compiled_scan_runs() -> bool:

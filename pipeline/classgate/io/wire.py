@@ -1493,6 +1493,18 @@ def kernels() -> Kernels:
     return _loaded
 
 
+def kernels_cached() -> bool:
+    """Whether this process has its kernels, or a cache file to load them from."""
+    if _loaded is not None:
+        return True
+    folder = _cache_folder()
+    return folder is not None and _cache_file(folder).is_file()
+
+
+def _cache_file(folder: pathlib.Path) -> pathlib.Path:
+    return folder / f"wire.{_cache_key()}.kernels"
+
+
 def _load(folder: pathlib.Path | None) -> Kernels:
     """The entry points from the cache file in `folder`, else compiled by numba.
 
@@ -1501,7 +1513,7 @@ def _load(folder: pathlib.Path | None) -> Kernels:
     never loaded. A missing, damaged or unloadable file is compiled anew and
     written again (atomically; a folder that is not writable keeps no file).
     """
-    path = None if folder is None else folder / f"wire.{_cache_key()}.kernels"
+    path = None if folder is None else _cache_file(folder)
     if path is not None and path.is_file():
         try:
             return _from_cache(path.read_bytes())
