@@ -27,6 +27,10 @@ $(STAMP): requirements.lock pyproject.toml tools/test-nodeps.txt
 	$(PIP_INSTALL) --quiet $(SETUPTOOLS)
 	$(UNINSTALL_OLD_NAME)
 	$(PIP_INSTALL) --quiet --no-deps --no-build-isolation -e .
+	@# The compiled scan's kernels, compiled once here (25-40 s) rather than by the
+	@# first run or test that scans compiled (each of pytest's workers at once).
+	@$(BIN)/python -c 'from classgate.io import wire; wire.warm_up()' 2>/dev/null \
+	  || echo "the compiled scan's kernels did not compile: the Python reader reads"
 	@touch $(STAMP) $(RUNTIME_STAMP)
 
 # What classgate runs on and nothing else (requirements-runtime.lock: no test tools,
