@@ -562,17 +562,16 @@ def test_auto_scans_compiled_from_a_size_on(monkeypatch, tmp_path, mode, cached)
     known size; full mode (no features) never. Where the kernels are not compiled
     yet (no cache file), only from COMPILE_FROM_BYTES on, which repays compiling.
     """
-    from classgate.io import wire
+    from classgate.io import kernel_files, wire
 
     if mode is None:
         monkeypatch.delenv(tfrecord.SCAN_ENV, raising=False)
     else:
         monkeypatch.setenv(tfrecord.SCAN_ENV, mode)
     wire.warm_up()  # a cache file in the cache folder, where one is writable
-    monkeypatch.setattr(wire, "_loaded", None)  # as in a process just started
     if not cached:
-        monkeypatch.setattr(wire, "_cache_folder", lambda: tmp_path)
-    assert wire.kernels_cached() == cached
+        monkeypatch.setattr(kernel_files, "folder", lambda: tmp_path)
+    assert kernel_files.cached() == cached
     limit, compile_limit = tfrecord.COMPILED_FROM_BYTES, tfrecord.COMPILE_FROM_BYTES
     chosen = {
         size: tfrecord.DecodeTFRecordFile(features=READ, data_bytes=size)._compiled
@@ -902,6 +901,15 @@ def cached(tmp_path_factory):
     assert wire._load(folder).source == "compiled"
     (path,) = folder.glob("wire.*.kernels")
     return path, path.read_bytes()
+
+
+def test_the_cache_file_is_where_auto_looks_for_it(cached):
+    """The file a compile writes is the one `kernel_files` finds without numba:
+    auto's choice of reader (`tfrecord.compiled_scan_chosen`) sees it."""
+    from classgate.io import kernel_files
+
+    path, _ = cached
+    assert kernel_files.path(path.parent) == path
 
 
 def test_kernels_load_from_their_cache_file_and_read_alike(

@@ -37,7 +37,7 @@ from apache_beam.io.filesystems import FileSystems
 from isal import isal_zlib
 
 from classgate import errors
-from classgate.io import batches, compression, files, progress
+from classgate.io import batches, compression, files, kernel_files, progress
 
 if TYPE_CHECKING:  # numba's import is paid where the compiled scan runs
     from classgate.io import wire
@@ -623,22 +623,15 @@ def compiled_scan_chosen(data_bytes: int | None) -> bool:
 
     In auto mode, data of unknown size (None: a DoFn built outside a job) is
     scanned compiled; other data from COMPILED_FROM_BYTES on where the kernels
-    are compiled already (`wire.kernels_cached`), else from COMPILE_FROM_BYTES.
+    are compiled already (`kernel_files.cached`: this machine's, where the job is
+    built), else from COMPILE_FROM_BYTES.
     """
     mode = scan_mode()
     if mode == SCAN_AUTO:
         if data_bytes is None or data_bytes >= COMPILE_FROM_BYTES:
             return True
-        return data_bytes >= COMPILED_FROM_BYTES and _kernels_cached()
+        return data_bytes >= COMPILED_FROM_BYTES and kernel_files.cached()
     return mode == SCAN_COMPILED
-
-
-def _kernels_cached() -> bool:
-    try:
-        from classgate.io import wire
-    except Exception:  # numba missing or broken: the Python reader reads anyway
-        return False
-    return wire.kernels_cached()
 
 
 def compiled_scan_runs() -> bool:

@@ -50,7 +50,6 @@ import os
 import pathlib
 import platform
 import struct
-import sys
 import threading
 from typing import NamedTuple
 
@@ -58,7 +57,7 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from classgate.io import compression
+from classgate.io import compression, kernel_files
 
 # A record walk's outcome.
 TAKEN, MALFORMED, UNSUPPORTED = 0, 1, 2
@@ -1489,31 +1488,19 @@ def kernels() -> Kernels:
     global _loaded
     with _loading:
         if _loaded is None:
-            _loaded = _load(_cache_folder())
+            _loaded = _load(kernel_files.folder())
     return _loaded
-
-
-def kernels_cached() -> bool:
-    """Whether this process has its kernels, or a cache file to load them from."""
-    if _loaded is not None:
-        return True
-    folder = _cache_folder()
-    return folder is not None and _cache_file(folder).is_file()
-
-
-def _cache_file(folder: pathlib.Path) -> pathlib.Path:
-    return folder / f"wire.{_cache_key()}.kernels"
 
 
 def _load(folder: pathlib.Path | None) -> Kernels:
     """The entry points from the cache file in `folder`, else compiled by numba.
 
-    The file is named by `_cache_key`, which covers this module's source, numba,
+    The file is named by `kernel_files.key`, over this module's source, numba,
     llvmlite, Python and the CPU, so a file from another build or machine is
     never loaded. A missing, damaged or unloadable file is compiled anew and
     written again (atomically; a folder that is not writable keeps no file).
     """
-    path = None if folder is None else _cache_file(folder)
+    path = None if folder is None else kernel_files.path(folder)
     if path is not None and path.is_file():
         try:
             return _from_cache(path.read_bytes())
@@ -1540,43 +1527,6 @@ def _kernels_at(addresses: dict, source: str) -> Kernels:
         restype = None if returns == numba.types.void else ctypes.c_int64
         functions[name] = ctypes.CFUNCTYPE(restype, *c_types)(addresses[name])
     return Kernels(**functions, source=source)
-
-
-def _cache_folder() -> pathlib.Path | None:
-    """Where numba would cache this module's kernels.
-
-    Beside it, else in NUMBA_CACHE_DIR when that is set; None where neither is
-    writable.
-    """
-    for folder in (
-        pathlib.Path(__file__).parent / "__pycache__",
-        os.environ.get("NUMBA_CACHE_DIR")
-        and pathlib.Path(os.environ["NUMBA_CACHE_DIR"]),
-    ):
-        if not folder:
-            continue
-        with contextlib.suppress(OSError):
-            folder.mkdir(parents=True, exist_ok=True)
-        if os.access(folder, os.W_OK | os.X_OK):
-            return folder
-    return None
-
-
-def _cache_key() -> str:
-    import llvmlite
-    import llvmlite.binding as llvm
-
-    digest = hashlib.sha256(pathlib.Path(__file__).read_bytes())
-    for part in (
-        numba.__version__,
-        llvmlite.__version__,
-        sys.version,
-        platform.machine(),
-        llvm.get_host_cpu_name(),
-        llvm.get_host_cpu_features().flatten(),
-    ):
-        digest.update(part.encode() + b"\0")
-    return digest.hexdigest()[:24]
 
 
 def _write_cache(path: pathlib.Path, compiled: dict) -> None:
