@@ -327,7 +327,6 @@ class _Window:
     def __init__(self, stream):
         self._stream = stream
         self._buffer = bytearray(CHUNK_SIZE)
-        self._readinto = getattr(stream, "readinto", None)
         self.size = 0
 
     def data(self) -> memoryview:
@@ -343,17 +342,20 @@ class _Window:
                 grown = bytearray(2 * len(self._buffer))
                 grown[: self.size] = self._buffer
                 self._buffer = grown
-            read = self._read_into(memoryview(self._buffer)[self.size :])
+            read = _read_into(self._stream, memoryview(self._buffer)[self.size :])
             if not read:
                 return
             self.size += read
 
-    def _read_into(self, free: memoryview) -> int:
-        if self._readinto is not None:
-            return self._readinto(free) or 0
-        more = self._stream.read(len(free))  # a reader that only reads (_Inflated)
-        free[: len(more)] = more
-        return len(more)
+
+def _read_into(stream, free: memoryview) -> int:
+    """One read of `stream` into `free`: how many bytes it gave (0: its end)."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return readinto(free) or 0
+    more = stream.read(len(free))  # a reader that only reads (_Inflated)
+    free[: len(more)] = more
+    return len(more)
 
 
 class _ReadAhead:
@@ -372,7 +374,6 @@ class _ReadAhead:
 
     def __init__(self, stream):
         self._stream = stream
-        self._readinto = getattr(stream, "readinto", None)
         self._pieces = queue.Queue(READ_AHEAD)
         self._stop = threading.Event()
         self._data = np.empty(0, np.uint8)
@@ -437,15 +438,7 @@ class _ReadAhead:
     def _fill(self, free: memoryview) -> int:
         """Reads into `free` until it is full or the stream ends."""
         filled = 0
-        while filled < len(free):
-            if self._readinto is not None:
-                read = self._readinto(free[filled:]) or 0
-            else:  # a reader that only reads (_Inflated)
-                more = self._stream.read(len(free) - filled)
-                read = len(more)
-                free[filled : filled + read] = more
-            if not read:
-                break
+        while filled < len(free) and (read := _read_into(self._stream, free[filled:])):
             filled += read
         return filled
 
