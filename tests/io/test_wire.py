@@ -570,7 +570,7 @@ def test_auto_scans_compiled_from_a_size_on(monkeypatch, tmp_path, mode, cached)
         monkeypatch.setenv(tfrecord.SCAN_ENV, mode)
     wire.warm_up()  # a cache file in the cache folder, where one is writable
     if not cached:
-        monkeypatch.setattr(kernel_files, "folder", lambda: tmp_path)
+        monkeypatch.setattr(kernel_files, "folder", lambda create=True: tmp_path)
     assert kernel_files.cached() == cached
     limit, compile_limit = tfrecord.COMPILED_FROM_BYTES, tfrecord.COMPILE_FROM_BYTES
     chosen = {
@@ -910,6 +910,21 @@ def test_the_cache_file_is_where_auto_looks_for_it(cached):
 
     path, _ = cached
     assert kernel_files.path(path.parent) == path
+
+
+def test_asking_whether_the_kernels_are_cached_makes_no_folder(tmp_path, monkeypatch):
+    """Where the job is built, auto only looks for the cache file: an install
+    whose cache folders are not there yet gets none made by the question."""
+    from classgate.io import kernel_files
+
+    module = tmp_path / "io"
+    module.mkdir()
+    (module / "wire.py").write_text("# the kernels' source\n")
+    monkeypatch.setattr(kernel_files, "WIRE", module / "wire.py")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))
+    assert not kernel_files.cached()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["io"]
+    assert [p.name for p in module.iterdir()] == ["wire.py"]
 
 
 def test_kernels_load_from_their_cache_file_and_read_alike(

@@ -19,11 +19,11 @@ import sys
 WIRE = pathlib.Path(__file__).with_name("wire.py")
 
 
-def folder() -> pathlib.Path | None:
+def folder(create: bool = True) -> pathlib.Path | None:
     """Where numba would cache `wire`'s kernels.
 
     Beside it, else in NUMBA_CACHE_DIR when that is set; None where neither is
-    writable.
+    writable. Without `create`, a folder not there yet is passed over, not made.
     """
     for candidate in (
         WIRE.parent / "__pycache__",
@@ -32,8 +32,9 @@ def folder() -> pathlib.Path | None:
     ):
         if not candidate:
             continue
-        with contextlib.suppress(OSError):
-            candidate.mkdir(parents=True, exist_ok=True)
+        if create:
+            with contextlib.suppress(OSError):
+                candidate.mkdir(parents=True, exist_ok=True)
         if os.access(candidate, os.W_OK | os.X_OK):
             return candidate
     return None
@@ -64,10 +65,11 @@ def path(where: pathlib.Path) -> pathlib.Path:
 def cached() -> bool:
     """Whether a cache file of the kernels, for this install and CPU, is there.
 
-    False where numba or llvmlite is not installed: the Python reader reads.
+    False where numba or llvmlite is not installed: the Python reader reads. It
+    only looks: no folder is made.
     """
     try:
-        where = folder()
+        where = folder(create=False)
         return where is not None and path(where).is_file()
     except (ImportError, importlib.metadata.PackageNotFoundError):
         return False
